@@ -1,0 +1,6 @@
+export * from './ns';
+export * from './jid';
+export * from './errors';
+export * from './stanza';
+export * from './xml/element';
+export * from './xml/stream-parser';

@@ -1,0 +1,101 @@
+// The storage contract (STYLE.md habit 8): three shapes plus accounts. Every backend (memory, sqlite, later
+// postgres) passes the same contract tests in storage/contract.ts. Values are JSON-serialisable.
+// `owner` is whatever a module keys its data by: usually a bare JID string ("juliet@example.com"),
+// a room JID, or a host name for server-wide data.
+
+export interface KeyValueStore<T = unknown> {
+  get(owner: string): Promise<T | undefined>;
+  /** Setting undefined deletes. The promise resolves once the write is durable. */
+  set(owner: string, value: T | undefined): Promise<void>;
+}
+
+export interface MapStore<T = unknown> {
+  get(owner: string, key: string): Promise<T | undefined>;
+  /** Setting undefined deletes the key. */
+  set(owner: string, key: string, value: T | undefined): Promise<void>;
+  getAll(owner: string): Promise<Map<string, T>>;
+  deleteAll(owner: string): Promise<void>;
+  /** Every owner with at least one key (for service-wide listings such as persistent rooms). */
+  owners(): Promise<string[]>;
+}
+
+export interface ArchiveItem {
+  /** Unique within the store; assigned by the store on append when absent. */
+  id: string;
+  /** Milliseconds since the epoch. */
+  when: number;
+  /** The other party (bare JID string) for per-conversation queries; optional. */
+  with?: string;
+  /** Serialised XML or JSON text. */
+  payload: string;
+}
+
+export interface ArchiveQuery {
+  with?: string;
+  /** Inclusive bounds in ms since the epoch. */
+  start?: number;
+  end?: number;
+  /** Items strictly after / before the item with this id (result set paging, XEP-0059). */
+  after?: string;
+  before?: string;
+  limit?: number;
+  /** Newest first when true (used for 'before' paging and "last N" queries). Results are always returned in that order. */
+  reverse?: boolean;
+}
+
+export interface ArchiveResult {
+  items: ArchiveItem[];
+  /** True when the query reached the end of the matching items in its direction. */
+  complete: boolean;
+}
+
+export interface ArchiveStore {
+  append(owner: string, item: Omit<ArchiveItem, 'id'> & { id?: string }): Promise<string>;
+  query(owner: string, query?: ArchiveQuery): Promise<ArchiveResult>;
+  /** Number of items for the owner (optionally only those matching `with`). */
+  count(owner: string, query?: Pick<ArchiveQuery, 'with' | 'start' | 'end'>): Promise<number>;
+  /** Deletes items; with `ids`, only those; with `before`, those older than that time; otherwise all of the owner's. */
+  delete(owner: string, options?: { ids?: string[]; before?: number }): Promise<number>;
+}
+
+/** RFC 5802 §3 salted keys for one hash; base64 strings. Never the password. */
+export interface ScramKeys {
+  salt: string;
+  iterations: number;
+  storedKey: string;
+  serverKey: string;
+}
+
+export interface Credentials {
+  'SCRAM-SHA-1': ScramKeys;
+  'SCRAM-SHA-256': ScramKeys;
+}
+
+export interface Account {
+  /** Normalised localpart. */
+  username: string;
+  host: string;
+  credentials: Credentials;
+  createdAt: number;
+}
+
+export interface AccountStore {
+  get(host: string, username: string): Promise<Account | undefined>;
+  /** Fails with AccountExistsError when the account exists. */
+  create(host: string, username: string, credentials: Credentials): Promise<void>;
+  setCredentials(host: string, username: string, credentials: Credentials): Promise<boolean>;
+  /** Deletes the account row only; modules remove their own data on the 'account/deleted' event. */
+  delete(host: string, username: string): Promise<boolean>;
+  list(host: string): Promise<string[]>;
+}
+
+export class AccountExistsError extends Error {}
+
+export interface Storage {
+  readonly accounts: AccountStore;
+  /** Stores are namespaced by name ("roster", "offline", "muc_rooms", ...). */
+  keyval<T = unknown>(name: string): KeyValueStore<T>;
+  map<T = unknown>(name: string): MapStore<T>;
+  archive(name: string): ArchiveStore;
+  close(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+// SASL (RFC 6120 §6, RFC 4422) seen from the server: a mechanism creates one exchange per attempt.
+import type { Credentials } from '../../storage/types';
+
+export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point' | 'tls-unique';
+
+export interface SaslContext {
+  /** True once the stream is encrypted (TLS or direct TLS). */
+  readonly secure: boolean;
+  /** Channel binding data for this connection, or undefined when the TLS layer cannot provide that type. */
+  channelBinding(type: ChannelBindingType): Buffer | undefined;
+  /** Stored SCRAM keys of a (normalised) username on this host, or undefined for an unknown user. */
+  getCredentials(username: string): Promise<Credentials | undefined>;
+}
+
+export type SaslStep =
+  | { kind: 'challenge'; data: Buffer }
+  /** `additional` goes into <success/> (RFC 6120 §6.3.10: SCRAM's server-final-message). */
+  | { kind: 'success'; username: string; additional?: Buffer };
+
+export interface SaslExchange {
+  /** `response` is the decoded client data; null when the client sent none (RFC 6120 §6.4.2 '=' means empty). */
+  step(response: Buffer | null): Promise<SaslStep>;
+}
+
+export interface SaslMechanism {
+  readonly name: string;
+  /** Whether the mechanism may be offered on this stream (PLAIN only over TLS, -PLUS only with channel binding). */
+  isAvailable(ctx: SaslContext): boolean;
+  start(ctx: SaslContext): SaslExchange;
+}
