@@ -4,10 +4,14 @@
 export type Attrs = Record<string, string>;
 export type XmlNode = XmlElement | string;
 
-const ESCAPE_TEXT: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
-const ESCAPE_ATTR: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-const TEXT_SPECIAL = /[&<>]/g;
-const ATTR_SPECIAL = /[&<>"']/g;
+// CR in text, and tab/CR/LF in attribute values, are escaped because a parser would otherwise normalise them
+// (XML 1.0 §2.11 end-of-line handling, §3.3.3 attribute-value normalisation) and the value would not round-trip.
+const ESCAPE_TEXT: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
+const ESCAPE_ATTR: Record<string, string> = {
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#x9;', '\n': '&#xA;', '\r': '&#xD;',
+};
+const TEXT_SPECIAL = /[&<>\r]/g;
+const ATTR_SPECIAL = /[&<>"'\t\n\r]/g;
 
 export function escapeText(s: string): string {
   return TEXT_SPECIAL.test(s) ? s.replace(TEXT_SPECIAL, (c) => ESCAPE_TEXT[c]!) : s;
@@ -69,7 +73,7 @@ export class XmlElement {
 
   /** First child element in a namespace (any name): how payloads of iq and extensions are found. */
   getChildByNs(xmlns: string): XmlElement | undefined {
-    for (const c of this.children) if (typeof c !== 'string' && c.attrs.xmlns === xmlns) return c;
+    for (const c of this.children) if (typeof c !== 'string' && (c.attrs.xmlns ?? this.attrs.xmlns) === xmlns) return c;
     return undefined;
   }
 

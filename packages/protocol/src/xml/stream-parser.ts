@@ -1,5 +1,7 @@
 // Streaming XML for XMPP: one long-lived root (<stream:stream>) whose depth-1 children are stanzas.
 // Enforces RFC 6120 §11 restricted XML and a per-stanza size limit; the caller maps failures to stream errors.
+// Input is text: transports decode bytes with a streaming TextDecoder (`decode(bytes, {stream: true})`), which
+// keeps a UTF-8 sequence split across reads intact.
 import { SaxesParser } from 'saxes';
 import { XmlElement, type Attrs } from './element';
 
@@ -17,68 +19,96 @@ export interface StreamParserHandlers {
 }
 
 export interface StreamParserOptions {
-  /** Largest stanza accepted, in characters of markup (RFC 6120 §13.12 lets servers set a limit). */
+  /**
+   * Largest stanza accepted, in characters of markup as sent (RFC 6120 §13.12 lets servers set a limit).
+   * Also bounds what is buffered while a stanza, a stream header or anything else is incomplete.
+   */
   maxStanzaSize: number;
+  /**
+   * 'stream' (default): the root is a stream header reported by onOpen/onClose and its children are stanzas.
+   * 'document': the root element itself is built and delivered by onElement (one complete fragment).
+   */
+  mode?: 'stream' | 'document';
 }
+
+const CLOSE = Symbol('close');
+const XML_WHITESPACE = /^[ \t\r\n]*$/;
 
 export class StreamParser {
   private readonly parser: SaxesParser<{}>;
+  /** Depth at which an element is complete: 1 under <stream:stream>, 0 for a lone document. */
+  private readonly stanzaDepth: number;
   private stack: XmlElement[] = [];
   private depth = 0;
   private failed = false;
-  private stanzaSize = 0; // characters of the stanza under construction
-  private bytesSinceBoundary = 0; // bound on buffered input inside one stanza, at chunk granularity
+  private ended = false;
+  /**
+   * A stanza (or the stream close) waiting for saxes to confirm its end tag: saxes reports a close event
+   * before it notices that the end tag names another element, so delivery waits for the next event.
+   */
+  private pending: XmlElement | typeof CLOSE | undefined;
+  /** Stream position (in characters) where the stanza under construction, or the next one, begins. */
+  private stanzaStart = 0;
+  /** Only whitespace has arrived since `stanzaStart`. */
+  private idle = true;
+  /** Characters written so far. saxes's own `position` is only meaningful inside its callbacks. */
+  private written = 0;
 
   constructor(
     private readonly handlers: StreamParserHandlers,
     private readonly options: StreamParserOptions,
   ) {
+    this.stanzaDepth = options.mode === 'document' ? 0 : 1;
     const p = new SaxesParser({ xmlns: false, position: false });
     this.parser = p;
     p.on('opentag', (tag) => {
-      if (this.failed) return;
-      const attrs = tag.attributes as Attrs;
-      if (this.depth === 0) {
-        this.depth = 1;
+      if (!this.flush()) return;
+      // A plain object, like those built by xml(); saxes hands out prototype-less ones.
+      const attrs: Attrs = { ...(tag.attributes as Attrs) };
+      if (this.isTooLarge()) return;
+      if (this.depth < this.stanzaDepth) {
+        this.depth++;
         this.handlers.onOpen(tag.name, attrs);
+        this.markBoundary();
         return;
       }
       const el = new XmlElement(tag.name, attrs);
-      let size = tag.name.length * 2 + 5;
-      for (const k in attrs) size += k.length + attrs[k]!.length + 4;
-      this.grow(size);
-      const parent = this.stack[this.stack.length - 1];
-      if (parent) parent.children.push(el);
+      this.stack[this.stack.length - 1]?.children.push(el);
       this.stack.push(el);
       this.depth++;
     });
     p.on('closetag', () => {
-      if (this.failed) return;
+      if (!this.flush()) return;
       this.depth--;
-      if (this.depth === 0) {
-        this.handlers.onClose();
+      if (this.depth < this.stanzaDepth) {
+        this.pending = CLOSE;
         return;
       }
       const el = this.stack.pop()!;
       if (this.stack.length === 0) {
-        this.stanzaSize = 0;
-        this.bytesSinceBoundary = 0;
-        this.handlers.onElement(el);
+        if (this.isTooLarge()) return;
+        this.pending = el;
+        this.markBoundary();
       }
     });
     p.on('text', (text) => {
-      if (this.failed) return;
+      if (!this.flush()) return;
       const parent = this.stack[this.stack.length - 1];
-      // Whitespace between stanzas is keepalive (RFC 6120 §4.6.1); text at depth 1 carries no meaning.
-      if (!parent) return;
-      this.grow(text.length);
+      if (!parent) {
+        // Whitespace between stanzas is keepalive (RFC 6120 §4.6.1); text at depth 1 carries no meaning.
+        // saxes reports it on reading the '<' that starts the next stanza.
+        this.stanzaStart = this.parser.position - 1;
+        this.idle = false;
+        return;
+      }
+      if (this.isTooLarge()) return;
       parent.children.push(text);
     });
     p.on('cdata', (text) => {
-      if (this.failed) return;
+      if (!this.flush()) return;
       const parent = this.stack[this.stack.length - 1];
       if (!parent) return this.fail('not-well-formed', 'character data outside a stanza');
-      this.grow(text.length);
+      if (this.isTooLarge()) return;
       parent.children.push(text);
     });
     // RFC 6120 §11.1: no comments, processing instructions, DTDs or non-predefined entities.
@@ -86,9 +116,10 @@ export class StreamParser {
     p.on('processinginstruction', () => this.fail('restricted-xml', 'processing instructions are not allowed'));
     p.on('doctype', () => this.fail('restricted-xml', 'document type declarations are not allowed'));
     p.on('error', (err) => {
-      const message = err.message.replace(/^[^:]*:\d+:\d+: /, '');
-      if (/undefined entity/.test(message)) this.fail('restricted-xml', 'only the predefined entities are allowed');
-      else this.fail('not-well-formed', message);
+      // saxes reports a DOCTYPE after the root as misplaced before (or instead of) a doctype event.
+      if (/undefined entity/.test(err.message)) this.fail('restricted-xml', 'only the predefined entities are allowed');
+      else if (/doctype/.test(err.message)) this.fail('restricted-xml', 'document type declarations are not allowed');
+      else this.fail('not-well-formed', err.message);
     });
   }
 
@@ -97,34 +128,66 @@ export class StreamParser {
   }
 
   write(chunk: string): void {
-    if (this.failed) return;
+    if (this.failed || this.ended) return;
+    const start = this.written;
+    this.written += chunk.length;
     try {
       this.parser.write(chunk);
+      this.flush();
     } catch (err) {
+      // A handler threw: the stream cannot continue in a known state.
       this.fail('not-well-formed', (err as Error).message);
       return;
     }
-    if (this.stack.length > 0) {
-      this.bytesSinceBoundary += chunk.length;
-      if (this.bytesSinceBoundary > this.options.maxStanzaSize + 65536) this.tooLarge();
-    } else {
-      this.bytesSinceBoundary = 0;
+    if (this.failed) return;
+    if (this.idle && this.stack.length === 0) {
+      // RFC 6120 §4.6.1: whitespace keepalives between stanzas never add up to a stanza.
+      if (XML_WHITESPACE.test(chunk.slice(Math.max(0, this.stanzaStart - start)))) this.stanzaStart = this.written;
+      else this.idle = false;
+    }
+    // Bounds what saxes buffers inside an unfinished stanza, tag, text node or entity.
+    this.isTooLarge(this.written);
+  }
+
+  /** The input is over: an unclosed element or a truncated tag is not-well-formed. */
+  end(): void {
+    if (this.failed || this.ended) return;
+    this.ended = true;
+    try {
+      this.parser.close();
+      this.flush();
+    } catch (err) {
+      this.fail('not-well-formed', (err as Error).message);
     }
   }
 
-  private grow(n: number): void {
-    this.stanzaSize += n;
-    if (this.stanzaSize > this.options.maxStanzaSize) this.tooLarge();
+  /** Delivers what the previous close event left pending; false once the parser has failed. */
+  private flush(): boolean {
+    if (this.failed) return false;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending === CLOSE) this.handlers.onClose();
+    else if (pending !== undefined) this.handlers.onElement(pending);
+    return !this.failed;
   }
 
-  private tooLarge(): void {
-    this.fail('policy-violation', `stanza larger than ${this.options.maxStanzaSize} bytes`);
+  private markBoundary(): void {
+    this.stanzaStart = this.parser.position;
+    this.idle = true;
+  }
+
+  /** Fails with policy-violation when the stanza under way has grown past the limit at `position`. */
+  private isTooLarge(position = this.parser.position): boolean {
+    if (position - this.stanzaStart <= this.options.maxStanzaSize) return false;
+    this.fail('policy-violation', `stanza larger than ${this.options.maxStanzaSize} characters`);
+    return true;
   }
 
   private fail(condition: StreamParseErrorCondition, text: string): void {
     if (this.failed) return;
     this.failed = true;
     this.stack = [];
+    this.pending = undefined;
     this.handlers.onError(condition, text);
   }
 }
@@ -135,20 +198,20 @@ export function parseXml(text: string, maxSize = 1 << 24): XmlElement {
   let error: string | undefined;
   const parser = new StreamParser(
     {
-      onOpen: (name, attrs) => {
-        result = new XmlElement(name, attrs);
-        (parser as unknown as { stack: XmlElement[] }).stack.push(result);
+      onOpen: () => {},
+      onElement: (el) => {
+        result = el;
       },
-      onElement: () => {},
       onClose: () => {},
-      onError: (condition, text) => {
-        error = `${condition}: ${text}`;
+      onError: (condition, message) => {
+        error = `${condition}: ${message}`;
       },
     },
-    { maxStanzaSize: maxSize },
+    { maxStanzaSize: maxSize, mode: 'document' },
   );
   parser.write(text);
-  if (error) throw new Error(error);
+  parser.end();
+  if (error !== undefined) throw new Error(error);
   if (!result) throw new Error('not-well-formed: no element');
   return result;
 }

@@ -1,0 +1,290 @@
+// The server configuration: one zod schema, every key with a default and a description (the config reference and
+// parley.example.yml follow it). Objects are strict so a misspelt key is an error, never silently ignored.
+// Values derived from other keys (storage.path, services.*) are filled in by the final transform, after the file and
+// the command-line overrides have been merged, so `conference.<domain>` follows a domain given on the command line.
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { domainToASCII } from 'node:url';
+import { z } from 'zod';
+import { Jid, normalizeDomain } from '@parley/protocol';
+
+function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const error = max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+const port = () => intIn(1, 65535);
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Normalises a DNS domain name (lowercase, U-labels kept as RFC 7622 §3.2.2 compares them); throws a message. */
+export function checkDomainName(input: string): string {
+  let domain: string;
+  try {
+    domain = normalizeDomain(input);
+  } catch (err) {
+    throw new Error(`expected a domain name (${(err as Error).message})`, { cause: err });
+  }
+  if (domain.startsWith('[')) throw new Error('expected a domain name, not an IP address literal');
+  const ascii = domainToASCII(domain);
+  if (isIP(ascii) !== 0 || isIP(domain) !== 0) throw new Error('expected a domain name, not an IP address');
+  if (ascii === '' || ascii.length > 253 || !ascii.split('.').every((l) => LABEL.test(l))) {
+    throw new Error('expected a domain name (letters, digits and hyphens in dot-separated labels)');
+  }
+  return domain;
+}
+
+const domainName = () =>
+  z.string().transform((value, ctx) => {
+    try {
+      return checkDomainName(value);
+    } catch (err) {
+      ctx.issues.push({ code: 'custom', message: (err as Error).message, input: value });
+      return z.NEVER;
+    }
+  });
+
+const bareJid = () =>
+  z.string().transform((value, ctx) => {
+    const jid = Jid.tryParse(value);
+    if (jid === undefined || jid.local === undefined || jid.resource !== undefined) {
+      ctx.issues.push({ code: 'custom', message: 'expected a bare JID (user@domain)', input: value });
+      return z.NEVER;
+    }
+    return jid.toString();
+  });
+
+/** Whether `value` is an IPv4/IPv6 network in CIDR notation (a bare address means a single host). */
+export function isNetwork(value: string): boolean {
+  const slash = value.indexOf('/');
+  const addr = slash === -1 ? value : value.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const prefix = value.slice(slash + 1);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const network = () => z.string().refine(isNetwork, { error: 'expected an IP network such as 10.0.0.0/8 or fd00::/8' });
+
+const serviceAddress = (what: string) =>
+  z
+    .union([domainName(), z.literal(false)], { error: 'expected a domain name, or false to disable the service' })
+    .optional()
+    .describe(`Address of the ${what}; false disables it. Default: ${what.split(' ')[0]}.<domain>`);
+
+// Nested groups use prefault({}) so an absent group is parsed from {} and gets each key's default.
+const log = z
+  .strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('Minimum level written to the log'),
+  })
+  .prefault({})
+  .describe('Logging');
+
+const storage = z
+  .strictObject({
+    backend: z
+      .enum(['sqlite', 'memory'])
+      .default('sqlite')
+      .describe('Where accounts, rosters and archives are stored; memory loses everything on restart'),
+    path: z.string().min(1).optional().describe('SQLite database file. Default: <data_dir>/parley.sqlite'),
+  })
+  .prefault({})
+  .describe('Storage backend');
+
+const tls = z
+  .strictObject({
+    cert: z.string().min(1).optional().describe('PEM certificate (chain) file; when absent a self-signed certificate is generated in <data_dir>/certs'),
+    key: z.string().min(1).optional().describe('PEM private key file for tls.cert'),
+  })
+  .prefault({})
+  .describe('TLS certificate');
+
+const c2s = z
+  .strictObject({
+    port: port().default(5222).describe('Client connections with STARTTLS (RFC 6120 §5)'),
+    tls_port: port().default(5223).describe('Client connections with direct TLS (XEP-0368)'),
+    bind: z.string().min(1).default('::').describe("Address to listen on; '::' accepts IPv6 and IPv4 on dual-stack hosts"),
+    require_tls: z.boolean().default(true).describe('Refuse to go past stream features without TLS (RFC 6120 §5.3.1 mandatory-to-negotiate)'),
+    allow_plaintext_auth: z
+      .boolean()
+      .default(false)
+      .describe('Allow SASL PLAIN on unencrypted streams: passwords cross the network in clear (tests and benchmarks only)'),
+    max_stanza_size: intIn(10000)
+      .default(262144)
+      .describe('Largest stanza accepted, in bytes; larger ones close the stream with policy-violation (RFC 6120 §13.12: at least 10000)'),
+    max_connections: intIn(1).default(10000).describe('Simultaneous client connections, all addresses together'),
+    max_connections_per_ip: intIn(1).default(100).describe('Simultaneous client connections from one IP address'),
+    idle_timeout_s: intIn(0).default(300).describe('Close a connection that sent nothing for this many seconds; 0 disables'),
+    whitespace_ping_s: intIn(0)
+      .default(60)
+      .describe('Send a whitespace keepalive after this many idle seconds (RFC 6120 §4.6.1); 0 disables'),
+    auth_attempts_per_minute: intIn(1).default(10).describe('SASL attempts allowed per IP address per minute'),
+    auth_failures_before_disconnect: intIn(1).default(3).describe('Failed SASL attempts on one connection before it is closed'),
+  })
+  .prefault({})
+  .describe('Client-to-server listeners');
+
+const s2s = z
+  .strictObject({
+    port: port().default(5269).describe('Server-to-server connections (RFC 6120)'),
+    enabled: z.boolean().default(false).describe('Federate with other XMPP servers'),
+  })
+  .prefault({})
+  .describe('Server-to-server (federation)');
+
+const http = z
+  .strictObject({
+    port: port().default(5280).describe('HTTP listener: WebSocket (RFC 7395), BOSH (XEP-0206), web app, admin API'),
+    bind: z.string().min(1).default('::').describe("Address to listen on; '::' accepts IPv6 and IPv4 on dual-stack hosts"),
+  })
+  .prefault({})
+  .describe('HTTP listener');
+
+const registration = z
+  .strictObject({
+    mode: z.enum(['open', 'closed']).default('closed').describe('open: anyone may create an account in-band (XEP-0077); closed: admins only'),
+    per_ip_per_hour: intIn(1).default(5).describe('Accounts one IP address may register per hour'),
+  })
+  .prefault({})
+  .describe('Account registration');
+
+const rateLimit = z
+  .strictObject({
+    exempt_networks: z
+      .array(network())
+      .default(['127.0.0.0/8', '::1/128'])
+      .describe('Networks exempt from connection and authentication rate limits'),
+  })
+  .prefault({})
+  .describe('Rate limiting');
+
+const services = z
+  .strictObject({
+    conference: serviceAddress('conference service (XEP-0045 multi-user chat)'),
+    pubsub: serviceAddress('pubsub service (XEP-0060)'),
+    upload: serviceAddress('upload service (XEP-0363 HTTP file upload)'),
+    proxy: serviceAddress('proxy service (XEP-0065 SOCKS5 bytestreams)'),
+  })
+  .prefault({})
+  .describe('Service sub-domains');
+
+const offline = z
+  .strictObject({
+    max_per_user: intIn(0).default(1000).describe('Messages kept for an offline user (RFC 6121 §8.5.2.2); 0 stores none'),
+  })
+  .prefault({})
+  .describe('Offline message storage');
+
+const modules = z
+  .strictObject({
+    disabled: z.array(z.string().min(1)).default([]).describe('Names of modules not to load'),
+    options: z
+      .record(z.string(), z.record(z.string(), z.unknown()))
+      .default({})
+      .describe('Per-module options, keyed by module name; each module validates its own'),
+  })
+  .prefault({})
+  .describe('Modules');
+
+const cluster = z
+  .strictObject({
+    backend: z.enum(['local', 'redis']).default('local').describe('local: a single node; redis: several nodes share sessions and routing'),
+    redis_url: z.string().min(1).optional().describe('Redis connection URL (required with backend: redis), e.g. redis://localhost:6379'),
+  })
+  .prefault({})
+  .describe('Clustering');
+
+/** The configuration as written (file + overrides), before derived values are filled in. */
+export const configObjectSchema = z
+  .strictObject({
+    domain: domainName().default('localhost').describe('The XMPP domain served; accounts are user@domain'),
+    data_dir: z.string().min(1).default('./data').describe('Directory for the SQLite database and generated certificates'),
+    log,
+    storage,
+    tls,
+    c2s,
+    s2s,
+    http,
+    registration,
+    rate_limit: rateLimit,
+    admins: z.array(bareJid()).default([]).describe('Bare JIDs of server administrators'),
+    services,
+    offline,
+    modules,
+    cluster,
+  })
+  .superRefine((c, ctx) => {
+    if ((c.tls.cert === undefined) !== (c.tls.key === undefined)) {
+      const missing = c.tls.cert === undefined ? 'cert' : 'key';
+      ctx.addIssue({ code: 'custom', path: ['tls', missing], message: 'tls.cert and tls.key must be given together' });
+    }
+    if (c.cluster.backend === 'redis' && c.cluster.redis_url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'redis_url'], message: "required when cluster.backend is 'redis'" });
+    }
+    const listeners: [string, number][] = [
+      ['c2s.port', c.c2s.port],
+      ['c2s.tls_port', c.c2s.tls_port],
+      ['http.port', c.http.port],
+    ];
+    if (c.s2s.enabled) listeners.push(['s2s.port', c.s2s.port]);
+    for (let i = 1; i < listeners.length; i++) {
+      const [key, value] = listeners[i]!;
+      const clash = listeners.slice(0, i).find(([, other]) => other === value);
+      if (clash) ctx.addIssue({ code: 'custom', path: key.split('.'), message: `port ${value} is also used by ${clash[0]}` });
+    }
+  });
+
+/** Parses and validates a configuration and fills in the derived defaults; its output is `Config`. */
+export const configSchema = configObjectSchema.transform((c) => ({
+  ...c,
+  storage: { ...c.storage, path: c.storage.path ?? join(c.data_dir, 'parley.sqlite') },
+  services: {
+    conference: c.services.conference ?? `conference.${c.domain}`,
+    pubsub: c.services.pubsub ?? `pubsub.${c.domain}`,
+    upload: c.services.upload ?? `upload.${c.domain}`,
+    proxy: c.services.proxy ?? `proxy.${c.domain}`,
+  },
+}));
+
+export type Config = z.output<typeof configSchema>;
+
+/** Everything optional, recursively: the shape of command-line overrides. Arrays are replaced, not merged. */
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+export interface ConfigKey {
+  /** Dotted path, e.g. `c2s.port`. */
+  path: string;
+  description: string | undefined;
+  /** The static default; undefined for optional keys and for defaults derived from other keys. */
+  default: unknown;
+}
+
+/** Every leaf key of the schema in declaration order, for generated documentation and tests. */
+export function configKeys(): ConfigKey[] {
+  const out: ConfigKey[] = [];
+  const walk = (shape: Record<string, z.ZodType>, prefix: string) => {
+    for (const [name, schema] of Object.entries(shape)) {
+      const path = prefix + name;
+      const inner = unwrap(schema);
+      if (inner instanceof z.ZodObject) walk(inner.shape as Record<string, z.ZodType>, `${path}.`);
+      else out.push({ path, description: schema.description, default: defaultOf(schema) });
+    }
+  };
+  walk(configObjectSchema.shape as Record<string, z.ZodType>, '');
+  return out;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s;
+}
+
+function defaultOf(schema: z.ZodType): unknown {
+  return schema instanceof z.ZodDefault ? structuredClone(schema.def.defaultValue) : undefined;
+}

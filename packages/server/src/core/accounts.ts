@@ -1,0 +1,91 @@
+// Accounts on the main host: creation with SCRAM keys (RFC 5802; the password itself is never stored),
+// password changes, deletion (modules clean their data on 'account/deleted'), and a small existence cache
+// because every message to a bare JID asks "does this user exist?" (RFC 6121 §8.5.1).
+import { Jid, JidError, normalizeLocal } from '@parley/protocol';
+import type { AccountStore, Credentials } from '../storage/types';
+import { AccountExistsError } from '../storage/types';
+import { deriveCredentials } from '../stream/sasl/credentials';
+import type { Hooks } from './hooks';
+import type { ServerEvents } from './events';
+
+export class AccountError extends Error {
+  constructor(
+    readonly code: 'exists' | 'not-found' | 'invalid-username' | 'invalid-password',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class AccountService {
+  private readonly known = new Set<string>();
+
+  constructor(
+    readonly host: string,
+    private readonly store: AccountStore,
+    private readonly hooks: Hooks<ServerEvents>,
+    private readonly scramIterations: number,
+  ) {}
+
+  /** Normalises a username (RFC 7622 localpart); throws AccountError('invalid-username'). */
+  normalize(username: string): string {
+    try {
+      return normalizeLocal(username);
+    } catch (err) {
+      if (err instanceof JidError) throw new AccountError('invalid-username', `invalid username '${username}': ${err.message}`);
+      throw err;
+    }
+  }
+
+  async exists(username: string): Promise<boolean> {
+    if (this.known.has(username)) return true;
+    const account = await this.store.get(this.host, username);
+    if (account) this.known.add(username);
+    return account !== undefined;
+  }
+
+  async getCredentials(username: string): Promise<Credentials | undefined> {
+    return (await this.store.get(this.host, username))?.credentials;
+  }
+
+  async create(username: string, password: string): Promise<Jid> {
+    const user = this.normalize(username);
+    checkPassword(password);
+    const credentials = await deriveCredentials(password, this.scramIterations);
+    try {
+      await this.store.create(this.host, user, credentials);
+    } catch (err) {
+      if (err instanceof AccountExistsError) throw new AccountError('exists', `user ${user}@${this.host} already exists`);
+      throw err;
+    }
+    this.known.add(user);
+    const jid = Jid.of(user, this.host);
+    await this.hooks.fire('account/created', { username: user, host: this.host, jid });
+    return jid;
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    const user = this.normalize(username);
+    checkPassword(password);
+    const credentials = await deriveCredentials(password, this.scramIterations);
+    if (!(await this.store.setCredentials(this.host, user, credentials))) {
+      throw new AccountError('not-found', `no user ${user}@${this.host}`);
+    }
+  }
+
+  async delete(username: string): Promise<void> {
+    const user = this.normalize(username);
+    if (!(await this.store.delete(this.host, user))) throw new AccountError('not-found', `no user ${user}@${this.host}`);
+    this.known.delete(user);
+    await this.hooks.fire('account/deleted', { username: user, host: this.host, jid: Jid.of(user, this.host) });
+  }
+
+  list(): Promise<string[]> {
+    return this.store.list(this.host);
+  }
+}
+
+function checkPassword(password: string): void {
+  if (password.length === 0) throw new AccountError('invalid-password', 'the password must not be empty');
+  if (/[\u0000-\u001f\u007f]/.test(password)) throw new AccountError('invalid-password', 'the password contains control characters');
+}

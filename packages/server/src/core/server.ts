@@ -1,0 +1,206 @@
+// The composition of the core: domains, hooks, sessions, router, accounts, commands and the loaded modules.
+// Transport-agnostic (STYLE.md habit 9): listeners hand connections to a stream, the stream talks to this.
+import { Jid, StreamError, xml, type XmlElement } from '@parley/protocol';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import type { Storage } from '../storage/types';
+import { AccountService } from './accounts';
+import { CommandRegistry } from './commands';
+import { HostedDomain } from './domains';
+import type { Origin, ServerEvents } from './events';
+import { Hooks, Priority, type Disposable } from './hooks';
+import type { IqTarget } from './iq';
+import type { IqRegistrar, ModuleContext, ModuleDefinition, ServerApi, ServiceContext } from './module-api';
+import { Router } from './router';
+import { SessionTable, type Session } from './sessions';
+
+/** The little a pre-authentication handler may know about the stream. */
+export interface PreAuthStream {
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+}
+export type PreAuthIqHandler = (iq: XmlElement, stream: PreAuthStream) => Promise<XmlElement | undefined>;
+export type StreamElementHandler = (el: XmlElement, session: Session) => void | Promise<void>;
+
+export interface LoadedModule {
+  definition: ModuleDefinition<any>;
+  disposables: Disposable[];
+  stops: (() => void | Promise<void>)[];
+}
+
+export class ParleyServer implements ServerApi {
+  readonly hooks = new Hooks<ServerEvents>();
+  readonly sessions = new SessionTable();
+  readonly domains = new Map<string, HostedDomain>();
+  readonly commands = new CommandRegistry();
+  readonly router: Router;
+  readonly accounts: AccountService;
+  readonly main: HostedDomain;
+  readonly startedAt = Date.now();
+  readonly modules: LoadedModule[] = [];
+  private readonly admins: Set<string>;
+  private readonly preAuthIqs = new Map<string, PreAuthIqHandler>();
+  private readonly streamElements = new Map<string, StreamElementHandler>();
+  private stopping = false;
+
+  constructor(
+    readonly config: Config,
+    readonly storage: Storage,
+    readonly log: Logger,
+  ) {
+    this.main = new HostedDomain(config.domain, 'main');
+    this.domains.set(config.domain, this.main);
+    this.router = new Router(this.hooks, this.domains, config.domain, log);
+    this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations);
+    this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
+    // The main host's iq table answers from here; delivery modules only see iqs no feature took.
+    for (const target of ['host', 'bare', 'full'] as const) {
+      this.hooks.on(
+        `iq/${target}`,
+        async (event) => {
+          const handler = this.main.iq.lookup(event.stanza, target);
+          if (!handler) return false;
+          await this.router.runIq(handler, event);
+          return true;
+        },
+        Priority.Feature,
+      );
+    }
+  }
+
+  get domain(): string {
+    return this.config.domain;
+  }
+
+  send(stanza: XmlElement, origin: Origin = { kind: 'local' }): Promise<void> {
+    return this.router.route(stanza, origin);
+  }
+
+  /** XEP-0077 registration and similar exchanges allowed before authentication, keyed by payload namespace. */
+  registerPreAuthIq(ns: string, handler: PreAuthIqHandler): Disposable {
+    this.preAuthIqs.set(ns, handler);
+    return { dispose: () => this.preAuthIqs.delete(ns) };
+  }
+
+  async handlePreAuthIq(iq: XmlElement, stream: PreAuthStream): Promise<XmlElement | undefined> {
+    const payload = iq.elements()[0];
+    const handler = payload && this.preAuthIqs.get(payload.attrs.xmlns ?? '');
+    return handler ? handler(iq, stream) : undefined;
+  }
+
+  /** Top-level stream elements after bind that are not stanzas (XEP-0198 <r/>, <a/>, <enable/>, XEP-0352 <active/>). */
+  registerStreamElement(ns: string, handler: StreamElementHandler): Disposable {
+    this.streamElements.set(ns, handler);
+    return { dispose: () => this.streamElements.delete(ns) };
+  }
+
+  async handleStreamElement(el: XmlElement, session: Session): Promise<boolean> {
+    const handler = this.streamElements.get(el.attrs.xmlns ?? '');
+    if (!handler) return false;
+    await handler(el, session);
+    return true;
+  }
+
+  isAdmin(jid: Jid): boolean {
+    return this.admins.has(jid.toBareString());
+  }
+
+  async loadModule(definition: ModuleDefinition<any>): Promise<void> {
+    const loaded: LoadedModule = { definition, disposables: [], stops: [] };
+    const raw = this.config.modules.options[definition.name] ?? {};
+    let options: unknown = raw;
+    if (definition.options) {
+      const parsed = definition.options.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new Error(`modules.options.${definition.name}.${issue.path.join('.')}: ${issue.message}`);
+      }
+      options = parsed.data;
+    }
+    const ctx = this.createContext(definition, loaded, options);
+    await definition.setup(ctx);
+    this.modules.push(loaded);
+  }
+
+  private iqRegistrar(domain: HostedDomain, loaded: LoadedModule): IqRegistrar {
+    const register = (type: 'get' | 'set') => (ns: string, name: string, opts: { to: IqTarget[]; feature?: boolean }, handler: Parameters<IqRegistrar['get']>[3]) => {
+      const d = domain.iq.register(type, ns, name, opts.to, handler);
+      if (opts.feature !== false) {
+        if (opts.to.includes('host')) domain.info.features.add(ns);
+        if (opts.to.includes('bare')) domain.accountInfo.features.add(ns);
+      }
+      loaded.disposables.push(d);
+      return d;
+    };
+    return { get: register('get'), set: register('set') };
+  }
+
+  private createContext(definition: ModuleDefinition<any>, loaded: LoadedModule, options: unknown): ModuleContext<any> {
+    const log = this.log.child({ module: definition.name });
+    const track = (d: Disposable): Disposable => {
+      loaded.disposables.push(d);
+      return d;
+    };
+    return {
+      name: definition.name,
+      log,
+      options,
+      server: this,
+      iq: this.iqRegistrar(this.main, loaded),
+      disco: { host: this.main.info, account: this.main.accountInfo },
+      on: (event, handler, priority) => track(this.hooks.on(event, handler, priority)),
+      keyval: (name) => this.storage.keyval(name),
+      map: (name) => this.storage.map(name),
+      archive: (name) => this.storage.archive(name),
+      service: (domainName, identity): ServiceContext => {
+        const name = Jid.parse(domainName).domain;
+        if (this.domains.has(name)) throw new Error(`domain ${name} is already hosted`);
+        const domain = new HostedDomain(name, 'service');
+        domain.info.identities.push(identity);
+        this.domains.set(name, domain);
+        this.main.items.push({ jid: name, name: identity.name });
+        loaded.disposables.push({
+          dispose: () => {
+            this.domains.delete(name);
+            const i = this.main.items.findIndex((it) => it.jid === name);
+            if (i !== -1) this.main.items.splice(i, 1);
+          },
+        });
+        return {
+          domain: name,
+          iq: this.iqRegistrar(domain, loaded),
+          info: domain.info,
+          onStanza: (handler) => {
+            domain.handler = handler;
+          },
+        };
+      },
+      command: (command) => track(this.commands.add(command)),
+      onStop: (fn) => loaded.stops.push(fn),
+    };
+  }
+
+  /** Closes every stream (RFC 6120 §4.4 with <system-shutdown/>), stops modules, flushes storage. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.hooks.fire('server/stopping', {});
+    for (const session of [...this.sessions.all()]) session.close(new StreamError('system-shutdown'));
+    for (const m of [...this.modules].reverse()) {
+      for (const stop of m.stops) {
+        try {
+          await stop();
+        } catch (err) {
+          this.log.warn({ err, module: m.definition.name }, 'module stop failed');
+        }
+      }
+      for (const d of m.disposables) d.dispose();
+    }
+    await this.storage.close();
+  }
+
+  /** A stanza's XML for the log without message bodies (privacy), for debugging. */
+  describe(stanza: XmlElement): string {
+    return xml(stanza.name, { ...stanza.attrs }).toString();
+  }
+}

@@ -1,0 +1,85 @@
+// The session table: which full JIDs are bound where. Local sessions today; the cluster's SessionDirectory
+// (cluster/) will mirror bind/unbind for other nodes without changing this interface.
+import { Jid, StreamError, type XmlElement } from '@parley/protocol';
+
+export interface Session {
+  readonly id: string;
+  /** The bound full JID. */
+  readonly jid: Jid;
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  /** Set once the client sent initial presence (RFC 6121 §4.2) and until it sends unavailable. */
+  available: boolean;
+  /** The last available presence broadcast by the client, without 'to' (for probes and late joiners). */
+  presence: XmlElement | undefined;
+  /** Presence priority, -128..127 (RFC 6121 §4.7.2.3); negative never receives bare-JID messages. */
+  priority: number;
+  /** The client requested the roster during this session (RFC 6121 §2.1.6: only then it gets pushes). */
+  interested: boolean;
+  /** Per-module session state, keyed by module name (no untyped bag of fields on the session itself). */
+  readonly state: Map<string, unknown>;
+  /** Queues a stanza for the client. */
+  send(stanza: XmlElement): void;
+  /** Ends the stream, with a stream error when given. */
+  close(error?: StreamError): void;
+}
+
+export class SessionTable {
+  private readonly byBare = new Map<string, Map<string, Session>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** RFC 6120 §7.7.2.2: a bind to a full JID already in use replaces the old session, which gets <conflict/>. */
+  add(session: Session): void {
+    const bare = session.jid.toBareString();
+    let resources = this.byBare.get(bare);
+    if (!resources) {
+      resources = new Map();
+      this.byBare.set(bare, resources);
+    }
+    const existing = resources.get(session.jid.resource!);
+    if (existing && existing !== session) {
+      resources.delete(session.jid.resource!);
+      this.count--;
+      existing.close(new StreamError('conflict', 'Replaced by new connection'));
+    }
+    resources.set(session.jid.resource!, session);
+    this.count++;
+  }
+
+  remove(session: Session): boolean {
+    const bare = session.jid.toBareString();
+    const resources = this.byBare.get(bare);
+    if (!resources || resources.get(session.jid.resource!) !== session) return false;
+    resources.delete(session.jid.resource!);
+    this.count--;
+    if (resources.size === 0) this.byBare.delete(bare);
+    return true;
+  }
+
+  get(full: Jid): Session | undefined {
+    if (full.resource === undefined) return undefined;
+    return this.byBare.get(full.toBareString())?.get(full.resource);
+  }
+
+  /** All sessions of an account (bare JID string). */
+  ofAccount(bare: string): Session[] {
+    const resources = this.byBare.get(bare);
+    return resources ? [...resources.values()] : [];
+  }
+
+  hasAccount(bare: string): boolean {
+    return this.byBare.has(bare);
+  }
+
+  isResourceInUse(bare: string, resource: string): boolean {
+    return this.byBare.get(bare)?.has(resource) ?? false;
+  }
+
+  *all(): IterableIterator<Session> {
+    for (const resources of this.byBare.values()) yield* resources.values();
+  }
+}

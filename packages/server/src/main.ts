@@ -1,0 +1,71 @@
+// Composition root: config → storage → core → modules → listeners.
+import { createSecureContext } from 'node:tls';
+import type { Config } from './config';
+import { createLogger, type Logger } from './log';
+import { openStorage } from './storage';
+import { ParleyServer } from './core/server';
+import { discoverModules } from './core/module-loader';
+import { loadTlsMaterial } from './net/dev-certificate';
+import { startC2sListeners, type RunningListener } from './net/c2s-listener';
+import { createMechanisms } from './stream/sasl';
+import { IpRateLimiter } from './stream/rate-limiter';
+import type { C2sPolicy } from './stream/c2s-policy';
+
+export interface RunningServer {
+  server: ParleyServer;
+  ports: { c2s: number; c2sTls: number | undefined };
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
+  const server = new ParleyServer(config, storage, log);
+  for (const def of await discoverModules()) {
+    if (config.modules.disabled.includes(def.name)) continue;
+    await server.loadModule(def);
+  }
+
+  const tls = await loadTlsMaterial(config);
+  const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+  const allowPlaintext = config.c2s.allow_plaintext_auth;
+  if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
+  const policy: C2sPolicy = {
+    requireTls: config.c2s.require_tls && !allowPlaintext,
+    maxStanzaSize: config.c2s.max_stanza_size,
+    maxSessions: config.c2s.max_connections,
+    registrationOpen: config.registration.mode === 'open',
+    mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext }),
+    authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, config.rate_limit.exempt_networks),
+    maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
+    preAuthIq: (iq, stream) => server.handlePreAuthIq(iq, stream),
+    streamElement: (el, stream) => server.handleStreamElement(el, stream),
+  };
+
+  let listener: RunningListener;
+  try {
+    listener = await startC2sListeners(server, policy, {
+      host: config.c2s.bind,
+      port: config.c2s.port,
+      tlsPort: config.c2s.tls_port,
+      secureContext,
+      maxConnections: config.c2s.max_connections,
+      maxConnectionsPerIp: config.c2s.max_connections_per_ip,
+      idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
+      whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
+      perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
+    });
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  log.info({ domain: config.domain, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, modules: server.modules.length }, 'Parley started');
+  return {
+    server,
+    ports: listener.ports,
+    async stop() {
+      await listener.close();
+      await server.stop();
+      log.info('Parley stopped');
+    },
+  };
+}

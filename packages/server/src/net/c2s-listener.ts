@@ -1,0 +1,100 @@
+// Client listeners: plain TCP with STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368), with connection
+// limits per server and per IP, whitespace keepalives and an idle timeout (RFC 6120 §4.6).
+import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContext } from 'node:tls';
+import { StreamError } from '@parley/protocol';
+import type { ParleyServer } from '../core/server';
+import { C2sStream } from '../stream/c2s-stream';
+import type { C2sPolicy } from '../stream/c2s-policy';
+import { SocketConnection, normalizeAddress } from './socket-connection';
+
+export interface C2sListenerOptions {
+  host: string;
+  port: number;
+  tlsPort: number | undefined;
+  secureContext: SecureContext | undefined;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  idleTimeoutMs: number;
+  whitespacePingMs: number;
+  perIpExempt: (ip: string) => boolean;
+}
+
+export interface RunningListener {
+  ports: { c2s: number; c2sTls: number | undefined };
+  close(): Promise<void>;
+}
+
+export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy, opts: C2sListenerOptions): Promise<RunningListener> {
+  const streams = new Set<C2sStream>();
+  const perIp = new Map<string, number>();
+
+  const accept = (socket: Socket, direct: boolean): void => {
+    const ip = normalizeAddress(socket.remoteAddress ?? '');
+    const count = perIp.get(ip) ?? 0;
+    if (streams.size >= opts.maxConnections || (count >= opts.maxConnectionsPerIp && !opts.perIpExempt(ip))) {
+      socket.destroy();
+      return;
+    }
+    perIp.set(ip, count + 1);
+    const conn = new SocketConnection(socket, direct ? undefined : opts.secureContext);
+    const stream = new C2sStream(server, conn, policy);
+    streams.add(stream);
+    socket.once('close', () => {
+      streams.delete(stream);
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
+    });
+  };
+
+  const tcp = createTcpServer({ noDelay: true }, (socket) => accept(socket, false));
+  await listen(tcp, opts.port, opts.host);
+  let tlsServer: NetServer | undefined;
+  if (opts.tlsPort !== undefined && opts.secureContext) {
+    // XEP-0368: TLS from the first byte; ALPN 'xmpp-client' is offered for clients that ask.
+    tlsServer = createTlsServer({ secureContext: opts.secureContext, ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
+    tlsServer.on('tlsClientError', () => {});
+    await listen(tlsServer, opts.tlsPort, opts.host);
+  }
+
+  // One sweep for all streams is cheaper than a timer per socket at tens of thousands of sessions.
+  const sweepEvery = Math.max(1000, Math.min(opts.whitespacePingMs, opts.idleTimeoutMs) / 2);
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const s of streams) {
+      const idle = now - s.lastActivity;
+      if (idle > opts.idleTimeoutMs) s.close(new StreamError('connection-timeout'));
+      else if (idle > opts.whitespacePingMs && s.isEstablished) s.whitespacePing();
+    }
+  }, sweepEvery);
+  sweeper.unref();
+
+  return {
+    ports: { c2s: addressPort(tcp), c2sTls: tlsServer ? addressPort(tlsServer) : undefined },
+    async close() {
+      clearInterval(sweeper);
+      await Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]);
+      for (const s of streams) s.close(new StreamError('system-shutdown'));
+    },
+  };
+}
+
+function listen(server: NetServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: NetServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function addressPort(server: NetServer): number {
+  const a = server.address();
+  return typeof a === 'object' && a ? a.port : 0;
+}

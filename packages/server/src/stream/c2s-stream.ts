@@ -1,0 +1,402 @@
+// A client-to-server stream (RFC 6120 §4–§7): header → features → STARTTLS → SASL → restart → bind →
+// established. One stanza at a time per stream (STYLE.md habit 7): the socket is paused while a stanza's
+// processing awaits, so a flooding client slows only itself.
+import { randomBytes } from 'node:crypto';
+import {
+  Jid, JidError, NS, SaslFailure, StanzaError, StreamError, StreamParser, XmlElement, errorReply, xml,
+  type Attrs,
+} from '@parley/protocol';
+import type { Connection } from '../net/connection';
+import type { ParleyServer } from '../core/server';
+import type { Session } from '../core/sessions';
+import type { Logger } from '../log';
+import { SaslNegotiation } from './sasl-negotiation';
+import type { C2sPolicy } from './c2s-policy';
+
+type State = 'header' | 'negotiating' | 'authenticated' | 'established' | 'closed';
+
+const MAX_QUEUE = 64;
+
+export class C2sStream implements Session {
+  readonly id = randomBytes(8).toString('base64url');
+  readonly state = new Map<string, unknown>();
+  available = false;
+  presence: XmlElement | undefined;
+  priority = 0;
+  interested = false;
+  jid!: Jid;
+
+  private phase: State = 'header';
+  private parser!: StreamParser;
+  private headerSent = false;
+  private username: string | undefined;
+  private readonly queue: XmlElement[] = [];
+  private processing = false;
+  private paused = false;
+  private sasl: SaslNegotiation | undefined;
+  private bound = false;
+  lastActivity = Date.now();
+  private log: Logger;
+
+  constructor(
+    private readonly server: ParleyServer,
+    private readonly conn: Connection,
+    private readonly policy: C2sPolicy,
+  ) {
+    this.log = server.log.child({ c2s: this.id, ip: conn.remoteAddress });
+    this.resetParser();
+    conn.setHandlers({
+      onData: (chunk) => {
+        this.lastActivity = Date.now();
+        this.parser.write(chunk);
+      },
+      onClose: () => this.onTransportClosed(),
+    });
+  }
+
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+
+  get secure(): boolean {
+    return this.conn.secure;
+  }
+
+  get isEstablished(): boolean {
+    return this.phase === 'established';
+  }
+
+  private resetParser(): void {
+    this.parser = new StreamParser(
+      {
+        onOpen: (name, attrs) => this.onHeader(name, attrs),
+        onElement: (el) => this.enqueue(el),
+        onClose: () => this.onPeerClose(),
+        onError: (condition, text) => this.close(new StreamError(condition, text)),
+      },
+      { maxStanzaSize: this.policy.maxStanzaSize },
+    );
+  }
+
+  // RFC 6120 §4.7: validate the initial header and answer with ours.
+  private onHeader(name: string, attrs: Attrs): void {
+    if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
+    const prefix = name.includes(':') ? name.slice(0, name.indexOf(':')) : '';
+    const local = name.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
+    const streamNs = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
+    this.sendHeader(attrs);
+    if (local !== 'stream' || streamNs !== NS.STREAM) return this.close(new StreamError('invalid-namespace'));
+    // RFC 6120 §4.8.2: the content namespace of a client stream is jabber:client.
+    if (prefix && attrs.xmlns !== NS.CLIENT) return this.close(new StreamError('invalid-namespace'));
+    if (attrs.to !== undefined) {
+      const to = Jid.tryParse(attrs.to);
+      if (!to || to.domain !== this.server.domain || !to.isDomain) return this.close(new StreamError('host-unknown'));
+    }
+    const version = attrs.version;
+    // RFC 6120 §4.7.5: a missing version means 0.9, which we do not speak; major versions above 1 neither.
+    if (version === undefined || !/^1\.\d+$/.test(version)) return this.close(new StreamError('unsupported-version'));
+    this.phase = this.username === undefined ? 'negotiating' : 'authenticated';
+    this.sendFeatures();
+  }
+
+  private sendHeader(attrs: Attrs): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    const header = xml('stream:stream', {
+      xmlns: NS.CLIENT,
+      'xmlns:stream': NS.STREAM,
+      id: randomBytes(12).toString('base64url'),
+      from: this.server.domain,
+      to: attrs.from !== undefined && Jid.tryParse(attrs.from) ? attrs.from : undefined,
+      version: '1.0',
+      'xml:lang': 'en',
+    });
+    this.conn.write(`<?xml version='1.0'?>${header.openTag()}`);
+  }
+
+  private sendFeatures(): void {
+    const features = xml('stream:features');
+    if (this.phase === 'negotiating') {
+      const tlsRequired = this.policy.requireTls && !this.conn.secure;
+      if (this.conn.canStartTls) {
+        features.append(xml('starttls', { xmlns: NS.TLS }, tlsRequired ? xml('required') : null));
+      }
+      // RFC 6120 §5.3.1: with TLS mandatory, SASL is offered only after it.
+      if (!tlsRequired || !this.conn.canStartTls) {
+        const mechanisms = this.saslNegotiation().offered();
+        if (mechanisms.length > 0) {
+          features.append(xml('mechanisms', { xmlns: NS.SASL }, ...mechanisms.map((m) => xml('mechanism', null, m))));
+        }
+        if (this.policy.registrationOpen) features.append(xml('register', { xmlns: NS.REGISTER_FEATURE }));
+      }
+    } else {
+      features.append(xml('bind', { xmlns: NS.BIND }));
+      // RFC 3921 session establishment, kept for old clients and marked optional (RFC 6121 Appendix E).
+      features.append(xml('session', { xmlns: NS.SESSION }, xml('optional')));
+      const event = { session: this as Session, features: [] as XmlElement[] };
+      void this.server.hooks.fire('stream/features', event);
+      features.append(...event.features);
+    }
+    this.conn.write(features.toString());
+  }
+
+  private saslNegotiation(): SaslNegotiation {
+    return (this.sasl ??= new SaslNegotiation(this.server, this.conn, this.policy));
+  }
+
+  private enqueue(el: XmlElement): void {
+    this.queue.push(el);
+    if (this.queue.length >= MAX_QUEUE && !this.paused) {
+      this.paused = true;
+      this.conn.pause();
+    }
+    if (!this.processing) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.processing = true;
+    try {
+      while (this.queue.length > 0 && this.phase !== 'closed') {
+        const el = this.queue.shift()!;
+        try {
+          await this.handleElement(el);
+        } catch (err) {
+          if (err instanceof StreamError) this.close(err);
+          else {
+            this.log.error({ err }, 'stream element failed');
+            this.close(new StreamError('internal-server-error'));
+          }
+        }
+      }
+    } finally {
+      this.processing = false;
+      if (this.paused && this.phase !== 'closed') {
+        this.paused = false;
+        this.conn.resume();
+      }
+    }
+  }
+
+  private async handleElement(el: XmlElement): Promise<void> {
+    switch (this.phase) {
+      case 'negotiating':
+        return this.handleNegotiation(el);
+      case 'authenticated':
+        return this.handleBind(el);
+      case 'established':
+        return this.handleStanza(el);
+      default:
+        return;
+    }
+  }
+
+  private async handleNegotiation(el: XmlElement): Promise<void> {
+    const ns = el.attrs.xmlns;
+    if (el.name === 'starttls' && ns === NS.TLS) {
+      if (!this.conn.canStartTls) return this.close(new StreamError('unsupported-feature', 'TLS is not available'));
+      this.conn.write(xml('proceed', { xmlns: NS.TLS }).toString());
+      // RFC 6120 §5.4.3.3: both sides start afresh after TLS; nothing from before is kept.
+      this.queue.length = 0;
+      this.headerSent = false;
+      this.phase = 'header';
+      this.resetParser();
+      try {
+        await this.conn.startTls();
+      } catch (err) {
+        this.log.debug({ err }, 'TLS handshake failed');
+        this.conn.destroy();
+      }
+      return;
+    }
+    if (ns === NS.SASL && (el.name === 'auth' || el.name === 'response' || el.name === 'abort')) {
+      if (this.policy.requireTls && !this.conn.secure && this.conn.canStartTls) {
+        this.conn.write(new SaslFailure('encryption-required').toElement().toString());
+        return;
+      }
+      const outcome = await this.saslNegotiation().handle(el);
+      this.conn.write(outcome.reply.toString());
+      if (outcome.username !== undefined) {
+        this.username = outcome.username;
+        // RFC 6120 §6.4.6: the stream restarts after <success/>.
+        this.headerSent = false;
+        this.phase = 'header';
+        this.resetParser();
+      } else if (outcome.disconnect) {
+        this.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
+      }
+      return;
+    }
+    if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT)) {
+      // XEP-0077 §3: registration happens before authentication, over TLS when TLS is required.
+      if (!this.policy.requireTls || this.conn.secure) {
+        const reply = await this.policy.preAuthIq?.(el, this);
+        if (reply) {
+          this.conn.write(reply.toString());
+          return;
+        }
+      }
+      if (el.attrs.type === 'get' || el.attrs.type === 'set') {
+        this.conn.write(errorReply(el, new StanzaError('not-authorized')).toString());
+        return;
+      }
+    }
+    this.close(new StreamError('not-authorized', 'authenticate first'));
+  }
+
+  // RFC 6120 §7: resource binding; RFC 3921 §3: session establishment as a no-op.
+  private async handleBind(el: XmlElement): Promise<void> {
+    if (el.name !== 'iq' || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
+      return this.close(new StreamError('not-authorized', 'bind a resource first'));
+    }
+    const bind = el.getChild('bind', NS.BIND);
+    if (el.attrs.type !== 'set' || !bind) {
+      if (el.attrs.type === 'get' || el.attrs.type === 'set') this.conn.write(errorReply(el, new StanzaError('not-authorized')).toString());
+      return;
+    }
+    const bare = Jid.of(this.username, this.server.domain);
+    let resource = bind.getChildText('resource')?.trim();
+    if (resource) {
+      try {
+        this.jid = bare.withResource(resource);
+      } catch (err) {
+        if (!(err instanceof JidError)) throw err;
+        // RFC 6120 §7.7.2.1: a resource that violates the rules is bad-request.
+        this.conn.write(errorReply(el, new StanzaError('bad-request', err.message)).toString());
+        return;
+      }
+    } else {
+      do resource = randomBytes(6).toString('base64url');
+      while (this.server.sessions.isResourceInUse(bare.toString(), resource));
+      this.jid = bare.withResource(resource);
+    }
+    if (this.server.sessions.size >= this.policy.maxSessions) {
+      this.conn.write(errorReply(el, new StanzaError('resource-constraint', 'server full')).toString());
+      return;
+    }
+    this.server.sessions.add(this);
+    this.bound = true;
+    this.phase = 'established';
+    this.conn.write(
+      xml('iq', { type: 'result', id: el.attrs.id }, xml('bind', { xmlns: NS.BIND }, xml('jid', null, this.jid.toString()))).toString(),
+    );
+    this.log = this.log.child({ jid: this.jid.toString() });
+    await this.server.hooks.fire('session/bound', { session: this });
+  }
+
+  private async handleStanza(el: XmlElement): Promise<void> {
+    const name = el.name;
+    if ((name !== 'message' && name !== 'presence' && name !== 'iq') || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
+      if (el.attrs.xmlns === NS.SESSION || el.getChild('session', NS.SESSION)) return;
+      if (await this.policy.streamElement?.(el, this)) return;
+      return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza`));
+    }
+    if (name === 'iq' && el.attrs.type === 'set' && el.getChild('session', NS.SESSION)) {
+      this.send(xml('iq', { type: 'result', id: el.attrs.id, from: this.server.domain }));
+      return;
+    }
+    // RFC 6120 §8.1.2.1: the server stamps the full JID; a client claiming someone else is cut off.
+    const claimed = el.attrs.from;
+    if (claimed !== undefined && claimed !== this.jid.toString() && claimed !== this.jid.toBareString()) {
+      const parsed = Jid.tryParse(claimed);
+      if (!parsed || !(parsed.equals(this.jid) || parsed.equals(this.jid.bare()))) {
+        return this.close(new StreamError('invalid-from'));
+      }
+    }
+    el.attrs.from = this.jid.toString();
+    delete el.attrs.xmlns;
+    const invalid = validateStanza(el);
+    if (invalid) {
+      if (el.attrs.type !== 'error') this.send(withFrom(errorReply(el, invalid, name !== 'iq'), this.server.domain));
+      return;
+    }
+    if (el.attrs.to !== undefined) {
+      const to = Jid.tryParse(el.attrs.to);
+      if (!to) {
+        if (el.attrs.type !== 'error') {
+          this.send(withFrom(errorReply(el, new StanzaError('jid-malformed'), name !== 'iq'), this.server.domain));
+        }
+        return;
+      }
+      el.attrs.to = to.toString();
+    }
+    await this.server.router.route(el, { kind: 'c2s', session: this });
+  }
+
+  /** Queues a stanza for the client (written in one batch per tick by the connection). */
+  send(stanza: XmlElement): void {
+    if (this.phase === 'closed') return;
+    if (this.server.hooks.has('session/sending')) void this.server.hooks.fire('session/sending', { session: this, stanza });
+    this.conn.write(stanza.toString());
+  }
+
+  /** Writes pre-serialised XML (fan-out serialises once for many recipients). */
+  sendRaw(xmlText: string): void {
+    if (this.phase !== 'closed') this.conn.write(xmlText);
+  }
+
+  whitespacePing(): void {
+    if (this.phase !== 'closed') this.conn.write(' ');
+  }
+
+  close(error?: StreamError): void {
+    if (this.phase === 'closed') return;
+    if (error && !this.headerSent) this.sendHeader({});
+    if (error) {
+      this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
+      this.conn.write(error.toElement().toString());
+    }
+    this.conn.write('</stream:stream>');
+    this.phase = 'closed';
+    this.conn.end();
+    this.finish(error?.condition);
+  }
+
+  // RFC 6120 §4.4: the peer closed its stream; close ours and let the transport go.
+  private onPeerClose(): void {
+    this.close();
+  }
+
+  private onTransportClosed(): void {
+    this.phase = 'closed';
+    this.finish('connection lost');
+  }
+
+  private finished = false;
+  private finish(reason?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.queue.length = 0;
+    if (this.bound && this.server.sessions.remove(this)) {
+      void this.server.hooks.fire('session/closed', { session: this, error: reason }).catch((err) => {
+        this.log.error({ err }, 'session/closed handler failed');
+      });
+    }
+  }
+}
+
+function withFrom(el: XmlElement, from: string): XmlElement {
+  el.attrs.from ??= from;
+  return el;
+}
+
+const MESSAGE_TYPES = new Set(['chat', 'error', 'groupchat', 'headline', 'normal']);
+const PRESENCE_TYPES = new Set(['error', 'probe', 'subscribe', 'subscribed', 'unavailable', 'unsubscribe', 'unsubscribed']);
+
+/** RFC 6120 §8.2 / RFC 6121 §4.7.1, §5.2.2: the checks every stanza passes before routing. */
+export function validateStanza(el: XmlElement): StanzaError | undefined {
+  const type = el.attrs.type;
+  if (el.name === 'iq') {
+    if (el.attrs.id === undefined || el.attrs.id === '') return new StanzaError('bad-request', 'iq needs an id');
+    if (type === 'get' || type === 'set') {
+      if (el.elements().length !== 1) return new StanzaError('bad-request', 'iq get/set must have exactly one child');
+    } else if (type !== 'result' && type !== 'error') {
+      return new StanzaError('bad-request', 'invalid iq type');
+    }
+  } else if (el.name === 'presence') {
+    if (type !== undefined && !PRESENCE_TYPES.has(type)) return new StanzaError('bad-request', 'invalid presence type');
+  } else if (type !== undefined && !MESSAGE_TYPES.has(type)) {
+    // RFC 6121 §5.2.2: an unknown message type is treated as 'normal'.
+    delete el.attrs.type;
+  }
+  return undefined;
+}

@@ -1,0 +1,93 @@
+// RFC 6120 §6.4: one SASL negotiation per stream — <auth/>, challenges and responses, <abort/>, and the
+// failure conditions of §6.5, with per-stream and per-IP limits on failed attempts.
+import { NS, SaslFailure, xml, type XmlElement } from '@parley/protocol';
+import type { Connection } from '../net/connection';
+import type { ParleyServer } from '../core/server';
+import type { C2sPolicy } from './c2s-policy';
+import type { SaslContext, SaslExchange, SaslMechanism } from './sasl/types';
+
+export interface SaslOutcome {
+  reply: XmlElement;
+  /** Set on success. */
+  username?: string;
+  /** The stream should be closed (too many failures). */
+  disconnect?: boolean;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export class SaslNegotiation {
+  private exchange: SaslExchange | undefined;
+  private failures = 0;
+  private readonly ctx: SaslContext;
+
+  constructor(
+    private readonly server: ParleyServer,
+    private readonly conn: Connection,
+    private readonly policy: C2sPolicy,
+  ) {
+    this.ctx = {
+      get secure() {
+        return conn.secure;
+      },
+      channelBinding: (type) => conn.channelBinding(type),
+      getCredentials: (username) => server.accounts.getCredentials(username),
+    };
+  }
+
+  offered(): string[] {
+    return this.available().map((m) => m.name);
+  }
+
+  private available(): SaslMechanism[] {
+    return this.policy.mechanisms.filter((m) => m.isAvailable(this.ctx));
+  }
+
+  async handle(el: XmlElement): Promise<SaslOutcome> {
+    try {
+      return await this.step(el);
+    } catch (err) {
+      if (!(err instanceof SaslFailure)) throw err;
+      this.exchange = undefined;
+      if (err.condition === 'aborted') return { reply: err.toElement() };
+      this.failures++;
+      const ipOk = this.policy.authLimiter.hit(this.conn.remoteAddress);
+      return {
+        reply: err.toElement(),
+        disconnect: this.failures >= this.policy.maxAuthFailuresPerStream || !ipOk,
+      };
+    }
+  }
+
+  private async step(el: XmlElement): Promise<SaslOutcome> {
+    if (el.name === 'abort') throw new SaslFailure('aborted');
+    let exchange = this.exchange;
+    if (el.name === 'auth') {
+      if (this.policy.authLimiter.isLimited(this.conn.remoteAddress)) {
+        throw new SaslFailure('temporary-auth-failure', 'too many failed attempts, try again later');
+      }
+      const mech = this.available().find((m) => m.name === el.attrs.mechanism);
+      if (!mech) throw new SaslFailure('invalid-mechanism');
+      exchange = this.exchange = mech.start(this.ctx);
+    } else if (!exchange) {
+      throw new SaslFailure('malformed-request', 'no authentication in progress');
+    }
+    const result = await exchange.step(decode(el.text()));
+    if (result.kind === 'challenge') {
+      return { reply: xml('challenge', { xmlns: NS.SASL }, result.data.length ? result.data.toString('base64') : '=') };
+    }
+    this.exchange = undefined;
+    if (!(await this.server.accounts.exists(result.username))) throw new SaslFailure('not-authorized');
+    const additional = result.additional?.toString('base64');
+    return { reply: xml('success', { xmlns: NS.SASL }, additional ?? null), username: result.username };
+  }
+}
+
+/** RFC 6120 §6.4.2: '=' is an empty response, no text means no initial response. */
+function decode(text: string): Buffer | null {
+  const t = text.trim();
+  if (t === '') return null;
+  if (t === '=') return Buffer.alloc(0);
+  if (!BASE64.test(t) || t.length % 4 !== 0) throw new SaslFailure('incorrect-encoding');
+  return Buffer.from(t, 'base64');
+}

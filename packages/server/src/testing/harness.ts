@@ -1,0 +1,244 @@
+// Starts a real Parley on random loopback ports with in-memory storage, and connects real clients to it:
+// xmpp.js (@xmpp/client) for protocol scenarios and a raw socket for malformed input.
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { client as xmppClient } from '@xmpp/client';
+import { parseXml, type XmlElement } from '@parley/protocol';
+import { loadConfig, type Config } from '../config';
+import { startServer, type RunningServer } from '../main';
+import { silentLogger, createLogger } from '../log';
+
+// Test servers use a generated self-signed certificate; clients here must accept it.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
+export interface TestServer {
+  running: RunningServer;
+  config: Config;
+  domain: string;
+  port: number;
+  tlsPort: number;
+  createUser(username: string, password?: string): Promise<void>;
+  /** Logs in with xmpp.js; sends initial presence unless { presence: false }. */
+  client(username: string, options?: { password?: string; resource?: string; presence?: boolean }): Promise<TestClient>;
+  raw(): Promise<RawClient>;
+  stop(): Promise<void>;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export async function startTestServer(overrides: DeepPartial<Config> & Record<string, unknown> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'));
+  const config = loadConfig({
+    overrides: {
+      domain: 'localhost',
+      data_dir: dataDir,
+      storage: { backend: 'memory' },
+      ...overrides,
+      c2s: { port: 0, tls_port: 0, bind: '127.0.0.1', allow_plaintext_auth: true, ...(overrides.c2s as object) },
+      auth: { scram_iterations: 4096, ...(overrides.auth as object) },
+    } as never,
+  });
+  const log = process.env.PARLEY_TEST_LOG ? createLogger(process.env.PARLEY_TEST_LOG) : silentLogger();
+  const running = await startServer(config, log);
+  const clients: TestClient[] = [];
+  const raws: RawClient[] = [];
+  const ts: TestServer = {
+    running,
+    config,
+    domain: config.domain,
+    port: running.ports.c2s,
+    tlsPort: running.ports.c2sTls ?? 0,
+    async createUser(username, password = 'secret') {
+      await running.server.accounts.create(username, password);
+    },
+    async client(username, options = {}) {
+      const c = await connectClient(ts, username, options);
+      clients.push(c);
+      return c;
+    },
+    async raw() {
+      const r = await RawClient.connect(ts.port);
+      raws.push(r);
+      return r;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.stop().catch(() => {})));
+      for (const r of raws) r.destroy();
+      await running.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return ts;
+}
+
+export interface TestClient {
+  jid: string;
+  xmpp: ReturnType<typeof xmppClient>;
+  /** Every stanza received, in order. */
+  received: XmlElement[];
+  send(stanza: XmlElement | string): Promise<void>;
+  /** Sends an iq and resolves with the response (result or error) stanza. */
+  iq(stanza: XmlElement | string): Promise<XmlElement>;
+  /** Resolves with the first stanza (already received or future) matching the predicate. */
+  waitFor(predicate: (el: XmlElement) => boolean, timeoutMs?: number): Promise<XmlElement>;
+  stop(): Promise<void>;
+}
+
+let iqSeq = 0;
+
+async function connectClient(ts: TestServer, username: string, options: { password?: string; resource?: string; presence?: boolean }): Promise<TestClient> {
+  const xmpp = xmppClient({
+    service: `xmpp://127.0.0.1:${ts.port}`,
+    domain: ts.domain,
+    username,
+    password: options.password ?? 'secret',
+    resource: options.resource,
+  });
+  xmpp.on('error', () => {});
+  (xmpp as any).reconnect?.stop?.();
+  const received: XmlElement[] = [];
+  const waiters: { predicate: (el: XmlElement) => boolean; resolve: (el: XmlElement) => void }[] = [];
+  xmpp.on('stanza', (el: any) => {
+    const parsed = parseXml(el.toString());
+    received.push(parsed);
+    for (const w of [...waiters]) {
+      if (w.predicate(parsed)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(parsed);
+      }
+    }
+  });
+  const address = await xmpp.start();
+  const c: TestClient = {
+    jid: address.toString(),
+    xmpp,
+    received,
+    async send(stanza) {
+      await xmpp.write(typeof stanza === 'string' ? stanza : stanza.toString());
+    },
+    async iq(stanza) {
+      const el = typeof stanza === 'string' ? parseXml(stanza) : stanza;
+      el.attrs.id ??= `t${++iqSeq}`;
+      const id = el.attrs.id;
+      const reply = c.waitFor((r) => r.name === 'iq' && r.attrs.id === id && (r.attrs.type === 'result' || r.attrs.type === 'error'));
+      await c.send(el);
+      return reply;
+    },
+    waitFor(predicate, timeoutMs = 5000) {
+      const found = received.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const i = waiters.findIndex((w) => w.resolve === wrapped);
+          if (i !== -1) waiters.splice(i, 1);
+          reject(new Error(`timeout waiting for stanza at ${c.jid}; received: ${received.map((r) => r.toString()).join('\n')}`));
+        }, timeoutMs);
+        const wrapped = (el: XmlElement) => {
+          clearTimeout(timer);
+          resolve(el);
+        };
+        waiters.push({ predicate, resolve: wrapped });
+      });
+    },
+    async stop() {
+      await xmpp.stop();
+    },
+  };
+  if (options.presence !== false) await c.send('<presence/>');
+  return c;
+}
+
+/** A bare TCP client for byte-level tests (malformed XML, limits, negotiation order). */
+export class RawClient {
+  data = '';
+  closed = false;
+  private listeners: (() => void)[] = [];
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.data += d;
+      this.notify();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.notify();
+    });
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = tcpConnect({ port, host: '127.0.0.1' }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
+  write(data: string): void {
+    this.socket.write(data);
+  }
+
+  /** Opens a client stream to the domain. */
+  open(domain = 'localhost'): void {
+    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`);
+  }
+
+  /** Waits until the received text matches. */
+  waitFor(pattern: RegExp | string, timeoutMs = 5000): Promise<string> {
+    const test = () => (typeof pattern === 'string' ? this.data.includes(pattern) : pattern.test(this.data));
+    if (test()) return Promise.resolve(this.data);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== check);
+        reject(new Error(`timeout waiting for ${pattern}; got: ${this.data}`));
+      }, timeoutMs);
+      const check = () => {
+        if (test()) {
+          clearTimeout(timer);
+          this.listeners = this.listeners.filter((l) => l !== check);
+          resolve(this.data);
+        }
+      };
+      this.listeners.push(check);
+    });
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`connection not closed; got: ${this.data}`)), timeoutMs);
+      this.listeners.push(() => {
+        if (this.closed) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Authenticates with SASL PLAIN over the plain socket (servers in tests allow it) and binds. */
+  async login(username: string, password = 'secret', resource = 'raw'): Promise<void> {
+    this.open();
+    await this.waitFor('</stream:features>');
+    this.data = '';
+    this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`);
+    await this.waitFor('<success');
+    this.data = '';
+    this.open();
+    await this.waitFor('</stream:features>');
+    this.data = '';
+    this.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+    await this.waitFor('</iq>');
+    this.data = '';
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
