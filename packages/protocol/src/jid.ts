@@ -24,14 +24,28 @@ export function normalizeLocal(local: string): string {
 }
 
 export function normalizeDomain(domain: string): string {
-  let d = domain.endsWith('.') ? domain.slice(0, -1) : domain; // RFC 7622 §3.2: strip one trailing dot
+  let d = domain.endsWith('.') ? domain.slice(0, -1) : domain; // RFC 7622 §3.2: strip one trailing dot first
   if (d.length === 0) throw new JidError('empty domainpart');
   if (d.startsWith('[') && d.endsWith(']')) {
+    // RFC 7622 §3.2.1: an IPv6 literal; the URL parser validates it and gives the canonical (compressed) form.
     if (!/^\[[0-9a-fA-F:.]+\]$/.test(d)) throw new JidError('invalid IPv6 literal');
-    return d.toLowerCase();
+    try {
+      return new URL(`http://${d}/`).hostname;
+    } catch {
+      throw new JidError('invalid IPv6 literal');
+    }
   }
-  d = d.normalize('NFC').toLowerCase();
+  // RFC 7622 §3.2.2 (RFC 5895 mappings): fullwidth/halfwidth to their usual forms, ideographic full stops to
+  // '.', lowercase, NFC.
+  d = d
+    .replace(/[\uff01-\uffef]/g, (c) => c.normalize('NFKC'))
+    .replace(/[\u3002\uff0e\uff61]/g, '.')
+    .toLowerCase()
+    .normalize('NFC');
   if (byteLength(d) > MAX_PART_BYTES) throw new JidError('domainpart too long');
+  // The URL parser below would read these as port, path, query, userinfo or percent-escapes, or silently drop
+  // them (tab, newline), and so validate a different host than the one we keep.
+  if (/[\s\u0000-\u001f\u007f@:/?#\\%[\]]/u.test(d)) throw new JidError(`invalid domainpart '${domain}'`);
   // IDNA2008 checks via the WHATWG URL host parser: it rejects forbidden host code points and bad labels.
   let ascii: string;
   try {
@@ -39,7 +53,13 @@ export function normalizeDomain(domain: string): string {
   } catch {
     throw new JidError(`invalid domainpart '${domain}'`);
   }
-  if (ascii.length === 0 || /[^a-z0-9.\-_]/.test(ascii) || ascii.split('.').some((l) => l.length === 0 || l.length > 63)) {
+  if (
+    ascii.length === 0 ||
+    /[^a-z0-9.\-_]/.test(ascii) ||
+    ascii.split('.').some((l) => l.length === 0 || l.length > 63 || l.startsWith('-') || l.endsWith('-')) ||
+    // The URL parser rewrites numeric hosts ('0x7f.1' → '127.0.0.1'); only dotted-decimal IPv4 is a JID domain.
+    (/^[0-9.]+$/.test(ascii) && ascii !== d)
+  ) {
     throw new JidError(`invalid domainpart '${domain}'`);
   }
   // Keep the U-label form (RFC 7622 §3.2.2 compares U-labels); pure-ASCII domains are unchanged.
@@ -47,8 +67,8 @@ export function normalizeDomain(domain: string): string {
 }
 
 export function normalizeResource(resource: string): string {
-  // OpaqueString (RFC 8265 §4.2): NFC, no control characters; case and spaces kept.
-  const out = resource.normalize('NFC');
+  // OpaqueString (RFC 8265 §4.2): non-ASCII spaces to U+0020, NFC, no control characters; case kept.
+  const out = resource.replace(/[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g, ' ').normalize('NFC');
   if (out.length === 0) throw new JidError('empty resourcepart');
   if (byteLength(out) > MAX_PART_BYTES) throw new JidError('resourcepart too long');
   if (CONTROL.test(out)) throw new JidError('control character in resourcepart');

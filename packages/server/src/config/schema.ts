@@ -13,7 +13,8 @@ function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   return z.int({ error }).min(min, { error }).max(max, { error });
 }
 
-const port = () => intIn(1, 65535);
+// 0 asks the OS for a free port (tests, and several servers side by side in benchmarks).
+const port = () => intIn(0, 65535);
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -23,7 +24,7 @@ export function checkDomainName(input: string): string {
   try {
     domain = normalizeDomain(input);
   } catch (err) {
-    throw new Error(`expected a domain name (${(err as Error).message})`, { cause: err });
+    throw new Error('expected a domain name', { cause: err });
   }
   if (domain.startsWith('[')) throw new Error('expected a domain name, not an IP address literal');
   const ascii = domainToASCII(domain);
@@ -169,6 +170,15 @@ const services = z
   .prefault({})
   .describe('Service sub-domains');
 
+const auth = z
+  .strictObject({
+    scram_iterations: intIn(4096, 10_000_000)
+      .default(4096)
+      .describe('PBKDF2 iterations for new SCRAM keys (RFC 7677 §4 asks for at least 4096)'),
+  })
+  .prefault({})
+  .describe('Authentication');
+
 const offline = z
   .strictObject({
     max_per_user: intIn(0).default(1000).describe('Messages kept for an offline user (RFC 6121 §8.5.2.2); 0 stores none'),
@@ -207,6 +217,7 @@ export const configObjectSchema = z
     s2s,
     http,
     registration,
+    auth,
     rate_limit: rateLimit,
     admins: z.array(bareJid()).default([]).describe('Bare JIDs of server administrators'),
     services,
@@ -231,7 +242,7 @@ export const configObjectSchema = z
     for (let i = 1; i < listeners.length; i++) {
       const [key, value] = listeners[i]!;
       const clash = listeners.slice(0, i).find(([, other]) => other === value);
-      if (clash) ctx.addIssue({ code: 'custom', path: key.split('.'), message: `port ${value} is also used by ${clash[0]}` });
+      if (clash && value !== 0) ctx.addIssue({ code: 'custom', path: key.split('.'), message: `port ${value} is also used by ${clash[0]}` });
     }
   });
 

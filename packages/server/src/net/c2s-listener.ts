@@ -59,13 +59,16 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
   }
 
   // One sweep for all streams is cheaper than a timer per socket at tens of thousands of sessions.
-  const sweepEvery = Math.max(1000, Math.min(opts.whitespacePingMs, opts.idleTimeoutMs) / 2);
+  // A value of 0 turns the idle timeout or the keepalive off.
+  const idleMs = opts.idleTimeoutMs || Infinity;
+  const pingMs = opts.whitespacePingMs || Infinity;
+  const sweepEvery = Math.min(60_000, Math.max(1000, Math.min(pingMs, idleMs) / 2));
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const s of streams) {
       const idle = now - s.lastActivity;
-      if (idle > opts.idleTimeoutMs) s.close(new StreamError('connection-timeout'));
-      else if (idle > opts.whitespacePingMs && s.isEstablished) s.whitespacePing();
+      if (idle > idleMs) s.close(new StreamError('connection-timeout'));
+      else if (idle > pingMs && s.isEstablished) s.whitespacePing();
     }
   }, sweepEvery);
   sweeper.unref();

@@ -1,0 +1,81 @@
+// Roster items with their subscription state (RFC 6121 §2.1.2), cached for online users because every
+// presence broadcast reads the roster, and persisted through the 'roster' map store (write-through).
+import type { KeyValueStore, MapStore } from '../../storage/types';
+
+export type Subscription = 'none' | 'to' | 'from' | 'both';
+
+export interface RosterItem {
+  name?: string;
+  groups: string[];
+  subscription: Subscription;
+  /** Outbound request pending (RFC 6121 §3.1.2, "None + Pending Out"). */
+  ask?: boolean;
+  /** Inbound request pending, with the stanza to redeliver until answered (§3.1.3). */
+  pendingIn?: string;
+  /** Subscription pre-approved by the user (§3.4). */
+  approved?: boolean;
+  /** False for entries the user never added: only a pending inbound request (§3.1.3: not in the roster yet). */
+  visible: boolean;
+}
+
+export type Roster = Map<string, RosterItem>;
+
+export class RosterStore {
+  private readonly cache = new Map<string, Promise<Roster>>();
+
+  constructor(
+    private readonly items: MapStore<RosterItem>,
+    private readonly versions: KeyValueStore<number>,
+  ) {}
+
+  /** The whole roster of a user (bare JID string), loaded once and kept while cached. */
+  load(owner: string): Promise<Roster> {
+    let r = this.cache.get(owner);
+    if (!r) {
+      r = this.items.getAll(owner);
+      this.cache.set(owner, r);
+      r.catch(() => this.cache.delete(owner));
+    }
+    return r;
+  }
+
+  async get(owner: string, contact: string): Promise<RosterItem | undefined> {
+    return (await this.load(owner)).get(contact);
+  }
+
+  /** Saves (or, with undefined, removes) an item and bumps the roster version (XEP-0237). */
+  async put(owner: string, contact: string, item: RosterItem | undefined): Promise<number> {
+    const roster = await this.load(owner);
+    if (item) roster.set(contact, item);
+    else roster.delete(contact);
+    await this.items.set(owner, contact, item);
+    const version = ((await this.versions.get(owner)) ?? 0) + 1;
+    await this.versions.set(owner, version);
+    return version;
+  }
+
+  async version(owner: string): Promise<number> {
+    return (await this.versions.get(owner)) ?? 0;
+  }
+
+  /** Drops the cache of a user with no sessions left, so memory follows the online population. */
+  evict(owner: string): void {
+    this.cache.delete(owner);
+  }
+
+  async deleteAll(owner: string): Promise<void> {
+    this.cache.delete(owner);
+    await this.items.deleteAll(owner);
+    await this.versions.set(owner, undefined);
+  }
+}
+
+/** RFC 6121 Appendix A: does the contact receive the user's presence? */
+export function sendsPresenceTo(item: RosterItem | undefined): boolean {
+  return item?.subscription === 'from' || item?.subscription === 'both';
+}
+
+/** Does the user receive the contact's presence? */
+export function receivesPresenceFrom(item: RosterItem | undefined): boolean {
+  return item?.subscription === 'to' || item?.subscription === 'both';
+}
