@@ -55,6 +55,8 @@ test('resource with control characters is rejected', () => {
   rejects('a@b.c/x\u0007y');
   rejects('a@b.c/x\u007f');
   rejects('a@b.c/line\nbreak');
+  rejects('a@b.c/x\u0085'); // C1 controls too (FreeformClass disallows all of Cc)
+  rejects('a\u0080b@example.com');
 });
 
 test('localpart is case-folded and width-mapped (UsernameCaseMapped, RFC 8265 §3.3)', () => {

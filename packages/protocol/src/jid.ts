@@ -6,8 +6,8 @@ export class JidError extends Error {
 
 const MAX_PART_BYTES = 1023;
 // RFC 7622 §3.3.1: characters the localpart may not contain.
-const LOCAL_FORBIDDEN = /["&'/:<>@\s\u0000-\u001f\u007f]/u;
-const CONTROL = /[\u0000-\u001f\u007f]/u;
+const LOCAL_FORBIDDEN = /["&'/:<>@\s\p{Cc}]/u;
+const CONTROL = /\p{Cc}/u;
 const encoder = new TextEncoder();
 
 function byteLength(s: string): number {
@@ -45,7 +45,7 @@ export function normalizeDomain(domain: string): string {
   if (byteLength(d) > MAX_PART_BYTES) throw new JidError('domainpart too long');
   // The URL parser below would read these as port, path, query, userinfo or percent-escapes, or silently drop
   // them (tab, newline), and so validate a different host than the one we keep.
-  if (/[\s\u0000-\u001f\u007f@:/?#\\%[\]]/u.test(d)) throw new JidError(`invalid domainpart '${domain}'`);
+  if (/[\s\p{Cc}@:/?#\\%[\]]/u.test(d)) throw new JidError(`invalid domainpart '${domain}'`);
   // IDNA2008 checks via the WHATWG URL host parser: it rejects forbidden host code points and bad labels.
   let ascii: string;
   try {

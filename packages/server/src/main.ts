@@ -17,15 +17,32 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+/** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
+export async function createCore(config: Config, log: Logger): Promise<ParleyServer> {
   const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
   const server = new ParleyServer(config, storage, log);
-  for (const def of await discoverModules()) {
-    if (config.modules.disabled.includes(def.name)) continue;
-    await server.loadModule(def);
+  try {
+    for (const def of await discoverModules()) {
+      if (config.modules.disabled.includes(def.name)) continue;
+      await server.loadModule(def);
+    }
+  } catch (err) {
+    await server.stop();
+    throw err;
   }
+  return server;
+}
 
-  const tls = await loadTlsMaterial(config);
+export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+  const server = await createCore(config, log);
+
+  let tls: Awaited<ReturnType<typeof loadTlsMaterial>>;
+  try {
+    tls = await loadTlsMaterial(config);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');

@@ -58,7 +58,7 @@ const HEADER_ATTRS = {
 const MESSAGE = "<message to='juliet@example.com' type='chat'><body>Wherefore art thou?</body></message>";
 const PING = "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>";
 
-/** Every way of cutting `s` into pieces of `size` characters. */
+/** Cuts `s` into pieces of `size` characters. */
 function chunksOf(s: string, size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < s.length; i += size) out.push(s.slice(i, i + size));
@@ -167,6 +167,22 @@ test('a self-closing stanza and nested elements', () => {
     'element <presence/>',
     "element <iq type='result' id='1'><query xmlns='q'><a><b/></a></query></iq>",
   ]);
+});
+
+test('a self-closing stream header opens and closes the stream', () => {
+  assert.deepEqual(run(["<stream:stream xmlns:stream='http://etherx.jabber.org/streams'/>"]), [
+    `open stream:stream {"xmlns:stream":"http://etherx.jabber.org/streams"}`,
+    'close',
+  ]);
+});
+
+test('every complete stanza is delivered before write() returns', () => {
+  const { parser, events } = collect();
+  parser.write(HEADER);
+  parser.write(MESSAGE);
+  assert.equal(events.length, 2);
+  parser.write(PING + '<presence');
+  assert.equal(events.length, 3);
 });
 
 test('the stream close is reported once, after the last stanza', () => {

@@ -31,11 +31,12 @@ export interface StreamParserOptions {
   mode?: 'stream' | 'document';
 }
 
+type SaxOptions = { xmlns: false; position: false };
 const CLOSE = Symbol('close');
 const XML_WHITESPACE = /^[ \t\r\n]*$/;
 
 export class StreamParser {
-  private readonly parser: SaxesParser<{}>;
+  private readonly parser: SaxesParser<SaxOptions>;
   /** Depth at which an element is complete: 1 under <stream:stream>, 0 for a lone document. */
   private readonly stanzaDepth: number;
   private stack: XmlElement[] = [];
@@ -44,7 +45,8 @@ export class StreamParser {
   private ended = false;
   /**
    * A stanza (or the stream close) waiting for saxes to confirm its end tag: saxes reports a close event
-   * before it notices that the end tag names another element, so delivery waits for the next event.
+   * before it notices that the end tag names another element, so delivery waits for the next event or the
+   * end of the write().
    */
   private pending: XmlElement | typeof CLOSE | undefined;
   /** Stream position (in characters) where the stanza under construction, or the next one, begins. */
@@ -59,12 +61,12 @@ export class StreamParser {
     private readonly options: StreamParserOptions,
   ) {
     this.stanzaDepth = options.mode === 'document' ? 0 : 1;
-    const p = new SaxesParser({ xmlns: false, position: false });
+    const p = new SaxesParser<SaxOptions>({ xmlns: false, position: false });
     this.parser = p;
     p.on('opentag', (tag) => {
       if (!this.flush()) return;
       // A plain object, like those built by xml(); saxes hands out prototype-less ones.
-      const attrs: Attrs = { ...(tag.attributes as Attrs) };
+      const attrs: Attrs = { ...tag.attributes };
       if (this.isTooLarge()) return;
       if (this.depth < this.stanzaDepth) {
         this.depth++;

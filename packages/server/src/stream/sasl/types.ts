@@ -6,6 +6,12 @@ export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point' | 'tls-
 export interface SaslContext {
   /** True once the stream is encrypted (TLS or direct TLS). */
   readonly secure: boolean;
+  /**
+   * The domain the client authenticates to, for checking an authzid against the user's own bare JID
+   * (RFC 6120 §6.3.8). Optional so that callers predating it keep compiling; without it only the localpart
+   * of an authzid is checked.
+   */
+  readonly host?: string;
   /** Channel binding data for this connection, or undefined when the TLS layer cannot provide that type. */
   channelBinding(type: ChannelBindingType): Buffer | undefined;
   /** Stored SCRAM keys of a (normalised) username on this host, or undefined for an unknown user. */

@@ -1,0 +1,172 @@
+// Messages between the coordinator (bench/run.ts) and its load-generator worker processes.
+
+import type { HistogramJson } from './histogram';
+import type { ConnTarget } from './xmpp-conn';
+
+export interface CpuSample {
+  /** user + system CPU µs used by the worker process during the command */
+  cpuUs: number;
+  wallUs: number;
+}
+
+export interface SetupCmd {
+  op: 'setup';
+  target: ConnTarget & { mucDomain: string };
+  workerIndex: number;
+  password: string;
+  /** user name for index i is `${userPrefix}${i}` */
+  userPrefix: string;
+}
+
+export interface RegisterCmd {
+  op: 'register';
+  users: number[];
+  concurrency: number;
+}
+
+export interface LoginBurstCmd {
+  op: 'login-burst';
+  users: number[];
+  concurrency: number;
+  starttls: boolean;
+  startAtUs: number;
+  deadlineMs: number;
+}
+
+export interface ConnectCmd {
+  op: 'connect';
+  users: number[];
+  concurrency: number;
+  starttls: boolean;
+  /** none: no presence; plain: <presence/>; stamped: <status> carries tag|send time (S5) */
+  presence: 'none' | 'plain' | 'stamped';
+  rosterGet: boolean;
+  /** Open-loop schedule: session k (of this worker) starts at startAtUs + offsetsUs[k]. */
+  schedule?: { startAtUs: number; offsetsUs: number[] };
+  tag?: string;
+  deadlineMs: number;
+}
+
+export interface CloseAllCmd {
+  op: 'close-all';
+  graceMs: number;
+}
+
+export interface SendStepCmd {
+  op: 'send-step';
+  tag: string;
+  mode: 'chat' | 'muc';
+  /** messages per second this worker sends */
+  rate: number;
+  durationMs: number;
+  startAtUs: number;
+  /** chat: recipients are users 0..totalUsers-1 (other than the sender) */
+  recipients?: number[];
+  room?: string;
+}
+
+export interface CollectCmd {
+  op: 'collect';
+  tag: string;
+}
+
+export interface MucJoinCmd {
+  op: 'muc-join';
+  room: string;
+  /** first occupant creates the room and submits an empty owner form (instant room) */
+  create: boolean;
+  concurrency: number;
+  deadlineMs: number;
+}
+
+export interface SubscribeCmd {
+  op: 'subscribe';
+  /** contacts of each local user (global user indices) */
+  contacts: Record<number, number[]>;
+  ratePerSec: number;
+}
+
+export interface SubscribeStatusCmd {
+  op: 'subscribe-status';
+}
+
+export interface ExitCmd {
+  op: 'exit';
+}
+
+export type WorkerCmd =
+  | SetupCmd
+  | RegisterCmd
+  | LoginBurstCmd
+  | ConnectCmd
+  | CloseAllCmd
+  | SendStepCmd
+  | CollectCmd
+  | MucJoinCmd
+  | SubscribeCmd
+  | SubscribeStatusCmd
+  | ExitCmd;
+
+export interface RegisterResult {
+  created: number;
+  exists: number;
+  failed: number;
+  firstError?: string;
+}
+
+export interface LoginResult {
+  ok: number;
+  failed: number;
+  hist: HistogramJson;
+  /** µs timestamps (CLOCK_MONOTONIC) of the first start and the last completion */
+  firstStartUs: number;
+  lastDoneUs: number;
+  firstError?: string;
+  open: number;
+}
+
+export interface SendStepResult {
+  sent: number;
+  /** generator lateness: how far behind schedule the sender got (ms) */
+  maxLagMs: number;
+  maxWriteBacklogBytes: number;
+}
+
+export interface CollectResult {
+  received: number;
+  errors: number;
+  hist: HistogramJson;
+  /** S5: presence answering our own initial presence (probe replies) vs. broadcasts */
+  probeHist?: HistogramJson;
+  broadcastHist?: HistogramJson;
+  uniquePairs?: number;
+  firstRecvUs: number;
+  lastRecvUs: number;
+  disconnects: number;
+}
+
+export interface MucJoinResult {
+  joined: number;
+  failed: number;
+  firstError?: string;
+}
+
+export interface SubscribeStatusResult {
+  subscribedReceived: number;
+  subscribeReceived: number;
+  rosterPushes: number;
+  sent: number;
+}
+
+export interface WorkerReply {
+  id: number;
+  ok: boolean;
+  data?: unknown;
+  error?: string;
+  cpu: CpuSample;
+}
+
+export interface WorkerRequest {
+  id: number;
+  cmd: WorkerCmd;
+}

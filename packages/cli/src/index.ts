@@ -1,0 +1,167 @@
+// The `parley` command: start the server, manage users, check a configuration. Thin: every command calls
+// the server's own API, so the CLI, XEP-0133 ad-hoc commands and the HTTP API agree.
+import { existsSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { AccountError, ConfigError, createCore, createLogger, loadConfig, startServer, type Config } from '@parley/server';
+import { readPassword } from './password';
+
+interface StartFlags {
+  config?: string;
+  domain?: string;
+  dataDir?: string;
+  c2sPort?: number;
+  c2sTlsPort?: number;
+  s2sPort?: number;
+  httpPort?: number;
+  registration?: 'open' | 'closed';
+  allowPlaintextAuth?: boolean;
+}
+
+function portArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+function registrationArg(value: string): 'open' | 'closed' {
+  if (value !== 'open' && value !== 'closed') throw new InvalidArgumentError("expected 'open' or 'closed'");
+  return value;
+}
+
+/** Flags override the file (issue #2: these names exactly). */
+function overridesFrom(flags: StartFlags): Record<string, unknown> {
+  const o: Record<string, any> = {};
+  if (flags.domain !== undefined) o.domain = flags.domain;
+  if (flags.dataDir !== undefined) o.data_dir = flags.dataDir;
+  const c2s: Record<string, unknown> = {};
+  if (flags.c2sPort !== undefined) c2s.port = flags.c2sPort;
+  if (flags.c2sTlsPort !== undefined) c2s.tls_port = flags.c2sTlsPort;
+  if (flags.allowPlaintextAuth) c2s.allow_plaintext_auth = true;
+  if (Object.keys(c2s).length) o.c2s = c2s;
+  if (flags.s2sPort !== undefined) o.s2s = { port: flags.s2sPort };
+  if (flags.httpPort !== undefined) o.http = { port: flags.httpPort };
+  if (flags.registration !== undefined) o.registration = { mode: flags.registration };
+  return o;
+}
+
+function configFrom(flags: StartFlags): Config {
+  // parley.yml in the working directory is used when present and no --config was given.
+  const file = flags.config ?? (existsSync('parley.yml') ? 'parley.yml' : undefined);
+  return loadConfig({ file, overrides: overridesFrom(flags) as never });
+}
+
+function withServerFlags(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'YAML configuration file (default: ./parley.yml when present)')
+    .option('--domain <domain>', 'XMPP domain served')
+    .option('--data-dir <dir>', 'directory for the database and generated certificates');
+}
+
+async function withCore<T>(flags: StartFlags, fn: (core: Awaited<ReturnType<typeof createCore>>) => Promise<T>): Promise<T> {
+  const config = configFrom(flags);
+  const core = await createCore(config, createLogger('warn'));
+  try {
+    return await fn(core);
+  } finally {
+    await core.stop();
+  }
+}
+
+function userPart(input: string, domain: string): string {
+  const at = input.indexOf('@');
+  if (at === -1) return input;
+  const host = input.slice(at + 1);
+  if (host !== domain) throw new AccountError('invalid-username', `${input} is not on this server's domain ${domain}`);
+  return input.slice(0, at);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('parley').description('Parley XMPP server').exitOverride().showHelpAfterError();
+
+  withServerFlags(program.command('start').description('run the server'))
+    .option('--c2s-port <n>', 'client port with STARTTLS (default 5222)', portArg)
+    .option('--c2s-tls-port <n>', 'client port with direct TLS, XEP-0368 (default 5223)', portArg)
+    .option('--s2s-port <n>', 'server-to-server port (default 5269)', portArg)
+    .option('--http-port <n>', 'HTTP port (default 5280)', portArg)
+    .option('--registration <mode>', 'in-band registration: open or closed (default closed)', registrationArg)
+    .option('--allow-plaintext-auth', 'allow SASL without TLS (loopback tests and benchmarks only)')
+    .action(async (flags: StartFlags) => {
+      const config = configFrom(flags);
+      const running = await startServer(config);
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          running.server.log.info({ signal }, 'shutting down');
+          running.stop().then(resolve, (err) => {
+            running.server.log.error({ err }, 'shutdown failed');
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+
+  withServerFlags(program.command('check-config').description('validate the configuration and print the result'))
+    .action((flags: StartFlags) => {
+      const config = configFrom(flags);
+      console.log(`configuration OK: domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
+    });
+
+  const user = program.command('user').description('manage accounts');
+  withServerFlags(user.command('add <user>').description('create an account (user or user@domain)'))
+    .option('-p, --password <password>', 'the password (default: prompt, or first line of standard input)')
+    .action(async (name: string, flags: StartFlags & { password?: string }) => {
+      await withCore(flags, async (core) => {
+        const password = flags.password ?? (await readPassword(`Password for ${name}: `));
+        const jid = await core.accounts.create(userPart(name, core.domain), password);
+        console.log(`created ${jid}`);
+      });
+    });
+  withServerFlags(user.command('remove <user>').description('delete an account and its data'))
+    .action(async (name: string, flags: StartFlags) => {
+      await withCore(flags, async (core) => {
+        await core.accounts.delete(userPart(name, core.domain));
+        console.log(`removed ${name}`);
+      });
+    });
+  withServerFlags(user.command('passwd <user>').description("change an account's password"))
+    .option('-p, --password <password>', 'the new password (default: prompt, or first line of standard input)')
+    .action(async (name: string, flags: StartFlags & { password?: string }) => {
+      await withCore(flags, async (core) => {
+        const password = flags.password ?? (await readPassword(`New password for ${name}: `));
+        await core.accounts.setPassword(userPart(name, core.domain), password);
+        console.log(`password changed for ${name}`);
+      });
+    });
+  withServerFlags(user.command('list').description('list accounts'))
+    .action(async (flags: StartFlags) => {
+      await withCore(flags, async (core) => {
+        for (const u of (await core.accounts.list()).sort()) console.log(`${u}@${core.domain}`);
+      });
+    });
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Errors print one clear line, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ConfigError || err instanceof AccountError) {
+      console.error(`parley: ${err.message}`);
+      return 2;
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      console.error(`parley: ${e.message} (another server is using that port; choose another with --c2s-port etc.)`);
+      return 1;
+    }
+    console.error(`parley: ${e.message ?? String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,5 @@
+export { startServer, createCore, type RunningServer } from './main';
+export { loadConfig, ConfigError, type Config } from './config';
+export { createLogger, silentLogger, type Logger } from './log';
+export { ParleyServer } from './core/server';
+export { AccountError } from './core/accounts';

@@ -1,0 +1,83 @@
+// RFC 6121: rosters (§2), subscriptions (§3) and presence (§4), with roster versioning (XEP-0237) and
+// subscription pre-approval (§3.4). Message delivery rules are in rfc6121-routing.
+import { xml, NS } from '@parley/protocol';
+import { defineModule } from '../../core/module-api';
+import { Priority } from '../../core/hooks';
+import type { StanzaEvent } from '../../core/events';
+import { RosterStore, type RosterItem } from './roster-store';
+import { registerRosterIq } from './roster-iq';
+import { Subscriptions, isSubscriptionType } from './subscriptions';
+import { PresenceService } from './presence';
+
+export default defineModule({
+  name: 'roster',
+  specs: [
+    { spec: 'RFC 6121', version: '§2–§4', status: 'complete', note: 'roster, subscriptions, presence' },
+    { spec: 'XEP-0237', version: '1.3', status: 'partial', note: 'versioning without deltas: a stale version gets the full roster' },
+  ],
+  setup(ctx) {
+    const store = new RosterStore(ctx.map<RosterItem>('roster'), ctx.keyval<number>('roster_version'));
+    const subscriptions = new Subscriptions(ctx, store);
+    const presence = new PresenceService(ctx, store, subscriptions);
+
+    registerRosterIq(ctx, store, async (owner, contact, item) => {
+      // RFC 6121 §2.5.2: removing an item cancels the subscriptions in both directions.
+      const o = owner.toBareString();
+      if (item.subscription === 'from' || item.subscription === 'both' || item.pendingIn) {
+        await ctx.server.send(xml('presence', { type: 'unsubscribed', from: o, to: contact }));
+        if (item.subscription === 'from' || item.subscription === 'both') subscriptions.sendUnavailable(owner, contact);
+      }
+      if (item.subscription === 'to' || item.subscription === 'both' || item.ask) {
+        await ctx.server.send(xml('presence', { type: 'unsubscribe', from: o, to: contact }));
+      }
+    });
+
+    // XEP-0237 and RFC 6121 §3.4 stream features after authentication.
+    ctx.on('stream/features', ({ features }) => {
+      features.push(xml('ver', { xmlns: NS.ROSTER_VER }), xml('sub', { xmlns: NS.PRE_APPROVAL }));
+    });
+
+    ctx.on('pre-presence/broadcast', async ({ stanza, origin }) => {
+      if (origin.kind === 'c2s') await presence.broadcast(origin.session, stanza);
+      return true;
+    });
+
+    // Outbound presence with a 'to' from our clients: subscriptions and directed presence.
+    const outbound = async ({ stanza, to, origin }: StanzaEvent) => {
+      if (origin.kind !== 'c2s') return false;
+      const type = stanza.attrs.type;
+      if (isSubscriptionType(type)) {
+        await subscriptions.outbound(stanza, origin.session.jid, to.bare());
+        return true;
+      }
+      if (type === 'probe') {
+        // RFC 6121 §4.3.1: clients do not probe; the server does it on their behalf.
+        return true;
+      }
+      await presence.directedPresence(origin.session, stanza, to);
+      return false;
+    };
+    for (const target of ['bare', 'full', 'remote', 'host'] as const) ctx.on(`pre-presence/${target}`, outbound, Priority.Feature);
+
+    // Inbound presence for local users.
+    const inbound = async ({ stanza, from, to }: StanzaEvent) => {
+      const type = stanza.attrs.type;
+      if (isSubscriptionType(type)) {
+        await subscriptions.inbound(stanza, from, to.bare());
+        return true;
+      }
+      if (type === 'probe') {
+        await presence.probe(from, to);
+        return true;
+      }
+      if (to.isFull) return false; // available/unavailable/error to a resource: the routing module delivers it
+      if (type === undefined || type === 'unavailable') presence.deliverToAll(to, stanza);
+      return true;
+    };
+    ctx.on('presence/bare', inbound, Priority.Feature);
+    ctx.on('presence/full', inbound, Priority.Feature);
+
+    ctx.on('session/closed', ({ session }) => presence.sessionClosed(session));
+    ctx.on('account/deleted', ({ jid }) => store.deleteAll(jid.toBareString()));
+  },
+});
