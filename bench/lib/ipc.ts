@@ -60,8 +60,9 @@ export interface SendStepCmd {
   rate: number;
   durationMs: number;
   startAtUs: number;
-  /** chat: recipients are users 0..totalUsers-1 (other than the sender) */
-  recipients?: number[];
+  /** chat: each message goes to a random user in [recipientBase, recipientBase + recipientCount), not the sender */
+  recipientBase?: number;
+  recipientCount?: number;
   room?: string;
 }
 

@@ -51,7 +51,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     maxStanzaSize: config.c2s.max_stanza_size,
     maxSessions: config.c2s.max_connections,
     registrationOpen: config.registration.mode === 'open',
-    mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext }),
+    mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext, scramIterations: config.auth.scram_iterations }),
     authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, config.rate_limit.exempt_networks),
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
     preAuthIq: (iq, stream) => server.handlePreAuthIq(iq, stream),

@@ -4,7 +4,7 @@
 import { Jid, JidError, normalizeLocal } from '@parley/protocol';
 import type { AccountStore, Credentials } from '../storage/types';
 import { AccountExistsError } from '../storage/types';
-import { deriveCredentials } from '../stream/sasl/credentials';
+import { SaslPrepError, deriveCredentials } from '../stream/sasl/credentials';
 import type { Hooks } from './hooks';
 import type { ServerEvents } from './events';
 
@@ -50,8 +50,7 @@ export class AccountService {
 
   async create(username: string, password: string): Promise<Jid> {
     const user = this.normalize(username);
-    checkPassword(password);
-    const credentials = await deriveCredentials(password, this.scramIterations);
+    const credentials = await this.derive(password);
     try {
       await this.store.create(this.host, user, credentials);
     } catch (err) {
@@ -66,8 +65,7 @@ export class AccountService {
 
   async setPassword(username: string, password: string): Promise<void> {
     const user = this.normalize(username);
-    checkPassword(password);
-    const credentials = await deriveCredentials(password, this.scramIterations);
+    const credentials = await this.derive(password);
     if (!(await this.store.setCredentials(this.host, user, credentials))) {
       throw new AccountError('not-found', `no user ${user}@${this.host}`);
     }
@@ -78,6 +76,16 @@ export class AccountService {
     if (!(await this.store.delete(this.host, user))) throw new AccountError('not-found', `no user ${user}@${this.host}`);
     this.known.delete(user);
     await this.hooks.fire('account/deleted', { username: user, host: this.host, jid: Jid.of(user, this.host) });
+  }
+
+  private async derive(password: string): Promise<Credentials> {
+    checkPassword(password);
+    try {
+      return await deriveCredentials(password, this.scramIterations);
+    } catch (err) {
+      if (err instanceof SaslPrepError) throw new AccountError('invalid-password', `unusable password: ${err.message}`);
+      throw err;
+    }
   }
 
   list(): Promise<string[]> {

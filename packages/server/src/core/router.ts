@@ -2,7 +2,7 @@
 // from our clients ('pre-…' events), then the destination: the main host's events, a service, or a remote
 // domain. Unhandled iq get/set get service-unavailable; errors are never answered with errors.
 import { Jid, JidError, StanzaError, XmlElement, errorReply } from '@parley/protocol';
-import type { IqHandler } from './iq';
+import { IqTable, type IqHandler } from './iq';
 import type { Origin, ServerEvents, StanzaEvent } from './events';
 import type { Hooks } from './hooks';
 import type { HostedDomain } from './domains';
@@ -24,6 +24,11 @@ export class Router {
   private readonly pending = new Map<string, PendingIq>();
   private iqCounter = 0;
   remote: RemoteRoute | undefined;
+  /**
+   * Iq handlers every service domain answers (target 'host') unless its own table has one: lets a module such
+   * as XEP-0030 disco cover services hosted now and later, while a service can still override them.
+   */
+  readonly serviceDefaults = new IqTable();
 
   constructor(
     private readonly hooks: Hooks<ServerEvents>,
@@ -85,7 +90,7 @@ export class Router {
   private async deliverToService(domain: HostedDomain, event: StanzaEvent): Promise<void> {
     const { stanza } = event;
     if (stanza.name === 'iq' && event.to.local === undefined && event.to.resource === undefined) {
-      const handler = domain.iq.lookup(stanza, 'host');
+      const handler = domain.iq.lookup(stanza, 'host') ?? this.serviceDefaults.lookup(stanza, 'host');
       if (handler) return this.runIq(handler, event);
     }
     if (domain.handler) return domain.handler(event);

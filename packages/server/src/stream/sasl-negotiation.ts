@@ -27,6 +27,7 @@ export class SaslNegotiation {
     private readonly policy: C2sPolicy,
   ) {
     this.ctx = {
+      host: server.accounts.host,
       get secure() {
         return conn.secure;
       },

@@ -1,0 +1,75 @@
+// Parley itself, started from this work tree the way an operator would:
+//   node packages/cli/bin/parley.js start --domain <d> --data-dir <tmp> --c2s-port <p> ...
+// with plaintext PLAIN allowed (the peers get the same) and open in-band registration, whose rate
+// limit exempts loopback.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts, spawnLogged, waitForXmpp, LOOPBACK } from '../lib/proc';
+import { BENCH_DOMAIN, BENCH_MUC_DOMAIN, makeTempDir, runningServer, type Target } from './types';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = path.join(REPO, 'packages', 'cli', 'bin', 'parley.js');
+
+function parleyVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version?: string };
+    return `${pkg.version ?? 'unknown'} (work tree)`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const parley: Target = {
+  name: 'parley',
+
+  prepare() {
+    if (!fs.existsSync(CLI)) throw new Error(`Parley CLI not found at ${path.relative(REPO, CLI)} (not built yet?)`);
+  },
+
+  async start({ log, keep }) {
+    const dir = makeTempDir('parley');
+    const dataDir = path.join(dir, 'data');
+    fs.mkdirSync(dataDir);
+    const [c2s, c2sTls, s2s, http] = await freePorts(4);
+    const command = [
+      process.execPath, CLI, 'start',
+      '--domain', BENCH_DOMAIN,
+      '--data-dir', dataDir,
+      '--c2s-port', String(c2s),
+      '--c2s-tls-port', String(c2sTls),
+      '--s2s-port', String(s2s),
+      '--http-port', String(http),
+      '--allow-plaintext-auth',
+      '--registration', 'open',
+    ];
+    const logFile = path.join(dir, 'parley.log');
+    log(`starting ${command.slice(1).join(' ')}`);
+    const child = spawnLogged(command[0]!, command.slice(1), logFile, { cwd: REPO });
+    const server = runningServer(
+      {
+        name: 'parley',
+        version: parleyVersion(),
+        domain: BENCH_DOMAIN,
+        mucDomain: BENCH_MUC_DOMAIN,
+        host: LOOPBACK,
+        port: c2s!,
+        dir,
+        logFile,
+        command: ['node', ...command.slice(1)],
+        notes: ['defaults of `parley start`; --allow-plaintext-auth --registration open'],
+      },
+      child,
+      keep,
+    );
+    try {
+      await waitForXmpp(c2s!, BENCH_DOMAIN, 60_000, server.alive);
+    } catch (err) {
+      const tail = server.logTail();
+      await server.stop();
+      throw new Error(`${(err as Error).message}\n${tail}`);
+    }
+    return server;
+  },
+};

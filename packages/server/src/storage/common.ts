@@ -1,0 +1,35 @@
+// Rules every backend applies identically, so the contract tests see the same behaviour whatever stores the bytes.
+import { randomBytes } from 'node:crypto';
+import type { ArchiveItem, ArchiveQuery } from './types';
+
+/**
+ * 72 random bits as 12 base64url characters: safe in URLs and XML attributes, and not guessable, because
+ * XEP-0313 ids (also XEP-0359 stanza-ids) are shown to users and must not let them probe other archives.
+ */
+export function newArchiveId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** Stored values are JSON text in every backend, so the memory backend drops `undefined` fields exactly like SQLite does. */
+export function toJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`cannot store a value of type ${typeof value}`);
+  return text;
+}
+
+export function checkArchiveItem(item: Omit<ArchiveItem, 'id'> & { id?: string }): void {
+  if (item.id !== undefined && (typeof item.id !== 'string' || item.id === '')) throw new TypeError('archive id must be a non-empty string');
+  if (typeof item.when !== 'number' || !Number.isFinite(item.when)) throw new TypeError('archive item needs a finite `when`');
+  if (item.with !== undefined && typeof item.with !== 'string') throw new TypeError('archive `with` must be a string');
+  if (typeof item.payload !== 'string') throw new TypeError('archive payload must be a string');
+}
+
+export function checkLimit(query: ArchiveQuery): void {
+  const { limit } = query;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) throw new RangeError(`archive limit must be a non-negative integer, got ${limit}`);
+}
+
+/** Copies only the defined fields so results compare equal across backends (no `with: undefined`). */
+export function archiveItem(id: string, when: number, withJid: string | null | undefined, payload: string): ArchiveItem {
+  return withJid == null ? { id, when, payload } : { id, when, with: withJid, payload };
+}

@@ -1,0 +1,281 @@
+// The default backend: one SQLite file through better-sqlite3. Its calls are synchronous; the async methods
+// only wrap them so that other backends (postgres) can share the contract, and so a throw becomes a rejection.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { archiveItem, checkArchiveItem, checkLimit, newArchiveId, toJson } from './common';
+import { StorageError } from './errors';
+import { migrate } from './migrations';
+import {
+  AccountExistsError,
+  type Account,
+  type AccountStore,
+  type ArchiveQuery,
+  type ArchiveStore,
+  type Credentials,
+  type KeyValueStore,
+  type MapStore,
+  type Storage,
+} from './types';
+
+/** How long a write waits for another process (e.g. `parley` CLI admin commands) holding the write lock. */
+const BUSY_TIMEOUT_MS = 5000;
+
+interface ArchiveRow {
+  id: string;
+  when_ms: number;
+  with_jid: string | null;
+  payload: string;
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function openSqliteStorage(path: string): Storage {
+  const inMemory = path === ':memory:' || path === '';
+  // A fresh install's data_dir may not exist yet; 0o700 because the file holds SCRAM keys.
+  if (!inMemory) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  try {
+    // Before journal_mode: switching to WAL needs a lock another process may hold for a moment.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    // With WAL, NORMAL does not fsync on each commit but the commit is written to the -wal file (so it sits in
+    // the OS page cache) before run() returns. A crashed or kill -9'd process therefore loses nothing whose
+    // promise resolved; only an OS crash or power cut can roll back the last few commits, and the database
+    // stays consistent even then. FULL would add an fsync to every stanza we store.
+    db.pragma('synchronous = NORMAL');
+    migrate(db, undefined, inMemory ? 'the in-memory database' : path);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteStorage(db);
+}
+
+class SqliteStorage implements Storage {
+  readonly accounts: AccountStore;
+  private readonly keyvals = new Map<string, KeyValueStore<unknown>>();
+  private readonly maps = new Map<string, MapStore<unknown>>();
+  private readonly archives = new Map<string, ArchiveStore>();
+  /** Archive queries are built from the filters present; one prepared statement per distinct shape. */
+  private readonly dynamic = new Map<string, Statement<unknown[], unknown>>();
+
+  private readonly sql;
+
+  constructor(private readonly db: Database.Database) {
+    this.sql = {
+      accountGet: db.prepare<[string, string], { credentials: string; created_at: number }>(
+        'SELECT credentials, created_at FROM accounts WHERE host = ? AND username = ?',
+      ),
+      accountCreate: db.prepare<[string, string, string, number]>(
+        'INSERT INTO accounts (host, username, credentials, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      accountSetCredentials: db.prepare<[string, string, string]>('UPDATE accounts SET credentials = ? WHERE host = ? AND username = ?'),
+      accountDelete: db.prepare<[string, string]>('DELETE FROM accounts WHERE host = ? AND username = ?'),
+      accountList: db.prepare<[string], string>('SELECT username FROM accounts WHERE host = ?').pluck(),
+
+      keyvalGet: db.prepare<[string, string], string>('SELECT value FROM keyval WHERE store = ? AND owner = ?').pluck(),
+      keyvalSet: db.prepare<[string, string, string]>(
+        'INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO UPDATE SET value = excluded.value',
+      ),
+      keyvalDelete: db.prepare<[string, string]>('DELETE FROM keyval WHERE store = ? AND owner = ?'),
+
+      mapGet: db.prepare<[string, string, string], string>('SELECT value FROM map WHERE store = ? AND owner = ? AND "key" = ?').pluck(),
+      mapSet: db.prepare<[string, string, string, string]>(
+        'INSERT INTO map (store, owner, "key", value) VALUES (?, ?, ?, ?) ON CONFLICT (store, owner, "key") DO UPDATE SET value = excluded.value',
+      ),
+      mapDelete: db.prepare<[string, string, string]>('DELETE FROM map WHERE store = ? AND owner = ? AND "key" = ?'),
+      mapGetAll: db.prepare<[string, string], { key: string; value: string }>('SELECT "key", value FROM map WHERE store = ? AND owner = ?'),
+      mapDeleteAll: db.prepare<[string, string]>('DELETE FROM map WHERE store = ? AND owner = ?'),
+      mapOwners: db.prepare<[string], string>('SELECT DISTINCT owner FROM map WHERE store = ?').pluck(),
+
+      archiveAppend: db.prepare<[string, string, string, number, string | null, string]>(
+        'INSERT INTO archive (store, owner, id, when_ms, with_jid, payload) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      archiveSeq: db.prepare<[string, string, string], number>('SELECT seq FROM archive WHERE store = ? AND id = ? AND owner = ?').pluck(),
+    };
+    this.accounts = this.accountStore();
+  }
+
+  private accountStore(): AccountStore {
+    const { sql } = this;
+    return {
+      async get(host, username): Promise<Account | undefined> {
+        const row = sql.accountGet.get(host, username);
+        if (!row) return undefined;
+        return { username, host, credentials: JSON.parse(row.credentials) as Credentials, createdAt: row.created_at };
+      },
+      async create(host, username, credentials) {
+        if (sql.accountCreate.run(host, username, toJson(credentials), Date.now()).changes === 0) {
+          throw new AccountExistsError(`account ${username}@${host} exists`);
+        }
+      },
+      async setCredentials(host, username, credentials) {
+        return sql.accountSetCredentials.run(toJson(credentials), host, username).changes > 0;
+      },
+      async delete(host, username) {
+        return sql.accountDelete.run(host, username).changes > 0;
+      },
+      async list(host) {
+        return sql.accountList.all(host).sort(byCodeUnits);
+      },
+    };
+  }
+
+  keyval<T = unknown>(name: string): KeyValueStore<T> {
+    let store = this.keyvals.get(name);
+    if (!store) {
+      const { sql } = this;
+      store = {
+        async get(owner) {
+          const text = sql.keyvalGet.get(name, owner);
+          return text === undefined ? undefined : JSON.parse(text);
+        },
+        async set(owner, value) {
+          if (value === undefined) sql.keyvalDelete.run(name, owner);
+          else sql.keyvalSet.run(name, owner, toJson(value));
+        },
+      };
+      this.keyvals.set(name, store);
+    }
+    return store as KeyValueStore<T>;
+  }
+
+  map<T = unknown>(name: string): MapStore<T> {
+    let store = this.maps.get(name);
+    if (!store) {
+      const { sql } = this;
+      store = {
+        async get(owner, key) {
+          const text = sql.mapGet.get(name, owner, key);
+          return text === undefined ? undefined : JSON.parse(text);
+        },
+        async set(owner, key, value) {
+          if (value === undefined) sql.mapDelete.run(name, owner, key);
+          else sql.mapSet.run(name, owner, key, toJson(value));
+        },
+        async getAll(owner) {
+          const rows = sql.mapGetAll.all(name, owner).sort((a, b) => byCodeUnits(a.key, b.key));
+          return new Map(rows.map((r) => [r.key, JSON.parse(r.value)]));
+        },
+        async deleteAll(owner) {
+          sql.mapDeleteAll.run(name, owner);
+        },
+        async owners() {
+          return sql.mapOwners.all(name).sort(byCodeUnits);
+        },
+      };
+      this.maps.set(name, store);
+    }
+    return store as MapStore<T>;
+  }
+
+  archive(name: string): ArchiveStore {
+    let store = this.archives.get(name);
+    if (!store) {
+      store = this.archiveStore(name);
+      this.archives.set(name, store);
+    }
+    return store;
+  }
+
+  private prepared(source: string): Statement<unknown[], unknown> {
+    let stmt = this.dynamic.get(source);
+    if (!stmt) {
+      stmt = this.db.prepare(source);
+      this.dynamic.set(source, stmt);
+    }
+    return stmt;
+  }
+
+  private archiveStore(name: string): ArchiveStore {
+    const { sql } = this;
+
+    /** WHERE clause and parameters for the filters present; store and owner come first to use the indexes. */
+    const where = (owner: string, q: ArchiveQuery & { afterSeq?: number; beforeSeq?: number }): [string, unknown[]] => {
+      const clauses = ['store = ?', 'owner = ?'];
+      const params: unknown[] = [name, owner];
+      const add = (clause: string, value: unknown): void => {
+        if (value === undefined) return;
+        clauses.push(clause);
+        params.push(value);
+      };
+      add('with_jid = ?', q.with);
+      add('when_ms >= ?', q.start);
+      add('when_ms <= ?', q.end);
+      add('seq > ?', q.afterSeq);
+      add('seq < ?', q.beforeSeq);
+      return [clauses.join(' AND '), params];
+    };
+
+    const seqOf = (owner: string, id: string): number => {
+      const seq = sql.archiveSeq.get(name, id, owner);
+      if (seq === undefined) throw new StorageError('item-not-found', `no archived item '${id}'`);
+      return seq;
+    };
+
+    return {
+      append: async (owner, item) => {
+        checkArchiveItem(item);
+        const withJid = item.with ?? null;
+        if (item.id !== undefined) {
+          if (sql.archiveAppend.run(name, owner, item.id, item.when, withJid, item.payload).changes === 0) {
+            throw new StorageError('conflict', `archived item '${item.id}' exists`);
+          }
+          return item.id;
+        }
+        // 72 random bits make a collision all but impossible; retrying costs nothing if one happens.
+        for (;;) {
+          const id = newArchiveId();
+          if (sql.archiveAppend.run(name, owner, id, item.when, withJid, item.payload).changes > 0) return id;
+        }
+      },
+
+      query: async (owner, query = {}) => {
+        checkLimit(query);
+        const afterSeq = query.after === undefined ? undefined : seqOf(owner, query.after);
+        const beforeSeq = query.before === undefined ? undefined : seqOf(owner, query.before);
+        const [clause, params] = where(owner, { ...query, afterSeq, beforeSeq });
+        const order = query.reverse ? 'DESC' : 'ASC';
+        // One row past the page tells whether more match in this direction (`complete`) without a COUNT.
+        const fetch = query.limit === undefined ? -1 : query.limit + 1;
+        const rows = this.prepared(
+          `SELECT id, when_ms, with_jid, payload FROM archive WHERE ${clause} ORDER BY seq ${order} LIMIT ?`,
+        ).all(...params, fetch) as ArchiveRow[];
+        const complete = query.limit === undefined || rows.length <= query.limit;
+        const page = complete ? rows : rows.slice(0, query.limit);
+        return { items: page.map((r) => archiveItem(r.id, r.when_ms, r.with_jid, r.payload)), complete };
+      },
+
+      count: async (owner, query = {}) => {
+        const [clause, params] = where(owner, { with: query.with, start: query.start, end: query.end });
+        return this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params) as number;
+      },
+
+      delete: async (owner, options = {}) => {
+        const clauses = ['store = ?', 'owner = ?'];
+        const params: unknown[] = [name, owner];
+        if (options.ids !== undefined) {
+          // One bound JSON array instead of one placeholder per id: no SQLITE_MAX_VARIABLE_NUMBER limit.
+          clauses.push('id IN (SELECT value FROM json_each(?))');
+          params.push(JSON.stringify(options.ids));
+        }
+        if (options.before !== undefined) {
+          clauses.push('when_ms < ?');
+          params.push(options.before);
+        }
+        return this.prepared(`DELETE FROM archive WHERE ${clauses.join(' AND ')}`).run(...params).changes;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    // Lets SQLite refresh the query planner's statistics for the indexes the session actually used.
+    this.db.pragma('optimize');
+    this.db.close();
+  }
+}

@@ -1,0 +1,71 @@
+// PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd, checked against the stored SCRAM-SHA-256 keys.
+import { randomBytes } from 'node:crypto';
+import { SaslFailure } from '@parley/protocol';
+import type { Credentials } from '../../storage/types';
+import { DEFAULT_ITERATIONS, deriveCredentials, verifyPassword } from './credentials';
+import { checkAuthzid, decodeUtf8, normalizeUsername } from './identity';
+import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from './types';
+
+export interface PlainOptions {
+  /** Offer PLAIN on unencrypted streams too (c2s.allow_plaintext_auth: tests and benchmarks only). */
+  allowInsecure: boolean;
+  /** Iteration count of the stand-in credentials an unknown user is checked against (match auth.scram_iterations). */
+  fakeIterations?: number;
+}
+
+class PlainExchange implements SaslExchange {
+  private state: 'start' | 'prompted' | 'done' = 'start';
+
+  constructor(
+    private readonly ctx: SaslContext,
+    private readonly standIn: () => Promise<Credentials>,
+  ) {}
+
+  async step(response: Buffer | null): Promise<SaslStep> {
+    if (this.state === 'start' && response === null) {
+      // RFC 4422 §5 / RFC 6120 §6.4.2: no initial response, so an empty challenge asks for the credentials.
+      this.state = 'prompted';
+      return { kind: 'challenge', data: Buffer.alloc(0) };
+    }
+    if (this.state === 'done') throw new SaslFailure('malformed-request', 'exchange already finished');
+    this.state = 'done';
+    if (response === null || response.length === 0) throw new SaslFailure('malformed-request', 'empty response');
+
+    const parts = decodeUtf8(response).split('\0');
+    // RFC 4616 §2: exactly two NULs; authcid and passwd are 1*SAFE (non-empty).
+    if (parts.length !== 3) throw new SaslFailure('malformed-request', 'expected authzid NUL authcid NUL passwd');
+    const [authzid = '', authcid = '', password = ''] = parts;
+    if (authcid === '' || password === '') throw new SaslFailure('malformed-request', 'empty authcid or password');
+
+    const username = normalizeUsername(authcid);
+    const credentials = await this.ctx.getCredentials(username);
+    // An unknown user is checked against stand-in keys, so the answer takes as long as for a wrong password.
+    const ok = await verifyPassword(credentials ?? (await this.standIn()), password);
+    if (!ok || !credentials) throw new SaslFailure('not-authorized');
+    // RFC 4422 §3.4.1: authorization is decided only once authentication succeeded.
+    checkAuthzid(authzid, username, this.ctx);
+    return { kind: 'success', username };
+  }
+}
+
+class PlainMechanism implements SaslMechanism {
+  readonly name = 'PLAIN';
+  private standIn: Promise<Credentials> | undefined;
+
+  constructor(private readonly opts: PlainOptions) {}
+
+  isAvailable(ctx: SaslContext): boolean {
+    // RFC 6120 §6.4.1 / RFC 4616 §5: the password travels in the clear, so only over TLS unless told otherwise.
+    return ctx.secure || this.opts.allowInsecure;
+  }
+
+  start(ctx: SaslContext): SaslExchange {
+    return new PlainExchange(ctx, () =>
+      (this.standIn ??= deriveCredentials(randomBytes(16).toString('base64'), this.opts.fakeIterations ?? DEFAULT_ITERATIONS)),
+    );
+  }
+}
+
+export function plainMechanism(opts: PlainOptions): SaslMechanism {
+  return new PlainMechanism(opts);
+}
