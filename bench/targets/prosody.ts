@@ -37,6 +37,7 @@ c2s_ports = { ${c2sPort} }
 c2s_direct_tls_ports = {}
 s2s_ports = { ${s2sPort} }
 network_backend = "epoll"
+network_settings = { nagle = false }
 
 -- Only what the scenarios use. No mod_limits (Debian's default config throttles clients to 10 kB/s).
 modules_enabled = { "roster", "saslauth", "tls", "disco", "register", "ping", "presence" }

@@ -2,7 +2,7 @@
 // the server's own API, so the CLI, XEP-0133 ad-hoc commands and the HTTP API agree.
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { AccountError, ConfigError, createCore, createLogger, loadConfig, startServer, type Config } from '@parley/server';
+import { AccountError, ConfigError, createCore, createLogger, loadConfig, startServer, type Config, type ParleyServer } from '@parley/server';
 import { readPassword } from './password';
 
 interface StartFlags {
@@ -75,6 +75,34 @@ function userPart(input: string, domain: string): string {
   return input.slice(0, at);
 }
 
+type AdminCommand = NonNullable<ReturnType<ParleyServer['commands']['get']>>;
+type CommandArgs = Parameters<AdminCommand['run']>[0];
+
+/** `key=value` pairs as a command's arguments: repeated keys and multi fields give lists (as in its XEP-0050 form). */
+function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
+  const raw = new Map<string, string[]>();
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    if (eq === -1 || !command.fields.some((f) => f.name === key)) {
+      throw new Error(`expected key=value with a key among: ${command.fields.map((f) => f.name).join(', ') || '(none)'}`);
+    }
+    raw.set(key, [...(raw.get(key) ?? []), pair.slice(eq + 1)]);
+  }
+  const args: CommandArgs = {};
+  for (const f of command.fields) {
+    const values = raw.get(f.name);
+    if (!values) {
+      if (f.required) throw new Error(`${command.name} needs ${f.name}=… (${f.label})`);
+      continue;
+    }
+    if (f.type === 'jid-multi' || f.type === 'text-multi') args[f.name] = values;
+    else if (f.type === 'boolean') args[f.name] = values.at(-1) === 'true' || values.at(-1) === '1';
+    else args[f.name] = values.at(-1);
+  }
+  return args;
+}
+
 export function buildProgram(): Command {
   const program = new Command('parley').description('Parley XMPP server').exitOverride().showHelpAfterError();
 
@@ -140,6 +168,22 @@ export function buildProgram(): Command {
     .action(async (flags: StartFlags) => {
       await withCore(flags, async (core) => {
         for (const u of (await core.accounts.list()).sort()) console.log(`${u}@${core.domain}`);
+      });
+    });
+
+  // The admin commands (XEP-0133 and others), the same definitions XMPP admins run as ad-hoc commands.
+  withServerFlags(program.command('admin [command] [args...]').description('run an admin command with key=value arguments; without a command, list them'))
+    .action(async (name: string | undefined, pairs: string[], flags: StartFlags) => {
+      await withCore(flags, async (core) => {
+        if (name === undefined) {
+          for (const c of core.commands.list()) console.log(`${c.name.padEnd(28)} ${c.description}  [${c.fields.map((f) => f.name).join(' ')}]`);
+          return;
+        }
+        const command = core.commands.get(name);
+        if (!command) throw new Error(`no admin command ${name} (run 'parley admin' for the list)`);
+        const result = await command.run(commandArgs(command, pairs), undefined);
+        console.log(result.note);
+        for (const f of result.fields ?? []) console.log(`${f.label}: ${f.values.join(', ')}`);
       });
     });
   return program;

@@ -75,6 +75,9 @@ export function normalizeResource(resource: string): string {
   return out;
 }
 
+const PARSE_CACHE_SIZE = 50_000;
+const parseCache = new Map<string, Jid>();
+
 export class Jid {
   private str?: string;
   private bareStr?: string;
@@ -87,6 +90,17 @@ export class Jid {
 
   /** Parses and normalises; throws JidError (→ jid-malformed) on invalid input. */
   static parse(input: string): Jid {
+    // Every routed stanza parses 'from' and 'to'; normalisation (NFKC, IDNA checks) is the costly part and
+    // the same few thousand addresses recur, so valid results are memoised (Jid is immutable).
+    const cached = parseCache.get(input);
+    if (cached) return cached;
+    const jid = Jid.parseUncached(input);
+    if (parseCache.size >= PARSE_CACHE_SIZE) parseCache.clear();
+    parseCache.set(input, jid);
+    return jid;
+  }
+
+  private static parseUncached(input: string): Jid {
     const slash = input.indexOf('/');
     const head = slash === -1 ? input : input.slice(0, slash);
     const resource = slash === -1 ? undefined : input.slice(slash + 1);

@@ -77,8 +77,10 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
     ports: { c2s: addressPort(tcp), c2sTls: tlsServer ? addressPort(tlsServer) : undefined },
     async close() {
       clearInterval(sweeper);
-      await Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]);
+      // Stop accepting, then end every stream; server.close() resolves once the last socket is gone.
+      const closed = Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]);
       for (const s of streams) s.close(new StreamError('system-shutdown'));
+      await closed;
     },
   };
 }

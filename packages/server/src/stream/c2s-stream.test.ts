@@ -64,6 +64,26 @@ describe('c2s stream (RFC 6120)', () => {
     secure.destroy();
   });
 
+  it('speaks TLS from the first byte on the direct TLS port (XEP-0368) and advertises channel binding types (XEP-0440)', async () => {
+    const secure = tlsConnect({ port: ts.tlsPort, host: '127.0.0.1', rejectUnauthorized: false, servername: 'localhost', ALPNProtocols: ['xmpp-client'] });
+    await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+    assert.equal(secure.alpnProtocol, 'xmpp-client');
+    let data = '';
+    secure.setEncoding('utf8');
+    const got = new Promise<string>((resolve) => {
+      secure.on('data', (d: string) => {
+        data += d;
+        if (data.includes('</stream:features>')) resolve(data);
+      });
+    });
+    secure.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+    const features = await got;
+    assert.doesNotMatch(features, /starttls/);
+    assert.match(features, /<mechanism>SCRAM-SHA-256-PLUS<\/mechanism>/);
+    assert.match(features, /<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'\/>/);
+    secure.destroy();
+  });
+
   it('authenticates with PLAIN, binds a requested resource and answers the legacy session iq', async () => {
     const r = await ts.raw();
     await r.login('alice', 'secret', 'desk');

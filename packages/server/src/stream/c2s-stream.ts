@@ -127,6 +127,10 @@ export class C2sStream implements Session {
         if (mechanisms.length > 0) {
           features.append(xml('mechanisms', { xmlns: NS.SASL }, ...mechanisms.map((m) => xml('mechanism', null, m))));
         }
+        const cbTypes = this.saslNegotiation().channelBindingTypes();
+        if (cbTypes.length > 0) {
+          features.append(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...cbTypes.map((type) => xml('channel-binding', { type }))));
+        }
         if (this.policy.registrationOpen) features.append(xml('register', { xmlns: NS.REGISTER_FEATURE }));
       }
     } else {

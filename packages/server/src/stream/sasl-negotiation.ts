@@ -5,6 +5,7 @@ import type { Connection } from '../net/connection';
 import type { ParleyServer } from '../core/server';
 import type { C2sPolicy } from './c2s-policy';
 import type { SaslContext, SaslExchange, SaslMechanism } from './sasl/types';
+import { availableChannelBindings } from './sasl/scram';
 
 export interface SaslOutcome {
   reply: XmlElement;
@@ -36,6 +37,11 @@ export class SaslNegotiation {
     };
   }
 
+  /** XEP-0440: the channel binding types this connection can provide, so clients pick one that works. */
+  channelBindingTypes(): string[] {
+    return availableChannelBindings(this.ctx);
+  }
+
   offered(): string[] {
     return this.available().map((m) => m.name);
   }
@@ -45,12 +51,14 @@ export class SaslNegotiation {
   }
 
   async handle(el: XmlElement): Promise<SaslOutcome> {
+    const cbRejectedBefore = this.ctx.channelBindingRejected === true;
     try {
       return await this.step(el);
     } catch (err) {
       if (!(err instanceof SaslFailure)) throw err;
       this.exchange = undefined;
-      if (err.condition === 'aborted') return { reply: err.toElement() };
+      // Aborts and a channel binding type we lack are not guesses at a password: they do not count.
+      if (err.condition === 'aborted' || (!cbRejectedBefore && this.ctx.channelBindingRejected)) return { reply: err.toElement() };
       this.failures++;
       const ipOk = this.policy.authLimiter.hit(this.conn.remoteAddress);
       return {

@@ -21,10 +21,19 @@ export interface DiscoNodeEvent {
 
 // Typed extension by declaration merging: modules that serve nodes (ad-hoc commands, PEP…) hook these
 // without importing this file; nobody answering means the node does not exist.
+/** disco#items of an account's bare JID without a node (XEP-0163 PEP lists the account's nodes there). */
+export interface DiscoAccountItemsEvent {
+  from: Jid;
+  to: Jid;
+  /** The <query/> being answered; handlers append <item/> children and return false so others can too. */
+  query: XmlElement;
+}
+
 declare module '../../core/events' {
   interface ServerEvents {
     'disco-info/node': DiscoNodeEvent;
     'disco-items/node': DiscoNodeEvent;
+    'disco-items/account': DiscoAccountItemsEvent;
   }
 }
 
@@ -77,10 +86,12 @@ export default defineModule({
       const node = req.payload.attrs.node;
       if (node !== undefined) return answerNode('disco-items/node', req, node);
       const query = xml('query', { xmlns: NS.DISCO_ITEMS });
-      // XEP-0030 §4.1: the server lists its services; an account has no items of its own here (PEP nodes
-      // belong to the pubsub module, which can answer them as a node).
+      // XEP-0030 §4.1: the server lists its services (or a service its own items); an account's items come
+      // from the modules that keep things for it (PEP nodes).
       if (req.to.local === undefined) {
         for (const it of domainOf(req.to).items) query.append(xml('item', { jid: it.jid, name: it.name, node: it.node }));
+      } else {
+        await server.hooks.fire('disco-items/account', { from: req.from, to: req.to, query });
       }
       return query;
     }

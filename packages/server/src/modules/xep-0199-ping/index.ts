@@ -6,12 +6,16 @@ export default defineModule({
   name: 'ping',
   specs: [{ spec: 'XEP-0199', version: '2.0.1', status: 'complete' }],
   setup(ctx) {
-    ctx.iq.get(NS.PING, 'ping', { to: ['host', 'bare'] }, (req) => {
-      // §4.2: a client pings its server with 'to' set to the domain, to its own bare JID, or without 'to'.
-      if (req.to.local === undefined || req.isSelf) return null;
+    // §4.2 client-to-server and §4.3 server-to-server pings; §5: the server advertises urn:xmpp:ping.
+    ctx.iq.get(NS.PING, 'ping', { to: ['host'] }, () => null);
+
+    // §4.2: a client may also address its own bare JID (or omit 'to'), which the server answers for it.
+    // Not advertised on accounts' disco#info, since only the owner gets a pong there.
+    ctx.iq.get(NS.PING, 'ping', { to: ['bare'], feature: false }, (req) => {
+      if (req.isSelf) return null;
       // §4.4: end-to-end pings go to a full JID; the server knows nothing about another user's connectivity,
-      // and answering for it would reveal whether the account exists, so a bare JID of someone else gets
-      // service-unavailable, the same answer an unknown account gets (§7 consistency against presence leaks).
+      // and a pong would reveal that the account exists, so someone else's bare JID gets service-unavailable,
+      // the answer an unknown account gets too (§7: consistent answers prevent presence leaks).
       throw new StanzaError('service-unavailable');
     });
   },

@@ -184,7 +184,7 @@ class ScramExchange implements SaslExchange {
       // 'p' with a non-PLUS mechanism is a contradiction. 'y' means "I could bind but you offered no -PLUS":
       // if we did offer one, someone stripped it from our features, so this is a downgrade (RFC 5802 §6).
       if (flag.kind === 'p') throw new SaslFailure('not-authorized', 'channel binding needs a -PLUS mechanism');
-      if (flag.kind === 'y' && availableChannelBindings(this.ctx).length > 0) {
+      if (flag.kind === 'y' && availableChannelBindings(this.ctx).length > 0 && !this.ctx.channelBindingRejected) {
         throw new SaslFailure('not-authorized', 'channel binding was offered');
       }
       return EMPTY;
@@ -192,7 +192,10 @@ class ScramExchange implements SaslExchange {
     if (flag.kind !== 'p') throw new SaslFailure('not-authorized', 'a -PLUS mechanism needs p=');
     const type = CHANNEL_BINDING_PREFERENCE.find((t) => t === flag.type);
     const data = type && this.ctx.channelBinding(type);
-    if (!data) throw new SaslFailure('not-authorized', `channel binding type ${flag.type} is not available`);
+    if (!data) {
+      this.ctx.channelBindingRejected = true;
+      throw new SaslFailure('not-authorized', `channel binding type ${flag.type} is not available`);
+    }
     return data;
   }
 

@@ -4,6 +4,12 @@ import type { Credentials } from '../../storage/types';
 export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point' | 'tls-unique';
 
 export interface SaslContext {
+  /**
+   * Set once a -PLUS attempt on this stream named a channel binding type we cannot provide: the client saw
+   * our -PLUS offer, so its later 'y' flag is not a downgrade (COMPAT(slixmpp 1.8): it only knows tls-unique,
+   * which TLS 1.3 does not define, and retries plain SCRAM with 'y').
+   */
+  channelBindingRejected?: boolean;
   /** True once the stream is encrypted (TLS or direct TLS). */
   readonly secure: boolean;
   /**

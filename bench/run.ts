@@ -1,0 +1,334 @@
+// `npm run bench -- [--peer prosody|ejabberd|both|none] [--scenario S1,S3] [--quick] [--only-peer]`
+//
+// Runs the scenarios against Parley first, then against each peer, one server at a time; prints a
+// side-by-side table; writes the raw results with machine facts to bench/results/<timestamp>.json
+// and a summary to bench/RESULTS.md. See bench/README.md.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WorkerPool } from './lib/pool';
+import { machineFacts } from './lib/machine';
+import { renderText, resultsMarkdown, table, type RunResults, type ScenarioRun, type TargetRun } from './lib/report';
+import { XmppConn } from './lib/xmpp-conn';
+import { range, closeAll, SCENARIO_BUDGET_MS, type Scenario } from './scenarios/common';
+import { s1Login } from './scenarios/s1-login';
+import { s2IdleMemory } from './scenarios/s2-idle-memory';
+import { s3Messaging } from './scenarios/s3-messaging';
+import { s4Muc } from './scenarios/s4-muc';
+import { s5Presence } from './scenarios/s5-presence';
+import { parley } from './targets/parley';
+import { prosody } from './targets/prosody';
+import { ejabberd } from './targets/ejabberd';
+import type { RunningServer, Target } from './targets/types';
+import { sleep } from './lib/proc';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const SCENARIOS: Scenario[] = [s1Login, s2IdleMemory, s3Messaging, s4Muc, s5Presence];
+const PASSWORD = 'bench-Secret-1';
+const USER_PREFIX = 'u';
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --peer prosody|ejabberd|both|none   peers to compare with (default: both)
+  --scenario S1,S3                    scenarios to run (default: S1,S2,S3,S4,S5)
+  --quick                             smoke-test sizes (seconds per scenario, not minutes)
+  --only-peer                         skip Parley (run the peers only)
+  --workers N                         load-generator processes (default: 2, more when sessions need it)
+  --keep                              keep each server's temporary directory (config, data, logs)
+  --summary / --no-summary            write bench/RESULTS.md (default: yes for full runs, no for --quick)
+  -h, --help
+
+Scenarios:
+${SCENARIOS.map((s) => `  ${s.id}  ${s.title}`).join('\n')}
+`;
+
+function parse(): {
+  peers: Array<'prosody' | 'ejabberd'>;
+  scenarios: Scenario[];
+  quick: boolean;
+  onlyPeer: boolean;
+  workers?: number;
+  keep: boolean;
+  summary: boolean;
+} {
+  const { values } = parseArgs({
+    options: {
+      peer: { type: 'string', default: 'both' },
+      scenario: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'only-peer': { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      summary: { type: 'boolean' },
+      'no-summary': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const peerArg = values.peer ?? 'both';
+  const peerChoices: Record<string, Array<'prosody' | 'ejabberd'>> = {
+    both: ['prosody', 'ejabberd'],
+    none: [],
+    prosody: ['prosody'],
+    ejabberd: ['ejabberd'],
+  };
+  const peers = peerChoices[peerArg];
+  if (!peers) throw new Error(`--peer must be prosody, ejabberd, both or none (got ${peerArg})`);
+  const wanted = (values.scenario ?? SCENARIOS.map((s) => s.id).join(',')).split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const scenarios = SCENARIOS.filter((s) => wanted.includes(s.id));
+  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
+  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  const quick = values.quick ?? false;
+  return {
+    peers: [...peers],
+    scenarios,
+    quick,
+    onlyPeer: values['only-peer'] ?? false,
+    workers: values.workers ? Number(values.workers) : undefined,
+    keep: values.keep ?? false,
+    summary: values['no-summary'] ? false : (values.summary ?? !quick),
+  };
+}
+
+const t0 = Date.now();
+function log(s: string): void {
+  process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`);
+}
+
+/** The commands a person would type to get this run again. */
+function commandLine(): string {
+  const args = process.argv.slice(2).map((a) => (/^[\w./,=:-]+$/.test(a) ? a : JSON.stringify(a)));
+  return process.env['npm_lifecycle_event'] === 'bench'
+    ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
+    : `node ${process.execArgv.join(' ')} ${path.relative(process.cwd(), process.argv[1] ?? 'bench/run.ts')} ${args.join(' ')}`.trim();
+}
+
+/** Reads the PBKDF2 iteration count a server uses, from a SCRAM-SHA-1 server-first-message. */
+async function probeScramIterations(server: RunningServer, user: string): Promise<number | null> {
+  const conn = await XmppConn.connect({ host: server.host, port: server.port, domain: server.domain, stepTimeoutMs: 10_000 });
+  try {
+    const features = await conn.openStream();
+    if (!features.includes('>SCRAM-SHA-1<')) return null;
+    const first = `n,,n=${user},r=benchprobe${Date.now()}`;
+    conn.send(
+      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${Buffer.from(first).toString('base64')}</auth>`,
+    );
+    const reply = await conn.next();
+    const m = />([^<]+)</.exec(reply);
+    if (!reply.startsWith('<challenge') || !m) return null;
+    const i = /(?:^|,)i=(\d+)/.exec(Buffer.from(m[1]!, 'base64').toString('utf8'));
+    return i ? Number(i[1]) : null;
+  } finally {
+    conn.destroy();
+  }
+}
+
+interface Cleanup {
+  pool?: WorkerPool;
+  server?: RunningServer;
+}
+const live: Cleanup = {};
+let stopping = false;
+async function cleanup(): Promise<void> {
+  const { pool, server } = live;
+  live.pool = undefined;
+  live.server = undefined;
+  await pool?.stop().catch(() => {});
+  await server?.stop().catch(() => {});
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping the server and the workers`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promise<TargetRun> {
+  const run: TargetRun = { name: target.name, started: false, scenarios: {} };
+  try {
+    target.prepare(log);
+  } catch (err) {
+    run.error = (err as Error).message;
+    log(`${target.name}: cannot prepare: ${run.error}`);
+    return run;
+  }
+  let server: RunningServer;
+  try {
+    server = await target.start({ log, keep: opts.keep });
+  } catch (err) {
+    run.error = (err as Error).message;
+    log(`${target.name}: failed to start: ${run.error.split('\n')[0]}`);
+    return run;
+  }
+  live.server = server;
+  run.started = true;
+  run.version = server.version;
+  run.command = server.command;
+  run.notes = server.notes;
+  log(`${target.name} ${server.version} up: pid ${server.pid}, c2s ${server.host}:${server.port}, dir ${server.dir}`);
+
+  // Users: scenarios share one range; exclusive ones (S5: rosters) get their own after it.
+  const shared = Math.max(0, ...opts.scenarios.filter((s) => !s.users(opts.quick).exclusive).map((s) => s.users(opts.quick).count));
+  const ranges = new Map<string, { base: number; count: number }>();
+  let next = shared;
+  for (const s of opts.scenarios) {
+    const u = s.users(opts.quick);
+    if (u.exclusive) {
+      ranges.set(s.id, { base: next, count: u.count });
+      next += u.count;
+    } else {
+      ranges.set(s.id, { base: 0, count: u.count });
+    }
+  }
+  const maxSessions = Math.max(0, ...opts.scenarios.map((s) => s.maxSessions(opts.quick)));
+  const workers = opts.workers ?? Math.max(2, Math.ceil(maxSessions / 9000));
+  let pool: WorkerPool | undefined;
+  try {
+    pool = await WorkerPool.start(
+      workers,
+      {
+        target: { host: server.host, port: server.port, domain: server.domain, mucDomain: server.mucDomain },
+        password: PASSWORD,
+        userPrefix: USER_PREFIX,
+      },
+      log,
+    );
+    live.pool = pool;
+    const tReg = Date.now();
+    log(`${target.name}: registering ${next} users (XEP-0077, ${workers} workers)`);
+    const parts = await pool.all<{ created: number; exists: number; failed: number; firstError?: string }>((i) => ({
+      op: 'register',
+      users: pool!.split(range(0, next))[i]!,
+      concurrency: Math.max(1, Math.round(100 / workers)),
+    }));
+    const reg = parts.reduce(
+      (a, p) => ({ created: a.created + p.data.created, exists: a.exists + p.data.exists, failed: a.failed + p.data.failed }),
+      { created: 0, exists: 0, failed: 0 },
+    );
+    const regS = (Date.now() - tReg) / 1000;
+    const firstError = parts.find((p) => p.data.firstError)?.data.firstError;
+    log(`${target.name}: registered ${reg.created} (+${reg.exists} existing, ${reg.failed} failed) in ${regS.toFixed(1)} s`);
+    run.setup = { users: next, ...reg, register_s: Math.round(regS * 10) / 10, first_error: firstError };
+    if (reg.created + reg.exists === 0) throw new Error(`in-band registration failed: ${firstError}`);
+    run.scram_iterations = await probeScramIterations(server, `${USER_PREFIX}0`).catch(() => null);
+    log(`${target.name}: SCRAM-SHA-1 iteration count ${run.scram_iterations ?? 'unknown'}`);
+
+    for (const sc of opts.scenarios) {
+      if (stopping) break;
+      if (!server.alive()) {
+        run.scenarios[sc.id] = { title: sc.title, duration_s: 0, metrics: [], details: {}, warnings: [], error: 'server not running' };
+        continue;
+      }
+      log(`${target.name} ${sc.id}: ${sc.title}`);
+      const started = Date.now();
+      const deadline = started + SCENARIO_BUDGET_MS;
+      const result: ScenarioRun = { title: sc.title, duration_s: 0, metrics: [], details: {}, warnings: [] };
+      try {
+        let timer: NodeJS.Timeout | undefined;
+        const out = await Promise.race([
+          sc.run({ server, pool, quick: opts.quick, log, users: ranges.get(sc.id)!, deadline }),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('scenario exceeded its time budget')), SCENARIO_BUDGET_MS + 60_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        Object.assign(result, out);
+      } catch (err) {
+        result.error = (err as Error).message;
+        log(`${target.name} ${sc.id}: ERROR ${result.error}`);
+        await closeAll(pool).catch(() => {});
+      }
+      result.duration_s = Math.round((Date.now() - started) / 100) / 10;
+      run.scenarios[sc.id] = result;
+      await sleep(2000);
+    }
+  } catch (err) {
+    run.error = (err as Error).message;
+    log(`${target.name}: ERROR ${run.error}`);
+  } finally {
+    if (pool) {
+      run.generator = {
+        workers,
+        max_core_share: Math.round(pool.cpu.maxCoreShare * 100) / 100,
+        during: pool.cpu.op,
+        warnings: [...new Set(pool.warnings)],
+      };
+    }
+    if (!server.alive()) run.error ??= `server process exited; log tail:\n${server.logTail()}`;
+    log(`${target.name}: stopping`);
+    await cleanup();
+  }
+  return run;
+}
+
+async function main(): Promise<void> {
+  const opts = parse();
+  const targets: Target[] = [
+    ...(opts.onlyPeer ? [] : [parley]),
+    ...opts.peers.map((p) => (p === 'prosody' ? prosody : ejabberd)),
+  ];
+  if (targets.length === 0) throw new Error('nothing to run (--only-peer with --peer none)');
+  const startedAt = new Date();
+  const res: RunResults = {
+    started_at: startedAt.toISOString(),
+    command: commandLine(),
+    argv: process.argv,
+    options: {
+      peers: opts.peers,
+      scenarios: opts.scenarios.map((s) => s.id),
+      quick: opts.quick,
+      only_peer: opts.onlyPeer,
+      workers: opts.workers ?? 'auto',
+      scenario_budget_s: SCENARIO_BUDGET_MS / 1000,
+    },
+    machine: machineFacts(),
+    targets: [],
+  };
+  log(`bench: ${res.command} — targets ${targets.map((t) => t.name).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
+  for (const t of targets) {
+    if (stopping) break;
+    res.targets.push(await runTarget(t, opts));
+  }
+  res.finished_at = new Date().toISOString();
+  res.machine.loadavg_end = os.loadavg().map((v) => Math.round(v * 100) / 100);
+
+  const resultsDir = path.join(BENCH_DIR, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}${opts.quick ? '-quick' : ''}.json`);
+  res.results_file = path.relative(path.dirname(BENCH_DIR), file);
+  fs.writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
+
+  const order = opts.scenarios.map((s) => s.id);
+  const peers = opts.peers as string[];
+  process.stdout.write('\n' + renderText(table(res, order, peers)) + '\n\n');
+  for (const t of res.targets) {
+    if (!t.started) process.stdout.write(`${t.name}: not run — ${(t.error ?? '').split('\n')[0]}\n`);
+    for (const [sid, sc] of Object.entries(t.scenarios)) {
+      if (sc.error) process.stdout.write(`${t.name} ${sid}: error — ${sc.error.split('\n')[0]}\n`);
+      for (const w of sc.warnings) process.stdout.write(`${t.name} ${sid}: ${w}\n`);
+    }
+  }
+  log(`raw results: ${res.results_file}`);
+  if (opts.summary) {
+    const titles = Object.fromEntries(SCENARIOS.map((s) => [s.id, s.title]));
+    fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(res, order, peers, titles));
+    log('summary: bench/RESULTS.md');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    await cleanup();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,114 @@
+// XEP-0045 multi-user chat on the conference service (config services.conference; false disables it), with
+// XEP-0421 occupant ids and XEP-0249 direct invitations (plain messages between users, routed by the core).
+// Stanzas to one room are handled one at a time (a per-room queue), so joins and role changes never interleave.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { NS, StanzaError } from '@parley/protocol';
+import { defineModule } from '../../core/module-api';
+import type { StanzaEvent } from '../../core/events';
+import type { IqRequest } from '../../core/iq';
+import { adminGet, adminSet } from './admin';
+import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco';
+import { handleMessage } from './messages';
+import { ownerGet, ownerSet } from './owner';
+import { handlePresence } from './presence';
+import { registerGet, registerSet } from './register';
+import type { Room } from './room';
+import { MucService, type MucOptions } from './service';
+import { forwardIq } from './iq-forward';
+
+type RoomIq = (svc: MucService, room: Room, req: IqRequest) => unknown;
+
+const ROOM_IQS: Record<string, RoomIq> = {
+  [`get|${NS.MUC_OWNER}|query`]: ownerGet,
+  [`set|${NS.MUC_OWNER}|query`]: ownerSet,
+  [`get|${NS.MUC_ADMIN}|query`]: adminGet,
+  [`set|${NS.MUC_ADMIN}|query`]: adminSet,
+  [`get|${NS.DISCO_INFO}|query`]: (_svc, room, req) => roomInfo(room, req),
+  [`get|${NS.DISCO_ITEMS}|query`]: (_svc, _room, req) => roomItems(req),
+  [`get|${NS.REGISTER}|query`]: registerGet,
+  [`set|${NS.REGISTER}|query`]: registerSet,
+};
+
+const options = z.object({
+  max_history: z.number().int().min(0).max(10_000).default(100).describe('Upper bound of muc#roomconfig_historylength'),
+  default_history: z.number().int().min(0).max(10_000).default(20).describe('History length of new rooms (XEP-0045 §7.2.15)'),
+  restrict_room_creation: z.boolean().default(false).describe('Only server administrators may create rooms'),
+});
+
+export default defineModule<MucOptions>({
+  name: 'muc',
+  specs: [
+    { spec: 'XEP-0045', version: '1.35', status: 'partial', note: 'no room registration approval workflow, no nick-based iq forwarding beyond results' },
+    { spec: 'XEP-0421', version: '0.2.0', status: 'complete' },
+    { spec: 'XEP-0249', version: '1.2', status: 'complete', note: 'messages between users, nothing to do on the service' },
+  ],
+  options: options as unknown as z.ZodType<MucOptions>,
+  async setup(ctx) {
+    const domain = ctx.server.config.services.conference;
+    if (domain === false) return;
+    const service = ctx.service(domain, { category: 'conference', type: 'text', name: 'Chatrooms' });
+    for (const f of [NS.MUC, NS.OCCUPANT_ID, NS.DISCO_INFO, NS.DISCO_ITEMS]) service.info.features.add(f);
+
+    // XEP-0421 §3: the occupant-id secret lives as long as the service.
+    const secrets = ctx.keyval<string>('muc_secret');
+    let secret = await secrets.get(service.domain);
+    if (!secret) {
+      secret = randomBytes(32).toString('base64');
+      await secrets.set(service.domain, secret);
+    }
+    const svc = new MucService(ctx, service.domain, secret, ctx.map('muc_rooms'), ctx.archive('muc_history'));
+    await svc.load();
+
+    service.iq.get(NS.DISCO_INFO, 'query', { to: ['host'], feature: false }, (req) => serviceInfo(service.info, req));
+    service.iq.get(NS.DISCO_ITEMS, 'query', { to: ['host'], feature: false }, (req) => serviceItems(svc, req));
+
+    const queues = new Map<string, Promise<void>>();
+    function serial(key: string, fn: () => Promise<void>): Promise<void> {
+      const run = (queues.get(key) ?? Promise.resolve()).then(fn);
+      const tail = run.catch(() => {});
+      queues.set(key, tail);
+      void tail.then(() => {
+        if (queues.get(key) === tail) queues.delete(key);
+      });
+      return run;
+    }
+
+    async function roomStanza(event: StanzaEvent): Promise<void> {
+      const { stanza, to } = event;
+      if (stanza.name === 'presence') return handlePresence(svc, event);
+      if (stanza.name === 'message') return handleMessage(svc, event);
+      // iq
+      if (to.resource !== undefined) return forwardIq(svc, event);
+      const type = stanza.attrs.type;
+      if (type !== 'get' && type !== 'set') return;
+      const room = svc.get(to);
+      const payload = stanza.elements()[0];
+      const handler = payload && ROOM_IQS[`${type}|${payload.attrs.xmlns ?? ''}|${payload.name}`];
+      await ctx.server.router.runIq(async (req) => {
+        // §10.1.2: a locked room is visible to its owner only.
+        if (!room || (room.locked && room.affiliation(req.from) !== 'owner')) throw new StanzaError('item-not-found', 'no such room');
+        if (!handler) throw new StanzaError('service-unavailable');
+        return (await handler(svc, room, req)) as never;
+      }, event);
+    }
+
+    service.onStanza((event) => {
+      const { stanza, to } = event;
+      if (to.local === undefined) {
+        // The service itself: only the iqs registered above; everything else is refused or dropped.
+        if (stanza.name === 'message' && stanza.attrs.type !== 'error' && stanza.attrs.type !== 'groupchat') throw new StanzaError('service-unavailable');
+        if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) throw new StanzaError('service-unavailable');
+        return;
+      }
+      const key = to.toBareString();
+      // Errors bounced by occupants' servers may arrive while the room is waiting on that very delivery:
+      // queue them without waiting, so that a bounce never deadlocks its room.
+      if (stanza.attrs.type === 'error' || (stanza.name === 'iq' && stanza.attrs.type === 'result')) {
+        void serial(key, () => roomStanza(event)).catch((err) => ctx.log.warn({ err }, 'muc error handling failed'));
+        return;
+      }
+      return serial(key, () => roomStanza(event));
+    });
+  },
+});

@@ -1,0 +1,146 @@
+// XEP-0045 messages: groupchat (§7.4), subject (§8.1), private messages (§7.5), mediated invitations and
+// declines (§7.8.2), voice requests (§7.13). Only occupants may speak; visitors not in moderated rooms.
+import { Jid, NS, StanzaError, xml, XmlElement, formElement, SubmittedForm, findForm } from '@parley/protocol';
+import type { StanzaEvent } from '../../core/events';
+import { AFFILIATION_RANK, addressed, type Occupant, type Room } from './room';
+import type { MucService } from './service';
+import { setRole } from './roles';
+
+/** Removes what only the room may say (occupant-id, XEP-0421 §4) and marks the room's. */
+function reflect(stanza: XmlElement, from: string, occ: Occupant, extra: XmlElement[] = []): XmlElement {
+  const children = stanza.children.filter((c) => typeof c === 'string' || c.attrs.xmlns !== NS.OCCUPANT_ID);
+  children.push(...extra, xml('occupant-id', { xmlns: NS.OCCUPANT_ID, id: occ.occupantId }));
+  const attrs: Record<string, string> = { from };
+  if (stanza.attrs.type !== undefined) attrs.type = stanza.attrs.type;
+  if (stanza.attrs.id !== undefined) attrs.id = stanza.attrs.id;
+  if (stanza.attrs['xml:lang'] !== undefined) attrs['xml:lang'] = stanza.attrs['xml:lang'];
+  return new XmlElement(stanza.name, attrs, children);
+}
+
+export async function handleMessage(svc: MucService, event: StanzaEvent): Promise<void> {
+  const { stanza, from, to } = event;
+  const type = stanza.attrs.type ?? 'normal';
+  if (type === 'error') {
+    // §7.5 / §7.4: an occupant whose client bounces room messages is gone.
+    const room = svc.get(to);
+    const occ = room?.byReal.get(from.toString());
+    if (room && occ && to.resource === undefined) await svc.removeOccupant(room, occ, { codes: [333] });
+    return;
+  }
+  const room = svc.get(to);
+  if (!room || room.locked) throw new StanzaError('item-not-found', 'no such room');
+  const occ = room.byReal.get(from.toString());
+  if (to.resource !== undefined) return privateMessage(svc, room, occ, stanza, to.resource);
+  const userX = stanza.getChild('x', NS.MUC_USER);
+  if (type !== 'groupchat') {
+    if (userX?.getChild('decline')) return decline(svc, room, from, userX);
+    if (userX?.getChild('invite')) return invite(svc, room, occ, from, userX);
+    const form = findForm(stanza);
+    if (form) return voiceRequest(svc, room, occ, form);
+    throw new StanzaError('bad-request', 'messages to a room are groupchat, invitations or requests');
+  }
+  // §7.4: only occupants may send to all; in a moderated room only those with voice (§8.3).
+  if (!occ) throw new StanzaError('not-acceptable', 'only occupants may send messages to the room');
+  if (occ.role === 'visitor' || occ.role === 'none') throw new StanzaError('forbidden', 'you have no voice in this room');
+  const subject = stanza.getChild('subject');
+  const hasBody = stanza.getChild('body') !== undefined;
+  if (subject && !hasBody) {
+    // §8.1: moderators may always change the subject; others only when the room allows it.
+    if (occ.role !== 'moderator' && !room.config.changeSubject) throw new StanzaError('forbidden', 'you may not change the subject');
+    room.subject = subject.text();
+    room.subjectBy = occ.nick;
+    void svc.persist(room);
+  }
+  const msg = reflect(stanza, room.occJid(occ.nick), occ);
+  if (hasBody || subject) {
+    const when = Date.now();
+    room.history.add(msg, room.jidString, room.config.historyLength, when);
+    // XEP-0313 (future module): logged persistent rooms keep their history in the archive.
+    if (room.config.persistent && room.config.enableLogging) {
+      void svc.archive
+        .append(room.jidString, { when, with: occ.bare, payload: msg.toString() })
+        .catch((err) => svc.ctx.log.warn({ err }, 'muc archive failed'));
+    }
+  }
+  await svc.broadcast(room, msg);
+}
+
+/** §7.5: to room/nick, delivered to the occupant's real JID from the sender's room/nick. */
+async function privateMessage(svc: MucService, room: Room, occ: Occupant | undefined, stanza: XmlElement, nick: string): Promise<void> {
+  if (!occ) throw new StanzaError('not-acceptable', 'only occupants may send private messages');
+  // §7.5: a private message of type groupchat is an error.
+  if (stanza.attrs.type === 'groupchat') throw new StanzaError('bad-request', 'private messages may not be of type groupchat');
+  const policy = room.config.allowPm;
+  const allowed =
+    policy === 'anyone' ||
+    (policy === 'participants' && (occ.role === 'participant' || occ.role === 'moderator')) ||
+    (policy === 'moderators' && occ.role === 'moderator');
+  if (!allowed) throw new StanzaError('forbidden', 'private messages are not allowed in this room');
+  const target = room.occupants.get(nick);
+  if (!target) throw new StanzaError('item-not-found', 'no such occupant');
+  const children = stanza.children.filter((c) => typeof c === 'string' || c.attrs.xmlns !== NS.MUC_USER);
+  const msg = reflect(new XmlElement(stanza.name, stanza.attrs, children), room.occJid(occ.nick), occ, [xml('x', { xmlns: NS.MUC_USER })]);
+  await svc.send(addressed(msg, target.jid.toString()));
+}
+
+/** §7.8.2: mediated invitation; in members-only rooms an allowed inviter makes the invitee a member. */
+async function invite(svc: MucService, room: Room, occ: Occupant | undefined, from: Jid, userX: XmlElement): Promise<void> {
+  if (!occ) throw new StanzaError('not-acceptable', 'only occupants may invite');
+  const aff = room.affiliation(occ.bare);
+  const privileged = AFFILIATION_RANK[aff] >= AFFILIATION_RANK.admin;
+  if (room.config.membersOnly && !privileged && !room.config.allowInvites) {
+    throw new StanzaError('forbidden', 'you may not invite others to this room');
+  }
+  for (const inv of userX.getChildren('invite')) {
+    const invitee = Jid.tryParse(inv.attrs.to);
+    if (!invitee) throw new StanzaError('jid-malformed', 'invalid invitee');
+    if (room.config.membersOnly && room.affiliation(invitee) === 'none') {
+      room.setAffiliation(invitee.toBareString(), 'member');
+      await svc.persist(room);
+    }
+    const reason = inv.getChildText('reason');
+    const x = xml('x', { xmlns: NS.MUC_USER }, xml('invite', { from: from.toString() }, reason !== undefined ? xml('reason', null, reason) : null));
+    if (room.config.passwordProtected) x.append(xml('password', null, room.config.password));
+    const body = `${from.toBareString()} invites you to the room ${room.jidString}${reason ? `: ${reason}` : ''}`;
+    await svc.send(xml('message', { from: room.jidString, to: invitee.toString() }, x, xml('body', null, body)));
+  }
+}
+
+/** §7.8.2: the invitee declines; the room forwards it to the inviter. */
+async function decline(svc: MucService, room: Room, from: Jid, userX: XmlElement): Promise<void> {
+  const d = userX.getChild('decline')!;
+  const inviter = Jid.tryParse(d.attrs.to);
+  if (!inviter) throw new StanzaError('jid-malformed', 'invalid inviter');
+  const reason = d.getChildText('reason');
+  const x = xml('x', { xmlns: NS.MUC_USER }, xml('decline', { from: from.toBareString() }, reason !== undefined ? xml('reason', null, reason) : null));
+  await svc.send(xml('message', { from: room.jidString, to: inviter.toString() }, x));
+}
+
+/** §7.13 voice request from a visitor (sent to moderators), and §8.6 a moderator's approval. */
+async function voiceRequest(svc: MucService, room: Room, occ: Occupant | undefined, formEl: XmlElement): Promise<void> {
+  if (!occ) throw new StanzaError('not-acceptable', 'only occupants may request voice');
+  const form = SubmittedForm.parse(formEl);
+  if (form.formType !== NS.MUC_REQUEST) throw new StanzaError('bad-request', 'unknown form');
+  if (occ.role === 'moderator' && form.has('muc#request_allow')) {
+    const nick = form.text('muc#roomnick');
+    const target = nick !== undefined ? room.occupants.get(nick) : undefined;
+    if (!target) throw new StanzaError('item-not-found', 'no such occupant');
+    if (form.boolean('muc#request_allow') && target.role === 'visitor') await setRole(svc, room, occ, target, 'participant');
+    return;
+  }
+  if (form.text('muc#role') !== 'participant') throw new StanzaError('bad-request', 'only voice (participant) may be requested');
+  if (occ.role !== 'visitor') return; // already has voice
+  const approval = formElement({
+    type: 'form',
+    title: 'Voice request',
+    instructions: `To approve this request for voice, select the "Grant voice to this person?" checkbox and submit this form.`,
+    fields: [
+      { var: 'FORM_TYPE', type: 'hidden', values: [NS.MUC_REQUEST] },
+      { var: 'muc#role', type: 'list-single', label: 'Requested role', values: ['participant'] },
+      { var: 'muc#jid', type: 'jid-single', label: 'User ID', values: [occ.jid.toString()] },
+      { var: 'muc#roomnick', type: 'text-single', label: 'Room Nickname', values: [occ.nick] },
+      { var: 'muc#request_allow', type: 'boolean', label: 'Grant voice to this person?', values: ['0'] },
+    ],
+  });
+  await svc.broadcast(room, xml('message', { from: room.jidString, id: `voice-${Date.now().toString(36)}` }, approval), (o) => o.role === 'moderator');
+}

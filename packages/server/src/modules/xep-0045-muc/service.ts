@@ -1,0 +1,156 @@
+// The MUC service: its rooms, fan-out to occupants, persistence of persistent rooms (§10.2
+// muc#roomconfig_persistentroom), occupant ids (XEP-0421) and the removal of occupants and rooms.
+import { createHmac } from 'node:crypto';
+import { Jid, NS, xml, XmlElement } from '@parley/protocol';
+import type { ModuleContext } from '../../core/module-api';
+import type { ArchiveStore, MapStore } from '../../storage/types';
+import {
+  addressed, buildPresence, defaultConfig, Room,
+  type Affiliation, type Occupant, type PresenceOptions, type PresenceVariants, type RoomConfig,
+} from './room';
+
+export interface MucOptions {
+  /** Upper bound for muc#roomconfig_historylength. */
+  max_history: number;
+  /** Configuration of new rooms. */
+  default_history: number;
+  /** Only server administrators may create rooms. */
+  restrict_room_creation: boolean;
+}
+
+interface StoredRoom {
+  config: RoomConfig;
+  affiliations: Record<string, Affiliation>;
+  subject: string;
+  subjectBy: string;
+  registered?: Record<string, string>;
+}
+
+export class MucService {
+  readonly rooms = new Map<string, Room>();
+
+  constructor(
+    readonly ctx: ModuleContext<MucOptions>,
+    readonly domain: string,
+    private readonly secret: string,
+    private readonly store: MapStore<StoredRoom>,
+    readonly archive: ArchiveStore,
+  ) {}
+
+  /** Recreates the persistent rooms at start. */
+  async load(): Promise<void> {
+    for (const owner of await this.store.owners()) {
+      const s = await this.store.get(owner, 'state');
+      const jid = Jid.tryParse(owner);
+      if (!s || !jid) continue;
+      const room = new Room(jid, { ...defaultConfig(), ...s.config });
+      for (const [j, a] of Object.entries(s.affiliations)) room.setAffiliation(j, a);
+      for (const [j, n] of Object.entries(s.registered ?? {})) room.registered.set(j, n);
+      room.subject = s.subject;
+      room.subjectBy = s.subjectBy;
+      this.rooms.set(owner, room);
+    }
+  }
+
+  get(jid: Jid): Room | undefined {
+    return this.rooms.get(jid.toBareString());
+  }
+
+  create(jid: Jid): Room {
+    const room = new Room(jid.bare(), defaultConfig({ historyLength: this.ctx.options.default_history }));
+    this.rooms.set(room.jidString, room);
+    return room;
+  }
+
+  /** Saves a persistent room's configuration and affiliations; a room that stopped being persistent is forgotten. */
+  async persist(room: Room): Promise<void> {
+    if (room.destroyed) return;
+    if (!room.config.persistent) {
+      await this.store.deleteAll(room.jidString);
+      return;
+    }
+    await this.store.set(room.jidString, 'state', {
+      config: room.config,
+      affiliations: Object.fromEntries(room.affiliations),
+      subject: room.subject,
+      subjectBy: room.subjectBy,
+      registered: Object.fromEntries(room.registered),
+    });
+  }
+
+  /** XEP-0421 §3: stable per real bare JID and room, opaque (an HMAC with a per-service secret). */
+  occupantId(room: Room, bare: string): string {
+    return createHmac('sha256', this.secret).update(`${room.jidString}\0${bare}`).digest('base64url').slice(0, 22);
+  }
+
+  /** Routes a stanza the room generated. Errors are logged, never thrown at the sender. */
+  send(stanza: XmlElement): Promise<void> {
+    return this.ctx.server.send(stanza).catch((err) => this.ctx.log.warn({ err }, 'muc delivery failed'));
+  }
+
+  /** Sends one occupant's presence variants to every occupant (§7.2.3); `self` gets the 110 variant. */
+  async broadcastPresence(room: Room, subject: Occupant, v: PresenceVariants, includeSelf = true): Promise<void> {
+    const sends: Promise<void>[] = [];
+    for (const r of room.occupants.values()) {
+      if (r === subject) continue;
+      sends.push(this.send(addressed(room.canSeeJids(r) ? v.withJid : v.anon, r.jid.toString())));
+    }
+    if (includeSelf) sends.push(this.send(addressed(v.self, subject.jid.toString())));
+    await Promise.all(sends);
+  }
+
+  /** One stanza built once, addressed per occupant (groupchat messages, config notices). */
+  async broadcast(room: Room, stanza: XmlElement, filter?: (o: Occupant) => boolean): Promise<void> {
+    const sends: Promise<void>[] = [];
+    for (const r of room.occupants.values()) {
+      if (filter && !filter(r)) continue;
+      sends.push(this.send(addressed(stanza, r.jid.toString())));
+    }
+    await Promise.all(sends);
+  }
+
+  /** §10.2.1 / status messages from the room itself. */
+  statusMessage(room: Room, codes: number[]): XmlElement {
+    const x = xml('x', { xmlns: NS.MUC_USER });
+    for (const c of codes) x.append(xml('status', { code: String(c) }));
+    return xml('message', { from: room.jidString, type: 'groupchat', id: `muc-${Date.now().toString(36)}` }, x);
+  }
+
+  /** Takes an occupant out of the room and tells everyone (leave §7.14, kick §8.2, ban §9.1, 321/322 …). */
+  async removeOccupant(room: Room, occ: Occupant, opts: PresenceOptions = {}): Promise<void> {
+    if (room.occupants.get(occ.nick) !== occ) return;
+    room.occupants.delete(occ.nick);
+    room.byReal.delete(occ.jid.toString());
+    const v = buildPresence(room, occ, { type: 'unavailable', role: 'none', payload: [], ...opts });
+    await this.broadcastPresence(room, occ, v);
+    await this.maybeDestroyEmpty(room);
+  }
+
+  /** §10.1.3 / §9 temporary rooms disappear with their last occupant. */
+  async maybeDestroyEmpty(room: Room): Promise<void> {
+    if (room.occupants.size === 0 && !room.config.persistent) {
+      room.destroyed = true;
+      this.rooms.delete(room.jidString);
+    }
+  }
+
+  /** §10.9: destroys a room; every occupant gets unavailable presence with <destroy/>. */
+  async destroy(room: Room, venue?: string, reason?: string, password?: string): Promise<void> {
+    const destroyEl = xml('destroy', { jid: venue });
+    if (reason !== undefined) destroyEl.append(xml('reason', null, reason));
+    if (password !== undefined) destroyEl.append(xml('password', null, password));
+    const occupants = [...room.occupants.values()];
+    room.occupants.clear();
+    room.byReal.clear();
+    const sends: Promise<void>[] = [];
+    for (const occ of occupants) {
+      const v = buildPresence(room, occ, { type: 'unavailable', affiliation: 'none', role: 'none', payload: [], extra: [destroyEl] });
+      // §10.9 example: <item affiliation='none' role='none'/> and <destroy/>, no real JID.
+      sends.push(this.send(addressed(v.anon, occ.jid.toString())));
+    }
+    await Promise.all(sends);
+    room.destroyed = true;
+    this.rooms.delete(room.jidString);
+    await this.store.deleteAll(room.jidString);
+  }
+}

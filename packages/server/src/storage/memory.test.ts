@@ -1,0 +1,4 @@
+import { runStorageContract } from './contract';
+import { createMemoryStorage } from './memory';
+
+runStorageContract('memory', createMemoryStorage);
