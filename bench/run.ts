@@ -13,7 +13,7 @@ import { WorkerPool } from './lib/pool';
 import { machineFacts } from './lib/machine';
 import { renderText, resultsMarkdown, table, type RunResults, type ScenarioRun, type TargetRun } from './lib/report';
 import { XmppConn } from './lib/xmpp-conn';
-import { range, closeAll, SCENARIO_BUDGET_MS, type Scenario } from './scenarios/common';
+import { range, closeAll, SCENARIO_BUDGET_MS, USER_PREFIX, type Scenario } from './scenarios/common';
 import { s1Login } from './scenarios/s1-login';
 import { s2IdleMemory } from './scenarios/s2-idle-memory';
 import { s3Messaging } from './scenarios/s3-messaging';
@@ -28,7 +28,6 @@ import { sleep } from './lib/proc';
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const SCENARIOS: Scenario[] = [s1Login, s2IdleMemory, s3Messaging, s4Muc, s5Presence];
 const PASSWORD = 'bench-Secret-1';
-const USER_PREFIX = 'u';
 
 const HELP = `Usage: npm run bench -- [options]
 

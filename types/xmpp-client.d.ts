@@ -7,6 +7,7 @@ declare module '@xmpp/client' {
     toString(): string;
   }
   export interface XmppClient extends EventEmitter {
+    status: string;
     start(): Promise<{ toString(): string }>;
     stop(): Promise<void>;
     write(data: string): Promise<void>;

@@ -124,6 +124,8 @@ export interface LoginResult {
   lastDoneUs: number;
   firstError?: string;
   open: number;
+  /** roster items with subscription='both' seen in roster results (rosterGet) */
+  rosterBoth: number;
 }
 
 export interface SendStepResult {

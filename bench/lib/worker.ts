@@ -228,7 +228,7 @@ async function register(users: number[], concurrency: number): Promise<RegisterR
 
 async function loginBurst(cmd: LoginBurstCmd): Promise<LoginResult> {
   const hist = new Histogram();
-  const res: LoginResult = { ok: 0, failed: 0, hist: hist.toJSON(), firstStartUs: 0, lastDoneUs: 0, open: 0 };
+  const res: LoginResult = { ok: 0, failed: 0, hist: hist.toJSON(), firstStartUs: 0, lastDoneUs: 0, open: 0, rosterBoth: 0 };
   await sleepUntilUs(cmd.startAtUs);
   res.firstStartUs = nowUs();
   const closing: Promise<void>[] = [];
@@ -253,7 +253,15 @@ async function loginBurst(cmd: LoginBurstCmd): Promise<LoginResult> {
 
 async function connect(cmd: ConnectCmd): Promise<LoginResult> {
   const hist = new Histogram();
-  const res: LoginResult = { ok: 0, failed: 0, hist: hist.toJSON(), firstStartUs: nowUs(), lastDoneUs: 0, open: 0 };
+  const res: LoginResult = {
+    ok: 0,
+    failed: 0,
+    hist: hist.toJSON(),
+    firstStartUs: nowUs(),
+    lastDoneUs: 0,
+    open: 0,
+    rosterBoth: 0,
+  };
   const c = cfg();
   const one = async (i: number, scheduledUs: number): Promise<void> => {
     try {
@@ -264,7 +272,10 @@ async function connect(cmd: ConnectCmd): Promise<LoginResult> {
       conn.onClose = () => {
         disconnects++;
       };
-      if (cmd.rosterGet) await conn.iq('get', `<query xmlns='jabber:iq:roster'/>`);
+      if (cmd.rosterGet) {
+        const roster = await conn.iq('get', `<query xmlns='jabber:iq:roster'/>`);
+        res.rosterBoth += roster.split(/subscription=['"]both['"]/).length - 1;
+      }
       if (cmd.presence !== 'none') {
         sess.presenceSentUs = nowUs();
         conn.send(
@@ -367,6 +378,9 @@ async function sendStep(cmd: SendStepCmd): Promise<SendStepResult> {
 
 function collect(tag: string): CollectResult {
   const st = phase(tag);
+  if (process.env['BENCH_DEBUG'] && tag.startsWith('s5')) {
+    for (const s of sessions) if (s.seen && s.seen.size < 10) console.error('DEBUG', s.idx, 'sent', s.presenceSentUs, [...s.seen].map((j) => j.split('@')[0]).join(','));
+  }
   return {
     received: st.received,
     errors: st.errors,

@@ -44,6 +44,9 @@ export interface Scenario {
 
 export const SCENARIO_BUDGET_MS = 180_000;
 
+/** Registered users are `${USER_PREFIX}${index}@domain`. */
+export const USER_PREFIX = 'u';
+
 export function metric(key: string, label: string, value: number | null | undefined, unit: string, better: Metric['better']): Metric {
   return { key, label, value: value === undefined || (typeof value === 'number' && !Number.isFinite(value)) ? null : value, unit, better };
 }
@@ -64,6 +67,7 @@ export interface MergedLogin {
   wallS: number;
   firstError?: string;
   open: number;
+  rosterBoth: number;
 }
 
 export function mergeLogins(parts: LoginResult[]): MergedLogin {
@@ -71,6 +75,7 @@ export function mergeLogins(parts: LoginResult[]): MergedLogin {
   let ok = 0;
   let failed = 0;
   let open = 0;
+  let rosterBoth = 0;
   let first = Infinity;
   let last = 0;
   let firstError: string | undefined;
@@ -79,11 +84,12 @@ export function mergeLogins(parts: LoginResult[]): MergedLogin {
     ok += p.ok;
     failed += p.failed;
     open += p.open;
+    rosterBoth += p.rosterBoth;
     if (p.firstStartUs) first = Math.min(first, p.firstStartUs);
     last = Math.max(last, p.lastDoneUs);
     firstError ??= p.firstError;
   }
-  return { ok, failed, hist, wallS: last > first ? (last - first) / 1e6 : NaN, firstError, open };
+  return { ok, failed, hist, wallS: last > first ? (last - first) / 1e6 : NaN, firstError, open, rosterBoth };
 }
 
 export interface MergedCollect {

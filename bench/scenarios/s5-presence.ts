@@ -13,7 +13,7 @@
 import { nowUs } from '../lib/histogram';
 import type { LoginResult, SubscribeStatusResult } from '../lib/ipc';
 import { sleep } from '../lib/proc';
-import { closeAll, drain, mergeLogins, metric, range, round, type Metric, type Scenario } from './common';
+import { closeAll, drain, mergeLogins, metric, range, round, USER_PREFIX, type Metric, type Scenario } from './common';
 
 interface Size {
   users: number;
@@ -41,55 +41,88 @@ export const s5Presence: Scenario = {
     const all = range(base, n);
     const split = pool.split(all);
 
-    // --- set-up: mutual subscriptions over the wire ---
-    const tSetup = Date.now();
-    const setupLogin = await pool.all<LoginResult>((i) => ({
-      op: 'connect',
-      users: split[i]!,
-      concurrency: Math.max(1, Math.round(100 / pool.size)),
-      starttls: false,
-      presence: 'plain',
-      rosterGet: false,
-      deadlineMs: 60_000,
-    }));
-    const sl = mergeLogins(setupLogin.map((p) => p.data));
-    if (sl.failed) warnings.push(`set-up: ${sl.failed} logins failed, first: ${sl.firstError}`);
-    const before = (await pool.all<SubscribeStatusResult>(() => ({ op: 'subscribe-status' }))).reduce(
-      (a, r) => a + r.data.subscribedReceived,
-      0,
-    );
     const contactsOf = (u: number): number[] => {
       const k = u - base;
       const out: number[] = [];
       for (let d = 1; d <= sz.half; d++) out.push(base + ((k + d) % n), base + ((k - d + n) % n));
       return out;
     };
-    await pool.all((i) => ({
-      op: 'subscribe',
-      contacts: Object.fromEntries(split[i]!.map((u) => [u, contactsOf(u)])),
-      ratePerSec: Math.round((quick ? 2000 : 5000) / pool.size),
-    }));
-    const expectedSubscribed = n * 2 * sz.half;
-    const setupDeadline = Math.min(ctx.deadline - 60_000, Date.now() + 120_000);
-    let got = 0;
-    let lastGot = -1;
-    let lastChange = Date.now();
-    while (Date.now() < setupDeadline) {
-      const st = await pool.all<SubscribeStatusResult>(() => ({ op: 'subscribe-status' }));
-      got = st.reduce((a, r) => a + r.data.subscribedReceived, 0) - before;
-      if (got >= expectedSubscribed) break;
-      if (got !== lastGot) {
-        lastGot = got;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > 15_000) break;
-      await sleep(500);
+    const tSetup = Date.now();
+    const setupCpu0 = ctx.server.cpuSeconds();
+    let setupMethod: string;
+    if (ctx.server.provisionRosters) {
+      // --- set-up: rosters written by the target itself (no login has happened for these users) ---
+      setupMethod = 'server-side pre-provisioning';
+      await ctx.server.provisionRosters(
+        all.map((u) => ({
+          user: `${USER_PREFIX}${u}`,
+          contacts: contactsOf(u).map((c) => `${USER_PREFIX}${c}@${ctx.server.domain}`),
+        })),
+      );
+      log(`  set-up: ${n} rosters pre-provisioned on the server side in ${((Date.now() - tSetup) / 1000).toFixed(1)} s`);
+    } else {
+      setupMethod = 'subscription exchange over the wire';
+      await subscribeOverTheWire();
     }
-    log(`  set-up: ${got}/${expectedSubscribed} subscription approvals in ${((Date.now() - tSetup) / 1000).toFixed(1)} s`);
-    if (got < expectedSubscribed) warnings.push(`set-up incomplete: ${got}/${expectedSubscribed} approvals received`);
-    await sleep(1000);
-    await closeAll(pool);
-    await sleep(3000);
     const setupS = (Date.now() - tSetup) / 1000;
+
+    async function subscribeOverTheWire(): Promise<void> {
+      const setupLogin = await pool.all<LoginResult>((i) => ({
+        op: 'connect',
+        users: split[i]!,
+        concurrency: Math.max(1, Math.round(100 / pool.size)),
+        starttls: false,
+        presence: 'plain',
+        // RFC 6121 §2.1.6: only "interested" resources (that asked for the roster) get roster
+        // pushes and subscription approvals (Prosody enforces this).
+        rosterGet: true,
+        deadlineMs: 60_000,
+      }));
+      const sl = mergeLogins(setupLogin.map((p) => p.data));
+      if (sl.failed) warnings.push(`set-up: ${sl.failed} logins failed, first: ${sl.firstError}`);
+      // Let the server finish processing the initial presences: a subscription request to a user
+      // not yet available is stored rather than delivered.
+      await sleep(2000);
+      const before = (await pool.all<SubscribeStatusResult>(() => ({ op: 'subscribe-status' }))).reduce(
+        (a, r) => a + r.data.subscribedReceived,
+        0,
+      );
+      await pool.all((i) => ({
+        op: 'subscribe',
+        contacts: Object.fromEntries(split[i]!.map((u) => [u, contactsOf(u)])),
+        ratePerSec: Math.round((quick ? 2000 : 5000) / pool.size),
+      }));
+      const expectedSubscribed = n * 2 * sz.half;
+      const setupDeadline = Math.min(ctx.deadline - 60_000, Date.now() + 120_000);
+      let got = 0;
+      let lastGot = -1;
+      let lastChange = Date.now();
+      let status: SubscribeStatusResult = { subscribedReceived: 0, subscribeReceived: 0, rosterPushes: 0, sent: 0 };
+      while (Date.now() < setupDeadline) {
+        const st = await pool.all<SubscribeStatusResult>(() => ({ op: 'subscribe-status' }));
+        status = {
+          subscribedReceived: st.reduce((a, r) => a + r.data.subscribedReceived, 0),
+          subscribeReceived: st.reduce((a, r) => a + r.data.subscribeReceived, 0),
+          rosterPushes: st.reduce((a, r) => a + r.data.rosterPushes, 0),
+          sent: st.reduce((a, r) => a + r.data.sent, 0),
+        };
+        got = status.subscribedReceived - before;
+        if (got >= expectedSubscribed) break;
+        if (got !== lastGot) {
+          lastGot = got;
+          lastChange = Date.now();
+        } else if (Date.now() - lastChange > 15_000) break;
+        await sleep(500);
+      }
+      log(
+        `  set-up: ${got}/${expectedSubscribed} subscription approvals in ${((Date.now() - tSetup) / 1000).toFixed(1)} s ` +
+          `(server CPU ${(ctx.server.cpuSeconds() - setupCpu0).toFixed(1)} s; totals: ${JSON.stringify(status)})`,
+      );
+      if (got < expectedSubscribed) warnings.push(`set-up incomplete: ${got}/${expectedSubscribed} approvals received`);
+      await sleep(1000);
+      await closeAll(pool);
+      await sleep(3000);
+    }
 
     // --- the storm ---
     const tag = `s5-${Date.now().toString(36)}`;
@@ -110,6 +143,9 @@ export const s5Presence: Scenario = {
     }));
     const logins = mergeLogins(storm.map((p) => p.data));
     const expected = n * 2 * sz.half;
+    if (logins.rosterBoth < expected) {
+      warnings.push(`rosters incomplete: ${logins.rosterBoth}/${expected} items with subscription 'both' at login`);
+    }
     const pres = await drain(pool, tag, expected, { quietMs: 3000, maxMs: 20_000 });
     const cpuS = ctx.server.cpuSeconds() - cpu0;
     const wallS = (Date.now() - t0) / 1000;
@@ -117,7 +153,7 @@ export const s5Presence: Scenario = {
     const lat = pres.hist.summary();
     const genShare = Math.max(...storm.map((p) => p.cpu.cpuUs / Math.max(1, p.cpu.wallUs)));
     log(
-      `  storm: ${logins.ok} logins (${logins.failed} failed, p99 ${logins.hist.summary().p99_ms} ms); presence ` +
+      `  storm: rosters ${logins.rosterBoth}/${expected} 'both'; ${logins.ok} logins (${logins.failed} failed, p99 ${logins.hist.summary().p99_ms} ms); presence ` +
         `${pres.received} delivered (${pres.uniquePairs}/${expected} unique pairs) in ${spanS.toFixed(1)} s, ` +
         `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms; server ${(cpuS / wallS).toFixed(2)} cores`,
     );
@@ -138,7 +174,8 @@ export const s5Presence: Scenario = {
         roster_size: 2 * sz.half,
         window_ms: sz.windowMs,
         setup_s: round(setupS, 1),
-        setup_approvals: got,
+        setup_method: setupMethod,
+        roster_items_both: logins.rosterBoth,
         logins: { ok: logins.ok, failed: logins.failed, latency: logins.hist.summary() },
         presence: {
           delivered: pres.received,

@@ -31,6 +31,11 @@ export interface RunningServer {
   command: string[];
   /** settings worth reporting next to the numbers */
   notes: string[];
+  /**
+   * Optional server-side pre-provisioning of mutual ('both') rosters for users who have not
+   * logged in yet (S5 set-up); without it the set-up exchanges subscriptions over the wire.
+   */
+  provisionRosters?(rosters: Array<{ user: string; contacts: string[] }>): Promise<void>;
   rssKiB(): number;
   cpuSeconds(): number;
   alive(): boolean;
@@ -67,7 +72,7 @@ export function makeCert(dir: string): { crt: string; key: string; both: string 
 }
 
 export function runningServer(
-  fields: Omit<RunningServer, 'rssKiB' | 'cpuSeconds' | 'alive' | 'logTail' | 'stop' | 'pid'>,
+  fields: Omit<RunningServer, 'rssKiB' | 'cpuSeconds' | 'alive' | 'logTail' | 'stop' | 'pid' | 'provisionRosters'>,
   child: ChildProcess,
   keep: boolean,
 ): RunningServer {

@@ -21,6 +21,7 @@ class Client(slixmpp.ClientXMPP):
         self.messages = asyncio.Queue()
         self.online = asyncio.Event()
         self.available_contacts = {}
+        self.register_plugin("xep_0203")
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", lambda m: self.messages.put_nowait(m))
         self.add_event_handler("got_online", self.on_got_online)

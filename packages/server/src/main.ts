@@ -22,10 +22,7 @@ export async function createCore(config: Config, log: Logger): Promise<ParleySer
   const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
   const server = new ParleyServer(config, storage, log);
   try {
-    for (const def of await discoverModules()) {
-      if (config.modules.disabled.includes(def.name)) continue;
-      await server.loadModule(def);
-    }
+    for (const def of await discoverModules(config.modules.disabled)) await server.loadModule(def);
   } catch (err) {
     await server.stop();
     throw err;
@@ -65,6 +62,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       port: config.c2s.port,
       tlsPort: config.c2s.tls_port,
       secureContext,
+      tls,
       maxConnections: config.c2s.max_connections,
       maxConnectionsPerIp: config.c2s.max_connections_per_ip,
       idleTimeoutMs: config.c2s.idle_timeout_s * 1000,

@@ -13,6 +13,8 @@ export interface C2sListenerOptions {
   port: number;
   tlsPort: number | undefined;
   secureContext: SecureContext | undefined;
+  /** PEM certificate and key for the direct TLS listener. */
+  tls: { cert: Buffer; key: Buffer } | undefined;
   maxConnections: number;
   maxConnectionsPerIp: number;
   idleTimeoutMs: number;
@@ -51,9 +53,9 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
   const tcp = createTcpServer({ noDelay: true }, (socket) => accept(socket, false));
   await listen(tcp, opts.port, opts.host);
   let tlsServer: NetServer | undefined;
-  if (opts.tlsPort !== undefined && opts.secureContext) {
+  if (opts.tlsPort !== undefined && opts.tls) {
     // XEP-0368: TLS from the first byte; ALPN 'xmpp-client' is offered for clients that ask.
-    tlsServer = createTlsServer({ secureContext: opts.secureContext, ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
+    tlsServer = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
     tlsServer.on('tlsClientError', () => {});
     await listen(tlsServer, opts.tlsPort, opts.host);
   }

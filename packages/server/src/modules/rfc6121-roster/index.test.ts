@@ -118,4 +118,16 @@ describe('roster and presence (RFC 6121)', () => {
     await tybalt.stop();
     await nurse.waitFor(isPresence('tybalt@localhost/dp', 'unavailable'));
   });
+
+  it('a blocked subscriber sees the user go offline, and back online on unblock (XEP-0191 §3.3, §3.4)', async () => {
+    const a = await ts.client('romeo', { resource: 'block' });
+    const b = await ts.client('juliet', { resource: 'block' });
+    await b.waitFor(isPresence('romeo@localhost/block'));
+    const blocked = await a.iq(`<iq type='set'><block xmlns='urn:xmpp:blocking'><item jid='juliet@localhost'/></block></iq>`);
+    assert.equal(blocked.attrs.type, 'result');
+    await b.waitFor(isPresence('romeo@localhost/block', 'unavailable'));
+    b.received.length = 0;
+    await a.iq(`<iq type='set'><unblock xmlns='urn:xmpp:blocking'><item jid='juliet@localhost'/></unblock></iq>`);
+    await b.waitFor(isPresence('romeo@localhost/block'));
+  });
 });

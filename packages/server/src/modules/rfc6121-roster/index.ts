@@ -1,10 +1,10 @@
 // RFC 6121: rosters (§2), subscriptions (§3) and presence (§4), with roster versioning (XEP-0237) and
 // subscription pre-approval (§3.4). Message delivery rules are in rfc6121-routing.
-import { xml, NS } from '@parley/protocol';
+import { Jid, xml, NS } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import type { StanzaEvent } from '../../core/events';
-import { RosterStore, type RosterItem } from './roster-store';
+import { RosterStore, sendsPresenceTo, type RosterItem } from './roster-store';
 import { registerRosterIq } from './roster-iq';
 import { Subscriptions, isSubscriptionType } from './subscriptions';
 import { PresenceService } from './presence';
@@ -78,6 +78,25 @@ export default defineModule({
     ctx.on('presence/full', inbound, Priority.Feature);
 
     ctx.on('session/closed', ({ session }) => presence.sessionClosed(session));
+
+    // XEP-0191 §3.3/§3.4: a blocked contact that may see the user's presence sees them go offline, and
+    // back online on unblock. Only contacts with a presence subscription learn anything.
+    const affectedContacts = async (owner: Jid, jids: string[]) => {
+      const roster = await store.load(owner.toBareString());
+      const out: string[] = [];
+      for (const [contact, item] of roster) {
+        if (!sendsPresenceTo(item)) continue;
+        const c = Jid.parse(contact);
+        if (jids.some((j) => j === contact || j === c.domain || Jid.tryParse(j)?.toBareString() === contact)) out.push(contact);
+      }
+      return out;
+    };
+    ctx.on('blocklist/blocked', async ({ owner, jids }) => {
+      for (const contact of await affectedContacts(owner, jids)) subscriptions.sendUnavailable(owner, contact);
+    });
+    ctx.on('blocklist/unblocked', async ({ owner, jids }) => {
+      for (const contact of await affectedContacts(owner, jids)) subscriptions.sendCurrentPresence(owner, contact);
+    });
     ctx.on('account/deleted', ({ jid }) => store.deleteAll(jid.toBareString()));
   },
 });

@@ -15,8 +15,11 @@ describe('service discovery (XEP-0030)', () => {
   let alice: TestClient;
   let bob: TestClient;
   before(async () => {
-    ts = await startTestServer();
-    for (const u of ['alice', 'bob']) await ts.createUser(u);
+    // PEP answers accounts' disco#items itself; left out so the disco-items/account event is what is tested.
+    ts = await startTestServer({ modules: { disabled: ['pep'] } });
+    for (const u of ['alice', 'bob', 'eve']) await ts.createUser(u);
+    // bob may see alice's presence (a 'from' subscription in alice's roster, the roster module's store).
+    await ts.running.server.storage.map('roster').set('alice@localhost', 'bob@localhost', { subscription: 'from', groups: [], visible: true });
     alice = await ts.client('alice');
     bob = await ts.client('bob');
   });
@@ -49,24 +52,34 @@ describe('service discovery (XEP-0030)', () => {
     assert.equal(form.toString(), `<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/network/serverinfo</value></field><field var='abuse-addresses'><value>mailto:abuse@localhost</value></field></x>`);
   });
 
-  it("describes an account's bare JID, to its owner and to others, but not unknown accounts", async () => {
+  it("describes an account's bare JID to its owner and to contacts allowed to see its presence (§3.1)", async () => {
     const other = await bob.iq(`<iq type='get' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
     assert.equal(other.attrs.type, 'result');
     assert.equal(other.attrs.from, 'alice@localhost');
-    assert.deepEqual(identities(other), [{ category: 'account', type: 'registered' }]);
+    assert.deepEqual(identities(other)[0], { category: 'account', type: 'registered' }, 'the primary identity');
     assert.ok(features(other).includes(NS.DISCO_INFO));
     assert.ok(features(other).includes(NS.VCARD));
     assert.ok(!features(other).includes(NS.VERSION), 'host-only features stay off accounts');
     // RFC 6120 §10.3.3: no 'to' means the sender's own bare JID.
     const own = await alice.iq(`<iq type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
     assert.equal(own.attrs.from, 'alice@localhost');
-    assert.deepEqual(identities(own), [{ category: 'account', type: 'registered' }]);
-    // §3.1 / §8: no account, no information: service-unavailable rather than item-not-found.
-    for (const ns of [NS.DISCO_INFO, NS.DISCO_ITEMS]) {
-      const none = await alice.iq(`<iq type='get' to='nobody@localhost'><query xmlns='${ns}'/></iq>`);
-      assert.equal(condition(none), 'service-unavailable');
-      assert.equal(none.attrs.from, 'nobody@localhost');
-    }
+    assert.deepEqual(identities(own)[0], { category: 'account', type: 'registered' });
+  });
+
+  it('tells strangers nothing: the same service-unavailable for unknown accounts and unsubscribed requesters (§8)', async () => {
+    const eve = await ts.client('eve');
+    const stranger = await eve.iq(`<iq type='get' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    const unknown = await eve.iq(`<iq type='get' to='nobody@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    const unknownNode = await alice.iq(`<iq type='get' to='nobody@localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>`);
+    for (const res of [stranger, unknown, unknownNode]) assert.equal(condition(res), 'service-unavailable');
+    assert.equal(stranger.getChild('error')!.toString(), unknown.getChild('error')!.toString());
+    assert.equal(unknown.attrs.from, 'nobody@localhost');
+    // §8 rule 2: disco#items of an account that does not exist is an empty result, with or without a node.
+    const items = await alice.iq(`<iq type='get' to='nobody@localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`);
+    assert.equal(items.attrs.type, 'result');
+    assert.equal(items.getChild('query')!.toString(), `<query xmlns='http://jabber.org/protocol/disco#items'/>`);
+    const nodeItems = await alice.iq(`<iq type='get' to='nobody@localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='n'/></iq>`);
+    assert.equal(nodeItems.getChild('query')!.toString(), `<query xmlns='http://jabber.org/protocol/disco#items' node='n'/>`);
   });
 
   it('lists services in the server items, including ones hosted after disco was loaded', async () => {

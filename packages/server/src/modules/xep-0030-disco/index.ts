@@ -61,8 +61,22 @@ export default defineModule({
       return domain;
     }
 
-    /** XEP-0030 §3.1 and §8: a bare JID without an account gets service-unavailable, so nothing leaks. */
-    async function requireAccount(to: Jid): Promise<void> {
+    const roster = ctx.map<{ subscription?: 'none' | 'to' | 'from' | 'both' }>('roster');
+
+    /**
+     * §8 rule 1: the server answers disco#info for a bare JID only when the account exists and the requester
+     * may see its presence: the account itself, a contact with a 'from' or 'both' subscription in the
+     * account's roster (the roster module's 'roster' map store), or a trusted entity (our own domains).
+     * Everyone else gets service-unavailable, the same as for an account that does not exist.
+     */
+    async function requireDiscoverable(to: Jid, from: Jid): Promise<void> {
+      const owner = to.toBareString();
+      const requester = from.toBareString();
+      const trusted = owner === requester || (from.local === undefined && server.domains.has(from.domain));
+      if (!trusted) {
+        const entry = await roster.get(owner, requester);
+        if (entry?.subscription !== 'from' && entry?.subscription !== 'both') throw new StanzaError('service-unavailable');
+      }
       if (!(await server.accounts.exists(to.local!))) throw new StanzaError('service-unavailable');
     }
 
@@ -74,7 +88,7 @@ export default defineModule({
     }
 
     async function info(req: IqRequest): Promise<XmlElement> {
-      if (req.to.local !== undefined) await requireAccount(req.to);
+      if (req.to.local !== undefined) await requireDiscoverable(req.to, req.from);
       const node = req.payload.attrs.node;
       if (node !== undefined) return answerNode('disco-info/node', req, node);
       const domain = domainOf(req.to);
@@ -82,8 +96,12 @@ export default defineModule({
     }
 
     async function items(req: IqRequest): Promise<XmlElement> {
-      if (req.to.local !== undefined) await requireAccount(req.to);
       const node = req.payload.attrs.node;
+      // §8 rule 2: disco#items of an account that does not exist is an empty result, node or not. Existing
+      // accounts list no resources here, so what the item providers show (PEP nodes) is theirs to filter.
+      if (req.to.local !== undefined && !(await server.accounts.exists(req.to.local))) {
+        return xml('query', { xmlns: NS.DISCO_ITEMS, node });
+      }
       if (node !== undefined) return answerNode('disco-items/node', req, node);
       const query = xml('query', { xmlns: NS.DISCO_ITEMS });
       // XEP-0030 §4.1: the server lists its services (or a service its own items); an account's items come

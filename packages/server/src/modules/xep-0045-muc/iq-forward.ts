@@ -16,13 +16,16 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const pending = new Map<string, Pending>();
+/** Forwarded requests per service, by the id the room gave them. */
+const forwards = new WeakMap<MucService, Map<string, Pending>>();
 let counter = 0;
 
 export async function forwardIq(svc: MucService, event: StanzaEvent): Promise<void> {
   const { stanza, from, to } = event;
   const type = stanza.attrs.type;
   const room = svc.get(to);
+  let pending = forwards.get(svc);
+  if (!pending) forwards.set(svc, (pending = new Map()));
   if (type === 'result' || type === 'error') {
     const p = pending.get(stanza.attrs.id ?? '');
     if (!p || p.target !== from.toString()) return;
@@ -39,7 +42,7 @@ export async function forwardIq(svc: MucService, event: StanzaEvent): Promise<vo
   const target = room.occupants.get(to.resource!);
   if (!target) throw new StanzaError('item-not-found', 'no such occupant');
   const id = `muc${(++counter).toString(36)}:${stanza.attrs.id ?? ''}`;
-  const timer = setTimeout(() => pending.delete(id), 60_000);
+  const timer = setTimeout(() => pending!.delete(id), 60_000);
   timer.unref();
   pending.set(id, { id, requester: from.toString(), target: target.jid.toString(), targetOccJid: room.occJid(target.nick), timer });
   await svc.send(new XmlElement('iq', { type, id, from: room.occJid(sender.nick), to: target.jid.toString() }, stanza.children));

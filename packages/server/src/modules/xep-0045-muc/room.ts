@@ -142,16 +142,6 @@ export class Room {
   }
 }
 
-/** An <item/> of muc#user describing an occupant (§7.2.3). */
-export function mucItem(room: Room, occ: Occupant, withJid: boolean, extra: Record<string, string | undefined> = {}): XmlElement {
-  return xml('item', {
-    affiliation: room.affiliation(occ.bare),
-    role: occ.role,
-    jid: withJid ? occ.jid.toString() : undefined,
-    ...extra,
-  });
-}
-
 export interface PresenceVariants {
   /** For recipients who may see real JIDs. */
   withJid: XmlElement;

@@ -38,7 +38,7 @@ export function resultForm(command: AdminCommand, fields: NonNullable<CommandRes
   });
 }
 
-/** The submitted form as command arguments; XEP-0050 §4.6 bad-payload when it is missing or incomplete. */
+/** The submitted form as command arguments; XEP-0050 §4.4 bad-payload when it is missing or incomplete. */
 export function argsFromForm(command: AdminCommand, payload: XmlElement): CommandArgs {
   const x = findForm(payload);
   // XEP-0050 §3.4.1 (use of data forms): a 'cancel' form counts as a submission.

@@ -41,7 +41,7 @@ describe('XEP-0050 ad-hoc commands', () => {
   });
   after(() => ts.stop());
 
-  it('lists the commands at the commands node for admins only (§2.1), with info per command (§2.2)', async () => {
+  it('lists the commands at the commands node for admins only, with info per command (§2.2)', async () => {
     const items = await admin.iq(`<iq type='get' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='${CMD}'/></iq>`);
     assert.equal(items.attrs.type, 'result');
     const nodes = items.getChild('query')!.getChildren('item').map((i) => i.attrs.node);
@@ -65,7 +65,7 @@ describe('XEP-0050 ad-hoc commands', () => {
     await eve.stop();
   });
 
-  it('runs add-user: form (§3.2), submission, completion with a note (§3.4); the new user can log in', async () => {
+  it('runs add-user: form, submission, completion with a note (§2.4.2); the new user can log in', async () => {
     const node = `${ADMIN}#add-user`;
     const form = await execute(admin, node, "action='execute'");
     assert.equal(form.attrs.type, 'result');
@@ -93,12 +93,12 @@ describe('XEP-0050 ad-hoc commands', () => {
     assert.equal(newbie.jid.split('/')[0], 'newbie@localhost');
     await newbie.stop();
 
-    // §4.6: the session is over; reusing its id is session-expired.
+    // §3.2 / §4.4: the session is over; reusing its id is session-expired.
     const again = await submit(admin, node, cmd.attrs.sessionid!, { accountjid: 'other@localhost', password: 'x' });
     assert.deepEqual(errorOf(again), { condition: 'not-allowed', specific: 'session-expired' });
   });
 
-  it('reports a failed command as completed with an error note (§4.4)', async () => {
+  it('reports a failed command as completed with an error note (§3.5)', async () => {
     const node = `${ADMIN}#add-user`;
     const sid = (await execute(admin, node)).getChild('command', CMD)!.attrs.sessionid!;
     const done = await submit(admin, node, sid, { accountjid: 'admin@localhost', password: 'pw' });
@@ -119,7 +119,7 @@ describe('XEP-0050 ad-hoc commands', () => {
     assert.equal(num?.getChildText('value'), '1');
   });
 
-  it('cancels (§3.5), and rejects bad sessions, actions and payloads (§4.6)', async () => {
+  it('cancels, and rejects bad sessions, actions and payloads (§4.4)', async () => {
     const node = `${ADMIN}#change-user-password`;
     const sid = (await execute(admin, node)).getChild('command', CMD)!.attrs.sessionid!;
     // Missing required field: bad-payload, and the session stays usable.
@@ -141,15 +141,15 @@ describe('XEP-0050 ad-hoc commands', () => {
     assert.equal(errorOf(missing).condition, 'item-not-found');
   });
 
-  it('forbids non-admins (§4.6) and keeps sessions per requester', async () => {
+  it('forbids non-admins (§2.2, §4.4) and keeps sessions per requester', async () => {
     const eve = await ts.client('eve', { resource: 'forbidden' });
     const r = await execute(eve, `${ADMIN}#add-user`);
     assert.equal(r.attrs.type, 'error');
     assert.deepEqual(errorOf(r), { condition: 'forbidden', specific: undefined });
     const info = await eve.iq(`<iq type='get' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='${ADMIN}#add-user'/></iq>`);
-    assert.equal(errorOf(info).condition, 'item-not-found');
+    assert.equal(errorOf(info).condition, 'forbidden');
 
-    // An admin's session id is worthless from another resource (§3.3: one requester/responder pair).
+    // An admin's session id is worthless from another resource (§3.2: one requester/responder pair).
     const node = `${ADMIN}#announce`;
     const sid = (await execute(admin, node)).getChild('command', CMD)!.attrs.sessionid!;
     const admin2 = await ts.client('admin', { resource: 'second' });

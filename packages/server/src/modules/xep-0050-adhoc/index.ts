@@ -1,10 +1,10 @@
 // XEP-0050 Ad-Hoc Commands on the server JID: the admin commands declared once (core/commands.ts) are listed
-// at the well-known node http://jabber.org/protocol/commands (§2.1) and run as single-stage forms (§3–§4):
+// at the well-known node http://jabber.org/protocol/commands (§2.2) and run as single-stage forms (§2.4):
 // execute → a form built from the command's fields → submit → the command runs → completed with a note.
 import { z } from 'zod';
 import { NS, StanzaError, xml, type Jid, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
-import type { AdminCommand } from '../../core/commands';
+import type { AdminCommand, CommandArgs } from '../../core/commands';
 import type { IqRequest } from '../../core/iq';
 import { AccountError } from '../../core/accounts';
 import { CommandSessions } from './sessions';
@@ -15,7 +15,7 @@ const options = z.strictObject({
   max_sessions_per_user: z.number().int().min(1).default(10).describe('Unfinished command sessions one requester may hold'),
 });
 
-/** XEP-0050 §4.6: the specific conditions sit beside the general one, in the commands namespace. */
+/** XEP-0050 §4.4: the specific conditions sit beside the general one, in the commands namespace. */
 function commandError(condition: 'bad-request' | 'not-allowed', specific: string, text: string): StanzaError {
   return new StanzaError(condition, text, { appCondition: xml(specific, { xmlns: NS.COMMANDS }) });
 }
@@ -40,7 +40,7 @@ export default defineModule({
     };
     const isHost = (to: Jid) => to.local === undefined && to.resource === undefined && to.domain === server.domain;
 
-    // §2.1: the command list; every command is an admin command, so others see an empty list.
+    // §2.2: the command list; every command is an admin command, so others see an empty list.
     ctx.on('disco-items/node', ({ from, to, node, query }) => {
       if (!isHost(to) || node !== NS.COMMANDS) return false;
       if (server.isAdmin(from)) {
@@ -51,14 +51,15 @@ export default defineModule({
 
     ctx.on('disco-info/node', ({ from, to, node, query }) => {
       if (!isHost(to)) return false;
-      // §2.2: the list node itself, then one node per command (hidden from non-admins: item-not-found).
+      // §2.2: the list node itself, then one node per command ("not available to the requester": forbidden).
       if (node === NS.COMMANDS) {
         query.append(xml('identity', { category: 'automation', type: 'command-list', name: 'Commands' }));
         query.append(xml('feature', { var: NS.COMMANDS }));
         return true;
       }
       const command = byNode(node);
-      if (!command || !server.isAdmin(from)) return false;
+      if (!command) return false;
+      if (!server.isAdmin(from)) throw new StanzaError('forbidden', 'only server administrators may run this command');
       query.append(xml('identity', { category: 'automation', type: 'command-node', name: command.description }));
       query.append(xml('feature', { var: NS.COMMANDS }), xml('feature', { var: NS.DATA }));
       return true;
@@ -72,7 +73,7 @@ export default defineModule({
       if (node === undefined) throw new StanzaError('bad-request', 'the node attribute is required');
       const action = payload.attrs.action ?? 'execute';
       if (!ACTIONS.has(action)) throw commandError('bad-request', 'malformed-action', `unknown action '${action}'`);
-      // §4.6 forbidden before item-not-found, so that non-admins learn nothing about which commands exist.
+      // §4.4 forbidden before item-not-found, so that non-admins learn nothing about which commands exist.
       if (!server.isAdmin(from)) throw new StanzaError('forbidden', 'only server administrators may run commands here');
       const command = byNode(node);
       if (!command) throw new StanzaError('item-not-found', `no command ${node}`);
@@ -101,20 +102,20 @@ export default defineModule({
         sessions.end(sessionid);
         return reply(sessionid, 'canceled');
       }
-      // A single stage: 'execute' means 'complete' (§3.4, <actions execute='complete'/>); there is no prev/next.
+      // A single stage: 'execute' means 'complete' (§3.3, <actions execute='complete'/>); there is no prev/next.
       if (action !== 'execute' && action !== 'complete') throw commandError('bad-request', 'bad-action', `this command has no '${action}' stage`);
       const args = argsFromForm(command, payload);
       sessions.end(sessionid);
       return run(command, args, reply(sessionid, 'completed'), from);
     }
 
-    async function run(command: AdminCommand, args: Parameters<AdminCommand['run']>[0], out: XmlElement, actor: Jid): Promise<XmlElement> {
+    async function run(command: AdminCommand, args: CommandArgs, out: XmlElement, actor: Jid): Promise<XmlElement> {
       try {
         const result = await command.run(args, actor);
         out.append(xml('note', { type: 'info' }, result.note));
         if (result.fields?.length) out.append(resultForm(command, result.fields));
       } catch (err) {
-        // §4.4: a command that completes but fails says so in a note of type error.
+        // §3.5: a command that completes but fails says so in a note of type error.
         if (!(err instanceof AccountError)) throw err;
         out.append(xml('note', { type: 'error' }, err.message));
       }

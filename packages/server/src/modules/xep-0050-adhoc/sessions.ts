@@ -1,6 +1,6 @@
-// XEP-0050 §3.3 session lifetime: a sessionid is valid for one requester and one command until the command
+// XEP-0050 §3.2 session lifetime: a sessionid is valid for one requester and one command until the command
 // completes, is canceled or times out; ended ids are remembered for a while so a late request gets
-// <session-expired/> rather than <bad-sessionid/> (§4.6).
+// <session-expired/> rather than <bad-sessionid/> (§4.4).
 import { randomBytes } from 'node:crypto';
 import type { Jid } from '@parley/protocol';
 
@@ -39,7 +39,7 @@ export class CommandSessions {
     return id;
   }
 
-  /** An id for a command that completes in one step (§3.3: the responder initialises sessionid). */
+  /** An id for a command that completes in one step (§4.1: the responder initialises sessionid). */
   oneShot(): string {
     const id = CommandSessions.newId();
     this.remember(id);

@@ -21,7 +21,7 @@ export function streamHash(sid: string, requester: string, target: string): stri
 }
 
 export default defineModule({
-  name: 'proxy65',
+  name: 'proxy',
   specs: [{ spec: 'XEP-0065', version: '1.8.2', status: 'complete', note: 'proxy (§6) over TCP; no UDP mode' }],
   options,
   async setup(ctx) {

@@ -104,12 +104,14 @@ export class Socks5Proxy {
     this.sockets.add(socket);
     let hash: string | undefined;
     socket.setNoDelay(true);
-    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
-    socket.on('error', () => {});
-    socket.on('close', () => {
+    let gone = false;
+    const forget = () => {
+      if (gone) return;
+      gone = true;
       this.sockets.delete(socket);
       this.pending.delete(socket);
-      const pair = hash === undefined ? undefined : this.pairs.get(hash);
+      const found = hash === undefined ? undefined : this.pairs.get(hash);
+      const pair = found && (found.target.socket === socket || found.requester?.socket === socket) ? found : undefined;
       if (pair && !pair.active) {
         // The other side of a pair that never got activated has nobody to talk to any more.
         this.pairs.delete(hash!);
@@ -117,7 +119,13 @@ export class Socks5Proxy {
       } else if (pair?.active) {
         this.pairs.delete(hash!);
       }
+    };
+    socket.setTimeout(this.limits.idleTimeoutMs, () => {
+      forget();
+      socket.destroy();
     });
+    socket.on('error', () => {});
+    socket.on('close', forget);
 
     let buf = Buffer.alloc(0);
     let stage: 'greeting' | 'request' | 'waiting' = 'greeting';

@@ -1,6 +1,6 @@
 // XEP-0077 §3.1 and §3.1.1: account creation before authentication. The c2s stream hands us jabber:iq:register
 // iqs received during negotiation (over TLS when TLS is required); the reply goes straight back on that stream.
-import { NS, StanzaError, xml, type XmlElement } from '@parley/protocol';
+import { NS, StanzaError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import type { ModuleContext } from '../../core/module-api';
 import type { PreAuthIqHandler, PreAuthStream } from '../../core/server';
 import { AccountError } from '../../core/accounts';
@@ -15,8 +15,8 @@ export function preAuthHandler(ctx: ModuleContext<any>, limiter: IpRateLimiter):
   return async (iq, stream) => {
     const type = iq.attrs.type;
     if (type !== 'get' && type !== 'set') return undefined; // results and errors: the stream treats them as unauthenticated traffic
-    const fail = (condition: ConstructorParameters<typeof StanzaError>[0], text?: string, type?: 'wait') =>
-      errorWithoutPayload(iq, new StanzaError(condition, text, { type }));
+    const fail = (condition: StanzaErrorCondition, text?: string, errorType?: 'wait') =>
+      errorWithoutPayload(iq, new StanzaError(condition, text, { type: errorType }));
     const query = iq.elements()[0]!;
     if (query.name !== 'query') return fail('service-unavailable');
 

@@ -61,7 +61,7 @@ export class PubSubEngine {
     return node.affiliations[bare] ?? 'none';
   }
 
-  private requireOwner(service: string, node: NodeRecord, actor: Jid): void {
+  requireOwner(service: string, node: NodeRecord, actor: Jid): void {
     if (this.affiliation(service, node, actor.toBareString()) !== 'owner') throw pubsubError('forbidden');
   }
 
@@ -259,30 +259,6 @@ export class PubSubEngine {
     let items = opts.ids ? all.filter((i) => opts.ids!.includes(i.id)) : all;
     if (opts.max !== undefined) items = items.slice(Math.max(0, items.length - opts.max));
     return { node, items };
-  }
-
-  /** Owner changes of affiliations (§8.9) and subscriptions (§8.8), applied together after validation. */
-  async setAffiliations(service: string, actor: Jid, name: string, changes: { jid: string; affiliation: Affiliation }[]): Promise<void> {
-    const node = await this.node(service, name);
-    this.requireOwner(service, node, actor);
-    for (const { jid, affiliation } of changes) {
-      if (affiliation === 'none') delete node.affiliations[jid];
-      else node.affiliations[jid] = affiliation;
-      if (affiliation === 'outcast') node.subscriptions = node.subscriptions.filter((s) => Jid.parse(s.jid).toBareString() !== jid);
-    }
-    await this.nodes.save(service, node);
-  }
-
-  async setSubscriptions(service: string, actor: Jid, name: string, changes: { jid: string; state: SubscriptionRecord['state'] | 'none'; subid?: string }[]): Promise<void> {
-    const node = await this.node(service, name);
-    this.requireOwner(service, node, actor);
-    for (const c of changes) {
-      const matching = node.subscriptions.filter((s) => s.jid === c.jid && (c.subid === undefined || s.subid === c.subid));
-      if (c.state === 'none') node.subscriptions = node.subscriptions.filter((s) => !matching.includes(s));
-      else if (matching.length > 0) matching.forEach((s) => (s.state = c.state as SubscriptionRecord['state']));
-      else node.subscriptions.push({ jid: c.jid, subid: newId(), state: c.state, deliver: true });
-    }
-    await this.nodes.save(service, node);
   }
 
   /** Sends an event to every explicit subscriber with delivery on and to the host's implicit recipients. */

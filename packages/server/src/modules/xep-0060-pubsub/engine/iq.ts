@@ -5,11 +5,12 @@ import type { IqRequest } from '../../../core/iq';
 import type { PubSubEngine } from './engine';
 import { configForm, subscribeOptionsForm, applySubscribeOptions } from './config-form';
 import { itemElement } from './notify';
+import { setAffiliations, setSubscriptions } from './owner';
 import { AFFILIATIONS, nodeidRequired, pubsubError, unsupported, type Affiliation, type SubscriptionRecord } from './types';
 
 export interface PubSubIqOptions {
-  /** Called after a successful publish (PEP uses it to mirror legacy bookmarks). */
-  published?(service: string, node: string, item: XmlElement | undefined, actor: Jid): Promise<void>;
+  /** Called after a successful publish or retract (PEP uses it to mirror legacy bookmarks). */
+  changed?(service: string, node: string, actor: Jid): Promise<void>;
 }
 
 function nodeAttr(el: XmlElement): string {
@@ -89,7 +90,7 @@ export async function handlePubsub(engine: PubSubEngine, service: string, req: I
       if (items.length > 1) throw pubsubError('bad-request', 'invalid-payload');
       const options = payload.getChild('publish-options')?.getChild('x', NS.DATA);
       const { item } = await engine.publish(service, from, name, items[0], options);
-      await opts.published?.(service, name, items[0], from);
+      await opts.changed?.(service, name, from);
       return result(xml('publish', { node: name }, xml('item', { id: item.id })));
     }
     case 'retract': {
@@ -98,6 +99,7 @@ export async function handlePubsub(engine: PubSubEngine, service: string, req: I
       if (!id) throw pubsubError('bad-request', 'item-required');
       const notify = action.attrs.notify === undefined ? undefined : action.attrs.notify === 'true' || action.attrs.notify === '1';
       await engine.retract(service, from, name, id, notify);
+      await opts.changed?.(service, name, from);
       return undefined;
     }
     case 'subscribe': {
@@ -172,7 +174,7 @@ export async function handlePubsubOwner(engine: PubSubEngine, service: string, r
         if (!s.attrs.jid || !['subscribed', 'pending', 'unconfigured', 'none'].includes(state ?? '')) throw new StanzaError('bad-request');
         return { jid: jidOf(s.attrs.jid), state: state as SubscriptionRecord['state'] | 'none', subid: s.attrs.subid };
       });
-      await engine.setSubscriptions(service, from, name, changes);
+      await setSubscriptions(engine, service, from, name, changes);
       return undefined;
     }
     case 'affiliations': {
@@ -183,9 +185,12 @@ export async function handlePubsubOwner(engine: PubSubEngine, service: string, r
       });
       // §8.9.2.4: an owner may not leave the node without owners.
       const owners = new Set(Object.entries(node.affiliations).filter(([, a]) => a === 'owner').map(([j]) => j));
-      for (const c of changes) c.affiliation === 'owner' ? owners.add(c.jid) : owners.delete(c.jid);
+      for (const c of changes) {
+        if (c.affiliation === 'owner') owners.add(c.jid);
+        else owners.delete(c.jid);
+      }
       if (!service.includes('@') && owners.size === 0) throw new StanzaError('not-acceptable', 'a node needs an owner');
-      await engine.setAffiliations(service, from, name, changes);
+      await setAffiliations(engine, service, from, name, changes);
       return undefined;
     }
     default:

@@ -1,0 +1,51 @@
+// Persistent rooms are recreated at start (§10.2 muc#roomconfig_persistentroom); history selection (§7.2.15).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Jid, xml } from '@parley/protocol';
+import { createMemoryStorage } from '../../storage';
+import { silentLogger } from '../../log';
+import type { ModuleContext } from '../../core/module-api';
+import { HistoryBuffer } from './history';
+import { MucService, type MucOptions } from './service';
+
+describe('MUC service state', () => {
+  it('saves persistent rooms and loads them again', async () => {
+    const storage = createMemoryStorage();
+    const ctx = { options: { max_history: 100, default_history: 20, restrict_room_creation: false }, log: silentLogger() } as unknown as ModuleContext<MucOptions>;
+    const make = () => new MucService(ctx, 'conference.localhost', 'secret', storage.map('muc_rooms'), storage.archive('muc_history'));
+    const first = make();
+    const room = first.create(Jid.parse('keep@conference.localhost'));
+    room.config = { ...room.config, persistent: true, name: 'Kept' };
+    room.setAffiliation('alice@localhost', 'owner');
+    room.setAffiliation('eve@localhost', 'outcast');
+    room.subject = 'Hello';
+    await first.persist(room);
+    const temp = first.create(Jid.parse('temp@conference.localhost'));
+    await first.persist(temp);
+    const second = make();
+    await second.load();
+    assert.deepEqual([...second.rooms.keys()], ['keep@conference.localhost']);
+    const loaded = second.rooms.get('keep@conference.localhost')!;
+    assert.equal(loaded.config.name, 'Kept');
+    assert.equal(loaded.affiliation('eve@localhost'), 'outcast');
+    assert.equal(loaded.subject, 'Hello');
+    assert.equal(loaded.locked, false);
+    // XEP-0421: the occupant id depends on the room and the bare JID only.
+    assert.equal(first.occupantId(room, 'alice@localhost'), second.occupantId(loaded, 'alice@localhost'));
+    assert.notEqual(first.occupantId(room, 'alice@localhost'), first.occupantId(temp, 'alice@localhost'));
+  });
+
+  it('selects history by stanzas, characters and time', () => {
+    const h = new HistoryBuffer();
+    const t0 = Date.UTC(2024, 0, 1);
+    for (let i = 0; i < 5; i++) h.add(xml('message', { from: 'r@c/n', type: 'groupchat' }, xml('body', null, `m${i}`)), 'r@c', 3, t0 + i * 1000);
+    const bodies = (es: ReturnType<HistoryBuffer['select']>) => es.map((e) => e.stanza.getChildText('body'));
+    assert.deepEqual(bodies(h.select({})), ['m2', 'm3', 'm4'], 'the room keeps its history length');
+    assert.deepEqual(bodies(h.select({ maxstanzas: 1 })), ['m4']);
+    assert.deepEqual(bodies(h.select({ seconds: 1 }, t0 + 4000)), ['m3', 'm4']);
+    assert.deepEqual(bodies(h.select({ since: t0 + 3500 })), ['m4']);
+    const one = h.select({ maxstanzas: 1 })[0]!.chars;
+    assert.deepEqual(bodies(h.select({ maxchars: one * 2 })), ['m3', 'm4']);
+    assert.equal(h.select({ maxstanzas: 1 })[0]!.stanza.getChild('delay', 'urn:xmpp:delay')!.attrs.stamp, new Date(t0 + 4000).toISOString());
+  });
+});
