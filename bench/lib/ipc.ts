@@ -133,6 +133,9 @@ export interface SendStepResult {
   /** generator lateness: how far behind schedule the sender got (ms) */
   maxLagMs: number;
   maxWriteBacklogBytes: number;
+  /** event-loop delay of the worker during the step (a stalled generator shows here) */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 export interface CollectResult {

@@ -113,12 +113,13 @@ export function renderMarkdown(t: string[][]): string {
 }
 
 function stepTable(steps: StepReport[]): string {
-  const head = ['offered/s', 'sent', 'delivered', 'loss', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'gen. lag ms', 'gen. core', 'pass'];
+  const head = ['offered/s', 'sent', 'delivered', 'loss', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'gen. lag ms', 'gen. stall ms', 'gen. core', 'pass'];
   const lines = steps.map((s) =>
     [
       fmt(s.offered_per_s), fmt(s.sent), fmt(s.delivered), `${fmt(s.loss)} (${s.loss_pct}%)`, fmt(s.delivered_per_s),
       fmt(s.latency.p50_ms), fmt(s.latency.p99_ms), fmt(s.latency.max_ms), fmt(s.server_cpu_cores),
-      fmt(s.generator_max_lag_ms), fmt(s.generator_max_core_share), s.pass ? 'yes' : '**no**',
+      fmt(s.generator_max_lag_ms), fmt(s.generator_loop_delay_max_ms), fmt(s.generator_max_core_share),
+      (s.pass ? 'yes' : '**no**') + (s.retry ? ' (retry)' : ''),
     ].join(' | '),
   );
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---:').join('|')}|`, ...lines.map((l) => `| ${l} |`)].join('\n');

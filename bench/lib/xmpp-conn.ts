@@ -103,6 +103,8 @@ export class XmppConn {
   onStanza: StanzaHandler | null = null;
   onClose: ((err?: Error) => void) | null = null;
   closed = false;
+  /** we ended the stream ourselves (close()): the server's </stream:stream> is expected */
+  closing = false;
   encrypted = false;
   jid = '';
   /** Bytes handed to the socket that the kernel has not taken yet (open-loop senders watch this). */
@@ -436,6 +438,7 @@ export class XmppConn {
   close(graceMs = 3000): Promise<void> {
     return new Promise((resolve) => {
       if (this.closed) return resolve();
+      this.closing = true;
       const timer = setTimeout(() => {
         this.sock.destroy();
         resolve();

@@ -24,6 +24,8 @@ export const s1Login: Scenario = {
     for (const starttls of [false, true]) {
       const label = starttls ? 'STARTTLS' : 'plain';
       const remaining = ctx.deadline - Date.now();
+      const cpu0 = ctx.server.cpuSeconds();
+      const t0 = Date.now();
       const parts = await pool.all<LoginResult>((i) => ({
         op: 'login-burst',
         users: users[i]!,
@@ -33,12 +35,13 @@ export const s1Login: Scenario = {
         deadlineMs: Math.max(5_000, Math.min(80_000, remaining / (starttls ? 1 : 2) - 5_000)),
       }));
       const m = mergeLogins(parts.map((p) => p.data));
+      const serverCores = (ctx.server.cpuSeconds() - cpu0) / ((Date.now() - t0) / 1000);
       const rate = m.ok / m.wallS;
       const lat = m.hist.summary();
       const genShare = Math.max(...parts.map((p) => p.cpu.cpuUs / Math.max(1, p.cpu.wallUs)));
       log(
         `  ${label}: ${m.ok} ok, ${m.failed} failed in ${m.wallS.toFixed(1)} s → ${rate.toFixed(0)} sessions/s, ` +
-          `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms (generator ${Math.round(genShare * 100)}% of a core)`,
+          `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms (server ${serverCores.toFixed(2)} cores, generator ${Math.round(genShare * 100)}% of a core)`,
       );
       if (m.failed) warnings.push(`${label}: ${m.failed} logins failed, first: ${m.firstError}`);
       if (m.ok + m.failed < n) warnings.push(`${label}: only ${m.ok + m.failed} of ${n} logins ran within the time budget`);
@@ -56,6 +59,7 @@ export const s1Login: Scenario = {
         latency: lat,
         first_error: m.firstError,
         generator_max_core_share: round(genShare, 2),
+        server_cpu_cores: round(serverCores, 2),
       };
     }
     return { metrics, details, warnings };

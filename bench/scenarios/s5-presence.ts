@@ -146,7 +146,7 @@ export const s5Presence: Scenario = {
     if (logins.rosterBoth < expected) {
       warnings.push(`rosters incomplete: ${logins.rosterBoth}/${expected} items with subscription 'both' at login`);
     }
-    const pres = await drain(pool, tag, expected, { quietMs: 3000, maxMs: 20_000 });
+    const pres = await drain(pool, tag, expected, { quietMs: 3000, maxMs: 20_000, unique: true });
     const cpuS = ctx.server.cpuSeconds() - cpu0;
     const wallS = (Date.now() - t0) / 1000;
     const spanS = pres.lastRecvUs > startAtUs ? (pres.lastRecvUs - startAtUs) / 1e6 : NaN;

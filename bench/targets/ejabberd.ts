@@ -12,6 +12,7 @@
 // server-first-message), which is what the other targets are configured to use.
 
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { debVersion, ensureDebPackages, freePorts, spawnLogged, waitForXmpp, LOOPBACK } from '../lib/proc';
 import { BENCH_DOMAIN, BENCH_MUC_DOMAIN, makeCert, makeTempDir, runningServer, type Target } from './types';
@@ -27,6 +28,65 @@ function ejabberdLibRoot(): string {
   throw new Error('ejabberd libraries not found under /usr/lib');
 }
 
+/**
+ * S5 set-up: mutual rosters through the ReST API (mod_http_api → mod_admin_extra add_rosteritem,
+ * one call per roster item), far cheaper than the subscription exchange over c2s.
+ */
+async function provisionOverApi(port: number, rosters: Array<{ user: string; contacts: string[] }>): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const jobs: Array<{ user: string; contact: string }> = [];
+  for (const r of rosters) for (const c of r.contacts) jobs.push({ user: r.user, contact: c });
+  let next = 0;
+  let failures = 0;
+  let firstError = '';
+  const post = (body: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: LOOPBACK,
+          port,
+          path: '/api/add_rosteritem',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          timeout: 30_000,
+        },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (data += d));
+          res.on('end', () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`HTTP ${res.statusCode}: ${data}`))));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end(body);
+    });
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const j = jobs[next++]!;
+      const [cu, ch] = j.contact.split('@');
+      const body = JSON.stringify({
+        localuser: j.user, localhost: BENCH_DOMAIN, user: cu, host: ch, nick: '', group: '', subs: 'both',
+      });
+      try {
+        const out = await post(body);
+        if (out.trim() !== '0') throw new Error(`add_rosteritem answered ${out.slice(0, 200)}`);
+      } catch (err) {
+        failures++;
+        firstError ||= (err as Error).message;
+        if (failures > 100) throw new Error(`roster provisioning failed: ${firstError}`);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 16 }, lane));
+  } finally {
+    agent.destroy();
+  }
+  if (failures) throw new Error(`roster provisioning: ${failures} failures, first: ${firstError}`);
+}
+
 export const ejabberd: Target = {
   name: 'ejabberd',
 
@@ -37,7 +97,7 @@ export const ejabberd: Target = {
   async start({ log, keep }) {
     const dir = makeTempDir('ejabberd');
     const cert = makeCert(dir);
-    const [c2sPort] = await freePorts(1);
+    const [c2sPort, apiPort] = await freePorts(2);
     const spool = path.join(dir, 'spool');
     const logs = path.join(dir, 'logs');
     fs.mkdirSync(spool);
@@ -60,6 +120,20 @@ listen:
     starttls: true
     starttls_required: false
     max_stanza_size: 262144
+  # ReST API on loopback, used only to pre-provision S5 rosters (add_rosteritem).
+  - port: ${apiPort}
+    ip: "${LOOPBACK}"
+    module: ejabberd_http
+    request_handlers:
+      /api: mod_http_api
+api_permissions:
+  "bench provisioning":
+    from:
+      - mod_http_api
+    who:
+      ip: 127.0.0.0/8
+    what:
+      - add_rosteritem
 auth_method: internal
 auth_password_format: scram
 auth_scram_hash: sha
@@ -79,6 +153,7 @@ access_rules:
   register:
     allow: all
 modules:
+  mod_admin_extra: {}
   mod_disco: {}
   mod_ping: {}
   mod_roster: {}
@@ -135,6 +210,7 @@ modules:
       child,
       keep,
     );
+    server.provisionRosters = (rosters) => provisionOverApi(apiPort!, rosters);
     try {
       await waitForXmpp(c2sPort!, BENCH_DOMAIN, 60_000, server.alive);
     } catch (err) {

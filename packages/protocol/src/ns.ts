@@ -83,6 +83,9 @@ export const NS = {
   RECEIPTS: 'urn:xmpp:receipts',
   HINTS: 'urn:xmpp:hints',
   STANZA_ID: 'urn:xmpp:sid:0',
+  // XEP-0313 extended queries (before-id, after-id, ids, flip-page, metadata); XEP-0122 form validation
+  MAM_EXTENDED: 'urn:xmpp:mam:2#extended',
+  XDATA_VALIDATE: 'http://jabber.org/protocol/xdata-validate',
 } as const;
 
 export type Namespace = (typeof NS)[keyof typeof NS];

@@ -36,14 +36,13 @@ export class C2sStream implements Session {
   private sasl: SaslNegotiation | undefined;
   private bound = false;
   lastActivity = Date.now();
-  private log: Logger;
+  private logger: Logger | undefined;
 
   constructor(
     private readonly server: ParleyServer,
     private readonly conn: Connection,
     private readonly policy: C2sPolicy,
   ) {
-    this.log = server.log.child({ c2s: this.id, ip: conn.remoteAddress });
     this.resetParser();
     conn.setHandlers({
       onData: (chunk) => {
@@ -52,6 +51,11 @@ export class C2sStream implements Session {
       },
       onClose: () => this.onTransportClosed(),
     });
+  }
+
+  /** Created on first use: a child logger per idle session would cost memory for nothing. */
+  private get log(): Logger {
+    return (this.logger ??= this.server.log.child({ c2s: this.id, ip: this.conn.remoteAddress, jid: this.bound ? this.jid.toString() : undefined }));
   }
 
   get remoteAddress(): string {
@@ -283,7 +287,7 @@ export class C2sStream implements Session {
     this.conn.write(
       xml('iq', { type: 'result', id: el.attrs.id }, xml('bind', { xmlns: NS.BIND }, xml('jid', null, this.jid.toString()))).toString(),
     );
-    this.log = this.log.child({ jid: this.jid.toString() });
+    this.logger = undefined;
     await this.server.hooks.fire('session/bound', { session: this });
   }
 

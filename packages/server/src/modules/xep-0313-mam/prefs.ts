@@ -1,0 +1,69 @@
+// XEP-0441 (split out of XEP-0313 §6, same urn:xmpp:mam:2 namespace): per-user archiving preferences —
+// a default ('always', 'never', 'roster': only contacts in the roster) and JIDs always or never archived.
+import { Jid, NS, StanzaError, xml, type XmlElement } from '@parley/protocol';
+import type { KeyValueStore, MapStore } from '../../storage/types';
+
+export type DefaultPolicy = 'always' | 'never' | 'roster';
+export const POLICIES: readonly DefaultPolicy[] = ['always', 'never', 'roster'];
+
+export interface Prefs {
+  default: DefaultPolicy;
+  always: string[];
+  never: string[];
+}
+
+/** The roster module's stored item (read only; we need membership, nothing else). */
+interface RosterEntry {
+  visible?: boolean;
+}
+
+export class ArchivePrefs {
+  constructor(
+    private readonly store: KeyValueStore<Prefs>,
+    private readonly roster: MapStore<RosterEntry>,
+    private readonly fallback: DefaultPolicy,
+  ) {}
+
+  async get(owner: string): Promise<Prefs> {
+    return (await this.store.get(owner)) ?? { default: this.fallback, always: [], never: [] };
+  }
+
+  set(owner: string, prefs: Prefs | undefined): Promise<void> {
+    return this.store.set(owner, prefs);
+  }
+
+  /** XEP-0441 §2: a bare JID in a list matches every resource, a full JID only itself; 'never' wins over 'always'. */
+  async shouldArchive(owner: string, other: Jid): Promise<boolean> {
+    const p = await this.get(owner);
+    const listed = (list: string[]) => list.includes(other.toBareString()) || list.includes(other.toString());
+    if (listed(p.never)) return false;
+    if (listed(p.always)) return true;
+    if (p.default === 'always') return true;
+    if (p.default === 'never') return false;
+    // 'roster': the user's own other resources count as known too.
+    if (other.toBareString() === owner) return true;
+    const entry = await this.roster.get(owner, other.toBareString());
+    return entry !== undefined && entry.visible !== false;
+  }
+}
+
+export function prefsElement(p: Prefs): XmlElement {
+  const list = (name: string, jids: string[]) => xml(name, null, ...jids.map((j) => xml('jid', null, j)));
+  return xml('prefs', { xmlns: NS.MAM, default: p.default }, list('always', p.always), list('never', p.never));
+}
+
+/** XEP-0441 §2.2: a set replaces the preferences; 'default' is required, the lists are optional. */
+export function parsePrefs(el: XmlElement): Prefs {
+  const d = el.attrs.default as DefaultPolicy | undefined;
+  if (d === undefined || !POLICIES.includes(d)) throw new StanzaError('bad-request', `default must be one of ${POLICIES.join(', ')}`);
+  const jids = (name: string): string[] => {
+    const out: string[] = [];
+    for (const j of el.getChild(name)?.getChildren('jid') ?? []) {
+      const jid = Jid.tryParse(j.text().trim());
+      if (!jid) throw new StanzaError('jid-malformed', `invalid JID in <${name}/>`);
+      if (!out.includes(jid.toString())) out.push(jid.toString());
+    }
+    return out;
+  };
+  return { default: d, always: jids('always'), never: jids('never') };
+}
