@@ -10,9 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WorkerPool } from './lib/pool';
-import { machineFacts } from './lib/machine';
+import { cpuPressureLine, machineFacts } from './lib/machine';
 import { renderText, resultsMarkdown, table, type RunResults, type ScenarioRun, type TargetRun } from './lib/report';
-import { XmppConn } from './lib/xmpp-conn';
+import { XmppConn, type SaslMechanism } from './lib/xmpp-conn';
 import { range, closeAll, SCENARIO_BUDGET_MS, USER_PREFIX, type Scenario } from './scenarios/common';
 import { s1Login } from './scenarios/s1-login';
 import { s2IdleMemory } from './scenarios/s2-idle-memory';
@@ -36,6 +36,8 @@ const HELP = `Usage: npm run bench -- [options]
   --quick                             smoke-test sizes (seconds per scenario, not minutes)
   --only-peer                         skip Parley (run the peers only)
   --workers N                         load-generator processes (default: 2, more when sessions need it)
+  --sasl plain|scram-sha-1            client login mechanism (default plain: the server hashes the
+                                      password at each login; SCRAM leaves PBKDF2 to the client, cached)
   --keep                              keep each server's temporary directory (config, data, logs)
   --summary / --no-summary            write bench/RESULTS.md (default: yes for full runs, no for --quick)
   -h, --help
@@ -45,6 +47,7 @@ ${SCENARIOS.map((s) => `  ${s.id}  ${s.title}`).join('\n')}
 `;
 
 function parse(): {
+  sasl: SaslMechanism;
   peers: Array<'prosody' | 'ejabberd'>;
   scenarios: Scenario[];
   quick: boolean;
@@ -61,6 +64,7 @@ function parse(): {
       'only-peer': { type: 'boolean', default: false },
       workers: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      sasl: { type: 'string', default: 'plain' },
       summary: { type: 'boolean' },
       'no-summary': { type: 'boolean' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -85,7 +89,11 @@ function parse(): {
   const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
   if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   const quick = values.quick ?? false;
+  const saslArg = (values.sasl ?? 'plain').toUpperCase();
+  if (saslArg !== 'PLAIN' && saslArg !== 'SCRAM-SHA-1') throw new Error(`--sasl must be plain or scram-sha-1 (got ${values.sasl})`);
+  const sasl: SaslMechanism = saslArg;
   return {
+    sasl,
     peers: [...peers],
     scenarios,
     quick,
@@ -198,6 +206,7 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
         target: { host: server.host, port: server.port, domain: server.domain, mucDomain: server.mucDomain },
         password: PASSWORD,
         userPrefix: USER_PREFIX,
+        sasl: opts.sasl,
       },
       log,
     );
@@ -286,18 +295,20 @@ async function main(): Promise<void> {
       quick: opts.quick,
       only_peer: opts.onlyPeer,
       workers: opts.workers ?? 'auto',
+      sasl: opts.sasl,
       scenario_budget_s: SCENARIO_BUDGET_MS / 1000,
     },
     machine: machineFacts(),
     targets: [],
   };
-  log(`bench: ${res.command} — targets ${targets.map((t) => t.name).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
+  log(`bench: ${res.command} — SASL ${opts.sasl}; targets ${targets.map((t) => t.name).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
   for (const t of targets) {
     if (stopping) break;
     res.targets.push(await runTarget(t, opts));
   }
   res.finished_at = new Date().toISOString();
   res.machine.loadavg_end = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  res.machine.cpu_pressure_end = cpuPressureLine();
 
   const resultsDir = path.join(BENCH_DIR, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });

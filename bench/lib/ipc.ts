@@ -1,7 +1,7 @@
 // Messages between the coordinator (bench/run.ts) and its load-generator worker processes.
 
 import type { HistogramJson } from './histogram';
-import type { ConnTarget } from './xmpp-conn';
+import type { ConnTarget, SaslMechanism } from './xmpp-conn';
 
 export interface CpuSample {
   /** user + system CPU µs used by the worker process during the command */
@@ -16,6 +16,7 @@ export interface SetupCmd {
   password: string;
   /** user name for index i is `${userPrefix}${i}` */
   userPrefix: string;
+  sasl: SaslMechanism;
 }
 
 export interface RegisterCmd {

@@ -13,8 +13,19 @@ export interface MachineFacts {
   node: string;
   loadavg_start: number[];
   loadavg_end?: number[];
+  /** /proc/pressure/cpu at start (who else wants the CPU) */
+  cpu_pressure_start: string | null;
+  cpu_pressure_end?: string | null;
   packages: Record<string, string | null>;
   fd_limit_note: string;
+}
+
+export function cpuPressureLine(): string | null {
+  try {
+    return fs.readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export function machineFacts(): MachineFacts {
@@ -35,6 +46,7 @@ export function machineFacts(): MachineFacts {
     os: osName,
     node: process.version,
     loadavg_start: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    cpu_pressure_start: cpuPressureLine(),
     packages: pkgs,
     fd_limit_note: 'a process may open at most 20,000 files here: sessions are spread over worker processes',
   };

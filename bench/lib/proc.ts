@@ -215,3 +215,29 @@ export function ensureDebPackages(pkgs: string[], log: (s: string) => void): voi
     timeout: 600_000,
   });
 }
+
+/**
+ * Linux PSI: total µs during which some runnable task waited for a CPU (/proc/pressure/cpu).
+ * Its growth over a step, divided by the step's wall time, shows contention from anything on the
+ * machine (other people's work included); undefined where PSI is not available.
+ */
+export function cpuPressureUs(): number | undefined {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Measures CPU pressure (% of wall time some task waited for a CPU) between start and stop. */
+export function pressureMeter(): () => number | null {
+  const p0 = cpuPressureUs();
+  const t0 = process.hrtime.bigint();
+  return () => {
+    const p1 = cpuPressureUs();
+    if (p0 === undefined || p1 === undefined) return null;
+    const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
+    return Math.round((1000 * (p1 - p0)) / wallUs) / 10;
+  };
+}

@@ -43,6 +43,10 @@ const TITLE: Record<string, string> = {
   ejabberd: 'ejabberd',
 };
 
+function avg60(line: string | null | undefined): string {
+  return /avg60=([\d.]+)/.exec(line ?? '')?.[1] ?? '?';
+}
+
 function fmt(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
@@ -113,11 +117,11 @@ export function renderMarkdown(t: string[][]): string {
 }
 
 function stepTable(steps: StepReport[]): string {
-  const head = ['offered/s', 'sent', 'delivered', 'loss', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'gen. lag ms', 'gen. stall ms', 'gen. core', 'pass'];
+  const head = ['offered/s', 'sent', 'delivered', 'loss', 'delivered/s', 'p50 ms', 'p99 ms', 'max ms', 'server cores', 'CPU pressure %', 'gen. lag ms', 'gen. stall ms', 'gen. core', 'pass'];
   const lines = steps.map((s) =>
     [
       fmt(s.offered_per_s), fmt(s.sent), fmt(s.delivered), `${fmt(s.loss)} (${s.loss_pct}%)`, fmt(s.delivered_per_s),
-      fmt(s.latency.p50_ms), fmt(s.latency.p99_ms), fmt(s.latency.max_ms), fmt(s.server_cpu_cores),
+      fmt(s.latency.p50_ms), fmt(s.latency.p99_ms), fmt(s.latency.max_ms), fmt(s.server_cpu_cores), fmt(s.cpu_pressure_pct),
       fmt(s.generator_max_lag_ms), fmt(s.generator_loop_delay_max_ms), fmt(s.generator_max_core_share),
       (s.pass ? 'yes' : '**no**') + (s.retry ? ' (retry)' : ''),
     ].join(' | '),
@@ -134,20 +138,29 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
   out.push('');
   out.push('```sh');
   out.push('npm run bench -- --peer both                      # all scenarios, Parley then Prosody then ejabberd');
-  out.push('npm run bench -- --peer both --scenario S3,S4     # what produced the numbers below, if so listed');
+  out.push('npm run bench -- --peer both --scenario S3,S4     # some scenarios only');
   out.push('npm run bench -- --peer both --quick --only-peer  # smoke test of the tool against the peers');
   out.push('```');
+  out.push('');
+  out.push(
+    '`CPU pressure %` is Linux PSI for the whole machine while a step was sending (share of time some runnable task ' +
+      'waited for a CPU): high values mean the server, the generator and other people\'s work were competing for the two cores.',
+  );
   out.push('');
   out.push('What each scenario measures and all the knobs: [bench/README.md](README.md). Raw numbers, with the machine');
   out.push(`facts and exact settings: \`${res.results_file ?? 'bench/results/'}\`.`);
   out.push('');
   out.push(
     `> **Preliminary.** ${m.nproc}-core machine (${m.cpu_model}, ${m.mem_total_gib} GiB) shared with other work while ` +
-      `this ran (load average ${m.loadavg_start.join(' / ')} at start, ${(m.loadavg_end ?? []).join(' / ')} at end); the ` +
+      `this ran (load average ${m.loadavg_start.join(' / ')} at start, ${(m.loadavg_end ?? []).join(' / ')} at end; ` +
+      `CPU pressure avg60 ${avg60(m.cpu_pressure_start)}% at start, ${avg60(m.cpu_pressure_end)}% at end); the ` +
       'load generator runs on the same two cores as the server. Compare servers within one run, not across runs.',
   );
   out.push('');
-  out.push(`Run: ${res.started_at} → ${res.finished_at ?? '?'}; command \`${res.command}\`.`);
+  out.push(
+    `Run: ${res.started_at} → ${res.finished_at ?? '?'}; command \`${res.command}\`; client SASL mechanism ` +
+      `${String(res.options['sasl'] ?? 'PLAIN')}.`,
+  );
   out.push('');
   out.push('| target | version | started | SCRAM iterations | notes |');
   out.push('|---|---|---|---|---|');

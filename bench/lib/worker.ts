@@ -78,6 +78,7 @@ function connOptions(starttls: boolean): ConnectOptions {
     localAddress: nextLocalAddress(c.workerIndex),
     starttls,
     stepTimeoutMs: 30_000,
+    sasl: c.sasl,
   };
 }
 

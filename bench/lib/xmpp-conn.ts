@@ -8,6 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { StringDecoder } from 'node:string_decoder';
+import crypto from 'node:crypto';
 
 export const NS_CLIENT = 'jabber:client';
 const NS_STREAM = 'http://etherx.jabber.org/streams';
@@ -30,12 +31,19 @@ export interface ConnectOptions extends ConnTarget {
   starttls?: boolean;
   /** Time allowed for each negotiation step. */
   stepTimeoutMs?: number;
+  /** SASL mechanism for login (default PLAIN: the server hashes the password at every login). */
+  sasl?: SaslMechanism;
 }
+
+export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-1';
 
 /** Called for each top-level element once the stream is established (and no waiter wants it). */
 export type StanzaHandler = (stanza: string, name: string) => void;
 
 export class XmppError extends Error {}
+
+/** SCRAM salted passwords by (password, salt, iterations): one PBKDF2 per account per process. */
+const scramCache = new Map<string, Buffer>();
 
 const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
 let addressCursor = 0;
@@ -158,7 +166,8 @@ export class XmppConn {
         await conn.startTls();
         features = await conn.openStream();
       }
-      await conn.authPlain(features, user, password);
+      if (opts.sasl === 'SCRAM-SHA-1') await conn.authScramSha1(features, user, password);
+      else await conn.authPlain(features, user, password);
       features = await conn.openStream();
       await conn.bind(features, resource);
       return conn;
@@ -415,6 +424,46 @@ export class XmppConn {
     this.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${token}</auth>`);
     const reply = await this.next();
     if (!reply.startsWith('<success')) throw new XmppError(`SASL failed for ${user}: ${reply.slice(0, 200)}`);
+  }
+
+  /**
+   * RFC 5802 SCRAM-SHA-1 (no channel binding). The salted password is cached per (password, salt,
+   * iterations) like real clients do, so the generator pays PBKDF2 once per account, and the server
+   * only checks the proof (no PBKDF2 on its side).
+   */
+  async authScramSha1(features: string, user: string, password: string): Promise<void> {
+    if (!features.includes('>SCRAM-SHA-1<')) throw new XmppError('SASL SCRAM-SHA-1 not offered');
+    const saslName = user.replace(/=/g, '=3D').replace(/,/g, '=2C');
+    const clientFirstBare = `n=${saslName},r=${crypto.randomBytes(12).toString('base64')}`;
+    this.send(
+      `<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-1'>${Buffer.from('n,,' + clientFirstBare).toString('base64')}</auth>`,
+    );
+    const challenge = await this.next();
+    if (!challenge.startsWith('<challenge')) throw new XmppError(`SCRAM failed for ${user}: ${challenge.slice(0, 200)}`);
+    const serverFirst = Buffer.from(challenge.slice(challenge.indexOf('>') + 1, challenge.lastIndexOf('<')), 'base64').toString();
+    const attrs = new Map(serverFirst.split(',').map((kv) => [kv.slice(0, 1), kv.slice(2)] as [string, string]));
+    const nonce = attrs.get('r') ?? '';
+    const salt = attrs.get('s') ?? '';
+    const iterations = Number(attrs.get('i'));
+    if (!nonce || !salt || !(iterations > 0)) throw new XmppError(`bad SCRAM challenge: ${serverFirst}`);
+    const key = `${password}\0${salt}\0${iterations}`;
+    let salted = scramCache.get(key);
+    if (!salted) {
+      salted = crypto.pbkdf2Sync(password, Buffer.from(salt, 'base64'), iterations, 20, 'sha1');
+      scramCache.set(key, salted);
+    }
+    const clientKey = crypto.createHmac('sha1', salted).update('Client Key').digest();
+    const storedKey = crypto.createHash('sha1').update(clientKey).digest();
+    const finalNoProof = `c=biws,r=${nonce}`;
+    const authMessage = `${clientFirstBare},${serverFirst},${finalNoProof}`;
+    const signature = crypto.createHmac('sha1', storedKey).update(authMessage).digest();
+    const proof = Buffer.alloc(clientKey.length);
+    for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i]! ^ signature[i]!;
+    this.send(
+      `<response xmlns='${NS_SASL}'>${Buffer.from(`${finalNoProof},p=${proof.toString('base64')}`).toString('base64')}</response>`,
+    );
+    const reply = await this.next();
+    if (!reply.startsWith('<success')) throw new XmppError(`SCRAM failed for ${user}: ${reply.slice(0, 200)}`);
   }
 
   async bind(features: string, resource: string): Promise<void> {

@@ -3,7 +3,7 @@
 import { Histogram, nowUs, type HistogramSummary } from '../lib/histogram';
 import type { CollectResult, LoginResult, SendStepCmd, SendStepResult } from '../lib/ipc';
 import type { WorkerPool } from '../lib/pool';
-import { sleep } from '../lib/proc';
+import { pressureMeter, sleep } from '../lib/proc';
 import type { RunningServer } from '../targets/types';
 
 export interface Metric {
@@ -176,6 +176,8 @@ export interface StepReport {
   latency: HistogramSummary;
   pass: boolean;
   server_cpu_cores: number;
+  /** machine-wide CPU pressure while sending (PSI 'some'): % of time a runnable task waited for a CPU */
+  cpu_pressure_pct: number | null;
   generator_max_lag_ms: number;
   /** worst event-loop stall of a generator worker during the step */
   generator_loop_delay_max_ms: number;
@@ -220,6 +222,7 @@ export async function runSteps(
     const tag = `${opts.tagPrefix}${k}${retried ? 'r' : ''}`;
     const startAtUs = nowUs() + 300_000;
     const cpu0 = server.cpuSeconds();
+    const pressure = pressureMeter();
     const t0 = Date.now();
     const sends = await pool.all<SendStepResult>((i) => ({
       op: 'send-step',
@@ -227,6 +230,7 @@ export async function runSteps(
       rate: (rate * (opts.sessionsPerWorker[i] ?? 0)) / totalSessions,
     }));
     const sendWallS = (Date.now() - t0) / 1000;
+    const cpuPressure = pressure();
     const sent = sends.reduce((a, s) => a + s.data.sent, 0);
     const expected = sent * opts.fanout;
     const got = await drain(pool, tag, expected, { quietMs: 2000, maxMs: 10_000 });
@@ -251,6 +255,7 @@ export async function runSteps(
       latency: lat,
       pass,
       server_cpu_cores: round(cpuS / wallS, 2),
+      cpu_pressure_pct: cpuPressure,
       generator_max_lag_ms: round(maxLag, 1),
       generator_loop_delay_max_ms: round(loopMax, 1),
       retry: retried,
@@ -260,7 +265,7 @@ export async function runSteps(
     steps.push(report);
     log(
       `  step ${rate}/s: sent ${sent} (in ${sendWallS.toFixed(1)} s), delivered ${got.received}/${expected}, ` +
-        `errors ${got.errors}, p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, server ${report.server_cpu_cores} cores, ` +
+        `errors ${got.errors}, p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, server ${report.server_cpu_cores} cores, CPU pressure ${cpuPressure ?? '?'}%, ` +
         `generator lag ${report.generator_max_lag_ms} ms, loop stall ${report.generator_loop_delay_max_ms} ms, ` +
         `${Math.round(genShare * 100)}% core → ${pass ? 'pass' : 'FAIL'}${retried ? ' (retry)' : ''}`,
     );

@@ -1,14 +1,15 @@
-// S1 — login rate: N complete logins (TCP connect, stream, [STARTTLS], SASL PLAIN with the
-// server checking a SCRAM-hashed password (4,096 PBKDF2 iterations), bind) at a fixed
-// concurrency; each session is closed as soon as it is bound. Plaintext first, then STARTTLS.
+// S1 — login rate: N complete logins (TCP connect, stream, [STARTTLS], SASL — PLAIN by default,
+// with the server checking a SCRAM-hashed password (4,096 PBKDF2 iterations) — bind) at a fixed
+// concurrency; each session is closed as soon as it is bound. Without TLS first, then STARTTLS.
 
 import { nowUs } from '../lib/histogram';
+import { pressureMeter } from '../lib/proc';
 import type { LoginResult } from '../lib/ipc';
 import { mergeLogins, metric, range, round, type Metric, type Scenario } from './common';
 
 export const s1Login: Scenario = {
   id: 'S1',
-  title: 'Login rate (connect + SASL PLAIN + bind), plaintext and STARTTLS',
+  title: 'Login rate (connect + SASL + bind), without TLS and with STARTTLS',
   users: (quick) => ({ count: quick ? 500 : 5000, exclusive: false }),
   maxSessions: () => 200,
 
@@ -22,9 +23,10 @@ export const s1Login: Scenario = {
     const details: Record<string, unknown> = { n, concurrency };
     const warnings: string[] = [];
     for (const starttls of [false, true]) {
-      const label = starttls ? 'STARTTLS' : 'plain';
+      const label = starttls ? 'STARTTLS' : 'no-TLS';
       const remaining = ctx.deadline - Date.now();
       const cpu0 = ctx.server.cpuSeconds();
+      const pressure = pressureMeter();
       const t0 = Date.now();
       const parts = await pool.all<LoginResult>((i) => ({
         op: 'login-burst',
@@ -45,7 +47,7 @@ export const s1Login: Scenario = {
       );
       if (m.failed) warnings.push(`${label}: ${m.failed} logins failed, first: ${m.firstError}`);
       if (m.ok + m.failed < n) warnings.push(`${label}: only ${m.ok + m.failed} of ${n} logins ran within the time budget`);
-      const key = starttls ? 'tls' : 'plain';
+      const key = starttls ? 'tls' : 'tcp';
       metrics.push(
         metric(`${key}_sessions_per_s`, `${label} logins/s`, round(rate, 0), 'sessions/s', 'higher'),
         metric(`${key}_p50_ms`, `${label} login p50`, lat.p50_ms, 'ms', 'lower'),
@@ -60,6 +62,7 @@ export const s1Login: Scenario = {
         first_error: m.firstError,
         generator_max_core_share: round(genShare, 2),
         server_cpu_cores: round(serverCores, 2),
+        cpu_pressure_pct: pressure(),
       };
     }
     return { metrics, details, warnings };

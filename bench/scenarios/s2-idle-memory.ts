@@ -28,12 +28,17 @@ export const s2IdleMemory: Scenario = {
     log(`  baseline RSS ${(baseKiB / 1024).toFixed(1)} MiB`);
     const details: Record<string, unknown> = { baseline_rss_kib: baseKiB, settle_ms: SETTLE_MS };
     let open = 0;
-    let prev = ctx.users.base;
-    for (const level of levels(quick)) {
+    const all = levels(quick);
+    const last = Math.min(all.at(-1)!, ctx.users.count);
+    let prevCount = 0;
+    for (const [li, level] of all.entries()) {
       const want = Math.min(level, ctx.users.count);
-      const users = pool.split(range(prev, ctx.users.base + want - prev));
-      prev = ctx.users.base + want;
-      const remaining = ctx.deadline - Date.now();
+      const adding = want - prevCount;
+      const users = pool.split(range(ctx.users.base + prevCount, adding));
+      // Time for this level in proportion to the logins it adds, keeping 15 s per level to settle.
+      const share = adding / Math.max(1, last - prevCount);
+      prevCount = want;
+      const remaining = ctx.deadline - Date.now() - 15_000 * (all.length - li);
       const parts = await pool.all<LoginResult>((i) => ({
         op: 'connect',
         users: users[i]!,
@@ -41,7 +46,7 @@ export const s2IdleMemory: Scenario = {
         starttls: false,
         presence: 'plain',
         rosterGet: false,
-        deadlineMs: Math.max(10_000, remaining / 2 - 10_000),
+        deadlineMs: Math.max(10_000, remaining * Math.min(1, share)),
       }));
       const m = mergeLogins(parts.map((p) => p.data));
       open = parts.reduce((a, p) => a + p.data.open, 0);

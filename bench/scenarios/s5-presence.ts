@@ -12,7 +12,7 @@
 
 import { nowUs } from '../lib/histogram';
 import type { LoginResult, SubscribeStatusResult } from '../lib/ipc';
-import { sleep } from '../lib/proc';
+import { pressureMeter, sleep } from '../lib/proc';
 import { closeAll, drain, mergeLogins, metric, range, round, USER_PREFIX, type Metric, type Scenario } from './common';
 
 interface Size {
@@ -129,6 +129,7 @@ export const s5Presence: Scenario = {
     const startAtUs = nowUs() + 500_000;
     const stepUs = (sz.windowMs * 1000) / n;
     const cpu0 = ctx.server.cpuSeconds();
+    const pressure = pressureMeter();
     const t0 = Date.now();
     const storm = await pool.all<LoginResult>((i) => ({
       op: 'connect',
@@ -187,6 +188,7 @@ export const s5Presence: Scenario = {
           probe_reply_latency: pres.probeHist.summary(),
         },
         server_cpu_cores: round(cpuS / wallS, 2),
+        cpu_pressure_pct: pressure(),
         generator_max_core_share: round(genShare, 2),
       },
       warnings,

@@ -145,7 +145,8 @@ export class Router {
     if (stanza.attrs.type === 'error' || stanza.attrs.from === undefined) return;
     if (stanza.name === 'iq' && stanza.attrs.type === 'result') return;
     const reply = errorReply(stanza, error, stanza.name !== 'iq');
-    if (reply.attrs.from === undefined) reply.attrs.from = this.mainDomain;
+    // A stanza sent without 'to' was addressed to the sender's own account (RFC 6120 §10.3).
+    if (reply.attrs.from === undefined) reply.attrs.from = Jid.tryParse(stanza.attrs.from)?.toBareString() ?? this.mainDomain;
     try {
       await this.route(reply, { kind: 'local' });
     } catch (err) {

@@ -35,6 +35,10 @@ export class C2sStream implements Session {
   private paused = false;
   private sasl: SaslNegotiation | undefined;
   private bound = false;
+  /** RFC 6120 §4.7.4: the client's default language, stamped on its stanzas that carry none (§8.1.5). */
+  private lang: string | undefined;
+  /** RFC 6120 §4.4: the client closed its stream; close ours once the stanzas it sent before are processed. */
+  private closeAfterDrain = false;
   lastActivity = Date.now();
   private logger: Logger | undefined;
 
@@ -99,6 +103,8 @@ export class C2sStream implements Session {
     const version = attrs.version;
     // RFC 6120 §4.7.5: a missing version means 0.9, which we do not speak; major versions above 1 neither.
     if (version === undefined || !/^1\.\d+$/.test(version)) return this.close(new StreamError('unsupported-version'));
+    const lang = attrs['xml:lang'];
+    if (lang !== undefined && LANGUAGE_TAG.test(lang)) this.lang = lang;
     this.phase = this.username === undefined ? 'negotiating' : 'authenticated';
     this.sendFeatures();
   }
@@ -178,6 +184,7 @@ export class C2sStream implements Session {
       }
     } finally {
       this.processing = false;
+      if (this.closeAfterDrain) this.close();
       if (this.paused && this.phase !== 'closed') {
         this.paused = false;
         this.conn.resume();
@@ -302,6 +309,12 @@ export class C2sStream implements Session {
       this.send(xml('iq', { type: 'result', id: el.attrs.id, from: this.server.domain }));
       return;
     }
+    // RFC 6120 §7.6.2.2: one resource per stream (binding several is not offered); a second bind is not-allowed
+    // rather than an iq routed to the user's own account.
+    if (name === 'iq' && el.attrs.type === 'set' && el.getChild('bind', NS.BIND)) {
+      this.send(errorReply(el, new StanzaError('not-allowed', 'a resource is already bound to this stream')));
+      return;
+    }
     // RFC 6120 §8.1.2.1: the server stamps the full JID; a client claiming someone else is cut off.
     const claimed = el.attrs.from;
     if (claimed !== undefined && claimed !== this.jid.toString() && claimed !== this.jid.toBareString()) {
@@ -312,6 +325,8 @@ export class C2sStream implements Session {
     }
     el.attrs.from = this.jid.toString();
     delete el.attrs.xmlns;
+    // RFC 6120 §8.1.5: a stanza without xml:lang gets the language the client declared for its stream.
+    if (this.lang !== undefined && el.attrs['xml:lang'] === undefined) el.attrs['xml:lang'] = this.lang;
     const invalid = validateStanza(el);
     if (invalid) {
       if (el.attrs.type !== 'error') this.send(withFrom(errorReply(el, invalid, name !== 'iq'), this.server.domain));
@@ -359,9 +374,12 @@ export class C2sStream implements Session {
     this.finish(error?.condition);
   }
 
-  // RFC 6120 §4.4: the peer closed its stream; close ours and let the transport go.
+  // RFC 6120 §4.4: the peer closed its stream; close ours and let the transport go. Stanzas it sent before the
+  // closing tag were sent on an open stream and are processed first (a last message or unavailable presence
+  // written together with </stream:stream> must not be lost).
   private onPeerClose(): void {
-    this.close();
+    if (this.processing || this.queue.length > 0) this.closeAfterDrain = true;
+    else this.close();
   }
 
   private onTransportClosed(): void {
@@ -386,6 +404,9 @@ function withFrom(el: XmlElement, from: string): XmlElement {
   el.attrs.from ??= from;
   return el;
 }
+
+/** RFC 5646 language tags, loosely: letters, digits and hyphens, up to 35 characters. */
+const LANGUAGE_TAG = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
 
 const MESSAGE_TYPES = new Set(['chat', 'error', 'groupchat', 'headline', 'normal']);
 const PRESENCE_TYPES = new Set(['error', 'probe', 'subscribe', 'subscribed', 'unavailable', 'unsubscribe', 'unsubscribed']);

@@ -65,11 +65,21 @@ export class PresenceService {
   }
 
   private async unavailable(session: Session, stanza: XmlElement): Promise<void> {
-    if (!session.available) return;
     const presence = stanza.clone();
     delete presence.attrs.to;
     presence.attrs.from = session.jid.toString();
-    await this.goUnavailable(session, presence);
+    if (session.available) await this.goUnavailable(session, presence);
+    else this.endDirected(session, presence);
+  }
+
+  /**
+   * §4.6.3: a resource that never sent broadcast presence may still have sent directed presence (a bot joining
+   * a MUC room, say); its unavailable presence goes to those recipients all the same.
+   */
+  private endDirected(session: Session, presence: XmlElement): void {
+    const directed = this.directed(session);
+    for (const to of directed) this.sendTo(presence, to);
+    directed.clear();
   }
 
   /** §4.5.2: unavailable to the subscribed contacts, the user's other resources and directed-presence recipients. */
@@ -94,9 +104,9 @@ export class PresenceService {
   }
 
   async sessionClosed(session: Session): Promise<void> {
-    if (session.available) {
-      await this.goUnavailable(session, xml('presence', { type: 'unavailable', from: session.jid.toString() }));
-    }
+    const unavailable = xml('presence', { type: 'unavailable', from: session.jid.toString() });
+    if (session.available) await this.goUnavailable(session, unavailable);
+    else this.endDirected(session, unavailable);
     if (!this.ctx.server.sessions.hasAccount(session.jid.toBareString())) this.store.evict(session.jid.toBareString());
   }
 

@@ -58,6 +58,9 @@ export function registerRosterIq(ctx: ModuleContext<any>, store: RosterStore, on
     } catch {
       throw new StanzaError('bad-request', 'invalid item jid');
     }
+    // Roster items are bare JIDs (RFC 6121 §2.1.2.3 speaks of the contact's bare JID); a full JID would make an
+    // item that subscriptions, keyed by bare JID, never update.
+    if (contact.isFull) throw new StanzaError('bad-request', 'roster items are bare JIDs');
     const contactKey = contact.toString();
     const owner = from.toBareString();
     const existing = await store.get(owner, contactKey);
@@ -70,6 +73,9 @@ export function registerRosterIq(ctx: ModuleContext<any>, store: RosterStore, on
       pushItem(ctx, owner, contactKey, undefined, version);
       return null;
     }
+    // A user's own presence reaches all of their resources without a subscription (§4.2.2, §4.4.2); an item
+    // for the own bare JID would make the account subscribe to itself and echo its presence twice.
+    if (contactKey === owner) throw new StanzaError('not-allowed', 'the roster cannot hold your own JID');
     const groups = el.getChildren('group').map((g) => g.text());
     // §2.3.3: duplicate groups are bad-request, empty group names not-acceptable.
     if (new Set(groups).size !== groups.length) throw new StanzaError('bad-request', 'duplicate group');
@@ -78,7 +84,8 @@ export function registerRosterIq(ctx: ModuleContext<any>, store: RosterStore, on
     // §2.1.2.5: a client cannot set subscription state; 'ask'/'approved' from the client are ignored too.
     const item: RosterItem = {
       ...(existing ?? { subscription: 'none' }),
-      name: el.attrs.name || undefined,
+      // §2.1.2.3: the name is a human-readable label; an empty or blank one is no name.
+      name: el.attrs.name?.trim() ? el.attrs.name : undefined,
       groups,
       visible: true,
     };

@@ -22,6 +22,8 @@ export type Roster = Map<string, RosterItem>;
 
 export class RosterStore {
   private readonly cache = new Map<string, Promise<Roster>>();
+  /** The last pending write per owner, so that writes to one roster run in order. */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(
     private readonly items: MapStore<RosterItem>,
@@ -43,15 +45,31 @@ export class RosterStore {
     return (await this.load(owner)).get(contact);
   }
 
-  /** Saves (or, with undefined, removes) an item and bumps the roster version (XEP-0237). */
-  async put(owner: string, contact: string, item: RosterItem | undefined): Promise<number> {
-    const roster = await this.load(owner);
-    if (item) roster.set(contact, item);
-    else roster.delete(contact);
-    await this.items.set(owner, contact, item);
-    const version = ((await this.versions.get(owner)) ?? 0) + 1;
-    await this.versions.set(owner, version);
-    return version;
+  /**
+   * Saves (or, with undefined, removes) an item and bumps the roster version (XEP-0237). Changes to one roster
+   * are applied one at a time: two concurrent read-increment-writes of the counter would hand two different
+   * rosters the same version, and a client caching one would never learn about the other (RFC 6121 §2.6).
+   */
+  put(owner: string, contact: string, item: RosterItem | undefined): Promise<number> {
+    const previous = this.writes.get(owner) ?? Promise.resolve();
+    const result = previous.then(async () => {
+      const roster = await this.load(owner);
+      if (item) roster.set(contact, item);
+      else roster.delete(contact);
+      await this.items.set(owner, contact, item);
+      const version = ((await this.versions.get(owner)) ?? 0) + 1;
+      await this.versions.set(owner, version);
+      return version;
+    });
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writes.set(owner, tail);
+    void tail.then(() => {
+      if (this.writes.get(owner) === tail) this.writes.delete(owner);
+    });
+    return result;
   }
 
   async version(owner: string): Promise<number> {

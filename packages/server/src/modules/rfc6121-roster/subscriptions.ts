@@ -129,6 +129,9 @@ export class Subscriptions {
           this.sendCurrentPresence(user.bare(), key);
           return;
         }
+        // Appendix A.3.1: a request already pending (None/To + Pending In) is neither delivered again nor
+        // changes anything; the stored one is redelivered at the next login until answered.
+        if (before?.pendingIn) return;
         after ??= { subscription: 'none', groups: [], visible: false };
         after.pendingIn = stanzaWithoutAddresses(stanza);
         deliver = true;

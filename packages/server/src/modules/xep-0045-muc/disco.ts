@@ -4,6 +4,7 @@ import { NS, StanzaError, formElement, xml, type XmlElement } from '@parley/prot
 import type { IqRequest } from '../../core/iq';
 import type { DiscoInfo } from '../../core/domains';
 import type { Room } from './room';
+import { isLogged } from './mam';
 import type { MucService } from './service';
 
 export function serviceInfo(info: DiscoInfo, req: IqRequest): XmlElement {
@@ -39,6 +40,8 @@ export function roomInfo(room: Room, req: IqRequest): XmlElement {
     c.persistent ? 'muc_persistent' : 'muc_temporary',
     c.moderated ? 'muc_moderated' : 'muc_unmoderated',
     c.whois === 'anyone' ? 'muc_nonanonymous' : 'muc_semianonymous',
+    // XEP-0313 §7: a logged room hosts an archive.
+    ...(isLogged(room) ? [NS.MAM, NS.MAM_EXTENDED] : []),
   ];
   for (const f of features.sort()) q.append(xml('feature', { var: f }));
   // XEP-0128 extended information (§15.5.4 muc#roominfo).

@@ -16,6 +16,7 @@ import { registerGet, registerSet } from './register';
 import type { Room } from './room';
 import { MucService, type MucOptions } from './service';
 import { forwardIq } from './iq-forward';
+import { mamForm, mamMetadata, mamQuery } from './mam';
 
 type RoomIq = (svc: MucService, room: Room, req: IqRequest) => unknown;
 
@@ -28,6 +29,10 @@ const ROOM_IQS: Record<string, RoomIq> = {
   [`get|${NS.DISCO_ITEMS}|query`]: (_svc, _room, req) => roomItems(req),
   [`get|${NS.REGISTER}|query`]: registerGet,
   [`set|${NS.REGISTER}|query`]: registerSet,
+  // XEP-0313 §3.3.2: the room's archive (mam.ts).
+  [`set|${NS.MAM}|query`]: mamQuery,
+  [`get|${NS.MAM}|query`]: mamForm,
+  [`get|${NS.MAM}|metadata`]: mamMetadata,
 };
 
 const options = z.object({

@@ -5,6 +5,8 @@ import type { StanzaEvent } from '../../core/events';
 import { AFFILIATION_RANK, addressed, type Occupant, type Room } from './room';
 import type { MucService } from './service';
 import { setRole } from './roles';
+import { isLogged } from './mam';
+import { newArchiveId, stanzaId, stripStanzaIds } from '../xep-0313-mam/engine';
 
 /** Removes what only the room may say (occupant-id, XEP-0421 §4) and marks the room's. */
 function reflect(stanza: XmlElement, from: string, occ: Occupant, extra: XmlElement[] = []): XmlElement {
@@ -51,14 +53,19 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
     room.subjectBy = occ.nick;
     void svc.persist(room);
   }
-  const msg = reflect(stanza, room.occJid(occ.nick), occ);
+  // XEP-0359 security considerations: only the room may claim where its archive keeps a message.
+  stripStanzaIds(stanza, room.jidString);
+  const logged = isLogged(room) && (hasBody || subject !== undefined);
+  const id = logged ? newArchiveId() : undefined;
+  // XEP-0313 §3.5: occupants learn the archive id, 'by' the room.
+  const msg = reflect(stanza, room.occJid(occ.nick), occ, id !== undefined ? [stanzaId(id, room.jidString)] : []);
   if (hasBody || subject) {
     const when = Date.now();
     room.history.add(msg, room.jidString, room.config.historyLength, when);
-    // XEP-0313 (future module): logged persistent rooms keep their history in the archive.
-    if (room.config.persistent && room.config.enableLogging) {
+    // XEP-0313 §6.1.2: logged persistent rooms keep their history in the archive (mam.ts serves it).
+    if (id !== undefined) {
       void svc.archive
-        .append(room.jidString, { when, with: occ.bare, payload: msg.toString() })
+        .append(room.jidString, { id, when, with: occ.bare, payload: msg.toString() })
         .catch((err) => svc.ctx.log.warn({ err }, 'muc archive failed'));
     }
   }

@@ -1,4 +1,4 @@
-// XEP-0313 §5.1.1: what goes into a user's archive — messages of type chat or normal with a body that the user
+// XEP-0313 §6.1.1: what goes into a user's archive — messages of type chat or normal with a body that the user
 // sends or receives (not groupchat, headline or errors) — once per archive, each tagged for its recipient with
 // a XEP-0359 stanza-id (§3.5). XEP-0334 no-store / no-permanent-store keep a message out.
 import { NS, type XmlElement } from '@parley/protocol';
@@ -21,13 +21,13 @@ export function isArchivable(stanza: XmlElement): boolean {
 export function registerArchiving<O>(ctx: ModuleContext<O>, store: ArchiveStore, prefs: ArchivePrefs): void {
   const { accounts } = ctx.server;
   // A message to a full JID without a session is handed on to 'message/bare' as the same stanza object:
-  // §5.1.1 stores it once.
+  // §6.1.1 stores it once.
   const archived = new WeakSet<XmlElement>();
 
   async function inbound({ stanza, from, to }: StanzaEvent): Promise<boolean> {
     if (stanza.name !== 'message' || to.local === undefined || archived.has(stanza)) return false;
     const owner = to.toBareString();
-    // XEP-0359 §5: only we may say where the user's archive keeps a message.
+    // XEP-0359 security considerations: only we may say where the user's archive keeps a message.
     stripStanzaIds(stanza, owner);
     if (!isArchivable(stanza)) return false;
     if (!(await accounts.exists(to.local))) return false;

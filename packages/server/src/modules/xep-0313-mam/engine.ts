@@ -177,7 +177,7 @@ export async function archiveMetadata(store: ArchiveStore, owner: string): Promi
   return md;
 }
 
-/** XEP-0359 §5: a stanza-id 'by' an archive of ours was put there by someone else; drop it. */
+/** XEP-0359 security considerations: a stanza-id 'by' an archive of ours was put there by someone else; drop it. */
 export function stripStanzaIds(stanza: XmlElement, by: string): void {
   stanza.children = stanza.children.filter(
     (c) =>

@@ -61,7 +61,7 @@ export default defineModule<MamOptions>({
     const prefs = new ArchivePrefs(ctx.keyval<Prefs>('mam_prefs'), ctx.map('roster'), ctx.options.default_policy);
     registerArchiving(ctx, store, prefs);
 
-    /** §3.3.1: a user's archive is on the user's bare JID, for the user alone (§7.1 forbidden otherwise). */
+    /** §3.3.1: a user's archive is on the user's bare JID, for the user alone (§8.1: forbidden otherwise). */
     function owner(req: IqRequest): string {
       if (!req.isSelf) throw new StanzaError('forbidden', 'Only the account owner may use its archive');
       return req.from.toBareString();
@@ -100,7 +100,7 @@ export default defineModule<MamOptions>({
       await prefs.set(own, p);
       return prefsElement(p);
     });
-    // §6: servers with the #extended fields say so next to urn:xmpp:mam:2.
+    // §7: servers with the #extended fields say so next to urn:xmpp:mam:2.
     ctx.disco.account.features.add(NS.MAM_EXTENDED);
     ctx.onStop(() => {
       ctx.disco.account.features.delete(NS.MAM_EXTENDED);

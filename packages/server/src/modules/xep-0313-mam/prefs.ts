@@ -1,4 +1,4 @@
-// XEP-0441 (split out of XEP-0313 §6, same urn:xmpp:mam:2 namespace): per-user archiving preferences —
+// XEP-0441 (split out of XEP-0313 0.7, same urn:xmpp:mam:2 namespace): per-user archiving preferences —
 // a default ('always', 'never', 'roster': only contacts in the roster) and JIDs always or never archived.
 import { Jid, NS, StanzaError, xml, type XmlElement } from '@parley/protocol';
 import type { KeyValueStore, MapStore } from '../../storage/types';
