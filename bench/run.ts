@@ -36,8 +36,9 @@ const HELP = `Usage: npm run bench -- [options]
   --quick                             smoke-test sizes (seconds per scenario, not minutes)
   --only-peer                         skip Parley (run the peers only)
   --workers N                         load-generator processes (default: 2, more when sessions need it)
-  --sasl plain|scram-sha-1            client login mechanism (default plain: the server hashes the
-                                      password at each login; SCRAM leaves PBKDF2 to the client, cached)
+  --sasl plain|scram-sha-1            one login mechanism for every scenario (default: S1 uses PLAIN, the
+                                      server hashing the password at each login; S2–S5 use SCRAM-SHA-1
+                                      where offered, PLAIN otherwise, the client caching its PBKDF2)
   --keep                              keep each server's temporary directory (config, data, logs)
   --summary / --no-summary            write bench/RESULTS.md (default: yes for full runs, no for --quick)
   -h, --help
@@ -47,7 +48,7 @@ ${SCENARIOS.map((s) => `  ${s.id}  ${s.title}`).join('\n')}
 `;
 
 function parse(): {
-  sasl: SaslMechanism;
+  sasl: SaslMechanism | undefined;
   peers: Array<'prosody' | 'ejabberd'>;
   scenarios: Scenario[];
   quick: boolean;
@@ -64,7 +65,7 @@ function parse(): {
       'only-peer': { type: 'boolean', default: false },
       workers: { type: 'string' },
       keep: { type: 'boolean', default: false },
-      sasl: { type: 'string', default: 'plain' },
+      sasl: { type: 'string' },
       summary: { type: 'boolean' },
       'no-summary': { type: 'boolean' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -89,9 +90,11 @@ function parse(): {
   const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
   if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   const quick = values.quick ?? false;
-  const saslArg = (values.sasl ?? 'plain').toUpperCase();
-  if (saslArg !== 'PLAIN' && saslArg !== 'SCRAM-SHA-1') throw new Error(`--sasl must be plain or scram-sha-1 (got ${values.sasl})`);
-  const sasl: SaslMechanism = saslArg;
+  const saslArg = values.sasl?.toUpperCase();
+  if (saslArg !== undefined && saslArg !== 'PLAIN' && saslArg !== 'SCRAM-SHA-1') {
+    throw new Error(`--sasl must be plain or scram-sha-1 (got ${values.sasl})`);
+  }
+  const sasl: SaslMechanism | undefined = saslArg;
   return {
     sasl,
     peers: [...peers],
@@ -206,7 +209,6 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
         target: { host: server.host, port: server.port, domain: server.domain, mucDomain: server.mucDomain },
         password: PASSWORD,
         userPrefix: USER_PREFIX,
-        sasl: opts.sasl,
       },
       log,
     );
@@ -243,7 +245,7 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
       try {
         let timer: NodeJS.Timeout | undefined;
         const out = await Promise.race([
-          sc.run({ server, pool, quick: opts.quick, log, users: ranges.get(sc.id)!, deadline }),
+          sc.run({ server, pool, quick: opts.quick, log, users: ranges.get(sc.id)!, deadline, sasl: opts.sasl }),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error('scenario exceeded its time budget')), SCENARIO_BUDGET_MS + 60_000);
           }),
@@ -295,13 +297,13 @@ async function main(): Promise<void> {
       quick: opts.quick,
       only_peer: opts.onlyPeer,
       workers: opts.workers ?? 'auto',
-      sasl: opts.sasl,
+      sasl: opts.sasl ?? 'S1 PLAIN, S2-S5 SCRAM-SHA-1 where offered',
       scenario_budget_s: SCENARIO_BUDGET_MS / 1000,
     },
     machine: machineFacts(),
     targets: [],
   };
-  log(`bench: ${res.command} — SASL ${opts.sasl}; targets ${targets.map((t) => t.name).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
+  log(`bench: ${res.command} — SASL ${opts.sasl ?? 'S1 PLAIN, S2–S5 SCRAM-SHA-1 where offered'}; targets ${targets.map((t) => t.name).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
   for (const t of targets) {
     if (stopping) break;
     res.targets.push(await runTarget(t, opts));

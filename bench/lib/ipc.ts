@@ -1,7 +1,7 @@
 // Messages between the coordinator (bench/run.ts) and its load-generator worker processes.
 
 import type { HistogramJson } from './histogram';
-import type { ConnTarget, SaslMechanism } from './xmpp-conn';
+import type { ConnTarget, SaslChoice } from './xmpp-conn';
 
 export interface CpuSample {
   /** user + system CPU µs used by the worker process during the command */
@@ -16,7 +16,6 @@ export interface SetupCmd {
   password: string;
   /** user name for index i is `${userPrefix}${i}` */
   userPrefix: string;
-  sasl: SaslMechanism;
 }
 
 export interface RegisterCmd {
@@ -27,6 +26,7 @@ export interface RegisterCmd {
 
 export interface LoginBurstCmd {
   op: 'login-burst';
+  sasl: SaslChoice;
   users: number[];
   concurrency: number;
   starttls: boolean;
@@ -36,6 +36,7 @@ export interface LoginBurstCmd {
 
 export interface ConnectCmd {
   op: 'connect';
+  sasl: SaslChoice;
   users: number[];
   concurrency: number;
   starttls: boolean;
@@ -127,6 +128,8 @@ export interface LoginResult {
   open: number;
   /** roster items with subscription='both' seen in roster results (rosterGet) */
   rosterBoth: number;
+  /** logins per SASL mechanism actually used */
+  mechanisms: Record<string, number>;
 }
 
 export interface SendStepResult {

@@ -21,7 +21,7 @@ import type {
   WorkerReply,
   WorkerRequest,
 } from './ipc';
-import { XmppConn, bareJid, getAttr, getChildText, nextLocalAddress, type ConnectOptions } from './xmpp-conn';
+import { XmppConn, bareJid, getAttr, getChildText, nextLocalAddress, type ConnectOptions, type SaslChoice } from './xmpp-conn';
 
 const NS_MUC = 'http://jabber.org/protocol/muc';
 
@@ -69,7 +69,7 @@ function userName(i: number): string {
   return `${cfg().userPrefix}${i}`;
 }
 
-function connOptions(starttls: boolean): ConnectOptions {
+function connOptions(starttls: boolean, sasl: SaslChoice = 'PLAIN'): ConnectOptions {
   const c = cfg();
   return {
     host: c.target.host,
@@ -78,7 +78,7 @@ function connOptions(starttls: boolean): ConnectOptions {
     localAddress: nextLocalAddress(c.workerIndex),
     starttls,
     stepTimeoutMs: 30_000,
-    sasl: c.sasl,
+    sasl,
   };
 }
 
@@ -226,14 +226,24 @@ async function register(users: number[], concurrency: number): Promise<RegisterR
 
 async function loginBurst(cmd: LoginBurstCmd): Promise<LoginResult> {
   const hist = new Histogram();
-  const res: LoginResult = { ok: 0, failed: 0, hist: hist.toJSON(), firstStartUs: 0, lastDoneUs: 0, open: 0, rosterBoth: 0 };
+  const res: LoginResult = {
+    ok: 0,
+    failed: 0,
+    hist: hist.toJSON(),
+    firstStartUs: 0,
+    lastDoneUs: 0,
+    open: 0,
+    rosterBoth: 0,
+    mechanisms: {},
+  };
   await sleepUntilUs(cmd.startAtUs);
   res.firstStartUs = nowUs();
   const closing: Promise<void>[] = [];
   await pool(cmd.users, cmd.concurrency, Date.now() + cmd.deadlineMs, async (i) => {
     const t0 = nowUs();
     try {
-      const conn = await XmppConn.login(connOptions(cmd.starttls), userName(i), cfg().password, 'burst');
+      const conn = await XmppConn.login(connOptions(cmd.starttls, cmd.sasl), userName(i), cfg().password, 'burst');
+      res.mechanisms[conn.mechanism] = (res.mechanisms[conn.mechanism] ?? 0) + 1;
       const t1 = nowUs();
       hist.record(t1 - t0);
       res.lastDoneUs = t1;
@@ -259,11 +269,13 @@ async function connect(cmd: ConnectCmd): Promise<LoginResult> {
     lastDoneUs: 0,
     open: 0,
     rosterBoth: 0,
+    mechanisms: {},
   };
   const c = cfg();
   const one = async (i: number, scheduledUs: number): Promise<void> => {
     try {
-      const conn = await XmppConn.login(connOptions(cmd.starttls), userName(i), c.password, `r${i}`);
+      const conn = await XmppConn.login(connOptions(cmd.starttls, cmd.sasl), userName(i), c.password, `r${i}`);
+      res.mechanisms[conn.mechanism] = (res.mechanisms[conn.mechanism] ?? 0) + 1;
       const sess: Session = { idx: i, bare: `${userName(i)}@${c.target.domain}`, conn, presenceSentUs: 0 };
       if (cmd.presence === 'stamped') sess.seen = new Set();
       conn.onStanza = (s, n) => onStanza(sess, s, n);

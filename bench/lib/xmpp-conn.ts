@@ -32,10 +32,12 @@ export interface ConnectOptions extends ConnTarget {
   /** Time allowed for each negotiation step. */
   stepTimeoutMs?: number;
   /** SASL mechanism for login (default PLAIN: the server hashes the password at every login). */
-  sasl?: SaslMechanism;
+  sasl?: SaslChoice;
 }
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-1';
+/** What to log in with: a mechanism, or SCRAM-SHA-1 where offered and PLAIN otherwise. */
+export type SaslChoice = SaslMechanism | 'SCRAM-SHA-1-OR-PLAIN';
 
 /** Called for each top-level element once the stream is established (and no waiter wants it). */
 export type StanzaHandler = (stanza: string, name: string) => void;
@@ -111,6 +113,8 @@ export class XmppConn {
   onStanza: StanzaHandler | null = null;
   onClose: ((err?: Error) => void) | null = null;
   closed = false;
+  /** SASL mechanism the login used */
+  mechanism: SaslMechanism | '' = '';
   /** we ended the stream ourselves (close()): the server's </stream:stream> is expected */
   closing = false;
   encrypted = false;
@@ -166,8 +170,11 @@ export class XmppConn {
         await conn.startTls();
         features = await conn.openStream();
       }
-      if (opts.sasl === 'SCRAM-SHA-1') await conn.authScramSha1(features, user, password);
+      const scram =
+        opts.sasl === 'SCRAM-SHA-1' || (opts.sasl === 'SCRAM-SHA-1-OR-PLAIN' && features.includes('>SCRAM-SHA-1<'));
+      if (scram) await conn.authScramSha1(features, user, password);
       else await conn.authPlain(features, user, password);
+      conn.mechanism = scram ? 'SCRAM-SHA-1' : 'PLAIN';
       features = await conn.openStream();
       await conn.bind(features, resource);
       return conn;

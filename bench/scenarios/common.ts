@@ -5,6 +5,7 @@ import type { CollectResult, LoginResult, SendStepCmd, SendStepResult } from '..
 import type { WorkerPool } from '../lib/pool';
 import { pressureMeter, sleep } from '../lib/proc';
 import type { RunningServer } from '../targets/types';
+import type { SaslChoice, SaslMechanism } from '../lib/xmpp-conn';
 
 export interface Metric {
   /** stable key, e.g. "sessions_per_s" */
@@ -30,6 +31,17 @@ export interface ScenarioContext {
   users: { base: number; count: number };
   /** wall-clock ms by which the scenario must be finished */
   deadline: number;
+  /** --sasl: one mechanism for every login; otherwise each scenario's own default */
+  sasl?: SaslMechanism;
+}
+
+/**
+ * S1 measures logins as briefed: SASL PLAIN, the server running PBKDF2 (4,096) per login. The other
+ * scenarios are about sessions, not password hashing: they log in with SCRAM-SHA-1 where offered
+ * (the client's salted password is cached, the server only checks a proof), PLAIN otherwise.
+ */
+export function saslFor(ctx: ScenarioContext, scenarioDefault: SaslChoice): SaslChoice {
+  return ctx.sasl ?? scenarioDefault;
 }
 
 export interface Scenario {
@@ -68,6 +80,7 @@ export interface MergedLogin {
   firstError?: string;
   open: number;
   rosterBoth: number;
+  mechanisms: Record<string, number>;
 }
 
 export function mergeLogins(parts: LoginResult[]): MergedLogin {
@@ -76,6 +89,7 @@ export function mergeLogins(parts: LoginResult[]): MergedLogin {
   let failed = 0;
   let open = 0;
   let rosterBoth = 0;
+  const mechanisms: Record<string, number> = {};
   let first = Infinity;
   let last = 0;
   let firstError: string | undefined;
@@ -85,11 +99,12 @@ export function mergeLogins(parts: LoginResult[]): MergedLogin {
     failed += p.failed;
     open += p.open;
     rosterBoth += p.rosterBoth;
+    for (const [k, v] of Object.entries(p.mechanisms ?? {})) mechanisms[k] = (mechanisms[k] ?? 0) + v;
     if (p.firstStartUs) first = Math.min(first, p.firstStartUs);
     last = Math.max(last, p.lastDoneUs);
     firstError ??= p.firstError;
   }
-  return { ok, failed, hist, wallS: last > first ? (last - first) / 1e6 : NaN, firstError, open, rosterBoth };
+  return { ok, failed, hist, wallS: last > first ? (last - first) / 1e6 : NaN, firstError, open, rosterBoth, mechanisms };
 }
 
 export interface MergedCollect {

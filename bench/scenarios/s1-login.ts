@@ -5,7 +5,7 @@
 import { nowUs } from '../lib/histogram';
 import { pressureMeter } from '../lib/proc';
 import type { LoginResult } from '../lib/ipc';
-import { mergeLogins, metric, range, round, type Metric, type Scenario } from './common';
+import { mergeLogins, metric, range, round, saslFor, type Metric, type Scenario } from './common';
 
 export const s1Login: Scenario = {
   id: 'S1',
@@ -30,6 +30,7 @@ export const s1Login: Scenario = {
       const t0 = Date.now();
       const parts = await pool.all<LoginResult>((i) => ({
         op: 'login-burst',
+        sasl: saslFor(ctx, 'PLAIN'),
         users: users[i]!,
         concurrency: perWorker,
         starttls,
@@ -54,6 +55,7 @@ export const s1Login: Scenario = {
         metric(`${key}_p99_ms`, `${label} login p99`, lat.p99_ms, 'ms', 'lower'),
       );
       details[key] = {
+        sasl: m.mechanisms,
         ok: m.ok,
         failed: m.failed,
         wall_s: round(m.wallS, 2),

@@ -5,7 +5,7 @@
 
 import type { LoginResult } from '../lib/ipc';
 import { sleep } from '../lib/proc';
-import { closeAll, mergeLogins, metric, range, round, type Metric, type Scenario } from './common';
+import { closeAll, mergeLogins, metric, range, round, saslFor, type Metric, type Scenario } from './common';
 
 const SETTLE_MS = 5000;
 
@@ -41,6 +41,7 @@ export const s2IdleMemory: Scenario = {
       const remaining = ctx.deadline - Date.now() - 15_000 * (all.length - li);
       const parts = await pool.all<LoginResult>((i) => ({
         op: 'connect',
+        sasl: saslFor(ctx, 'SCRAM-SHA-1-OR-PLAIN'),
         users: users[i]!,
         concurrency: Math.max(1, Math.round(200 / pool.size)),
         starttls: false,
@@ -65,6 +66,7 @@ export const s2IdleMemory: Scenario = {
       );
       details[k] = {
         target_sessions: level,
+        sasl: m.mechanisms,
         open_sessions: open,
         new_logins_ok: m.ok,
         failed: m.failed,

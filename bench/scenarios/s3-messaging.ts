@@ -5,7 +5,7 @@
 // failing step.
 
 import type { LoginResult } from '../lib/ipc';
-import { closeAll, mergeLogins, metric, range, runSteps, sessionsPerWorker, type Metric, type Scenario } from './common';
+import { closeAll, mergeLogins, metric, range, runSteps, sessionsPerWorker, saslFor, type Metric, type Scenario } from './common';
 
 const FULL_RATES = [1000, 2000, 5000, 10_000, 20_000, 30_000, 50_000];
 const QUICK_RATES = [500, 1000, 2000];
@@ -22,6 +22,7 @@ export const s3Messaging: Scenario = {
     const users = pool.split(range(ctx.users.base, n));
     const parts = await pool.all<LoginResult>((i) => ({
       op: 'connect',
+      sasl: saslFor(ctx, 'SCRAM-SHA-1-OR-PLAIN'),
       users: users[i]!,
       concurrency: Math.max(1, Math.round(100 / pool.size)),
       starttls: false,
@@ -62,7 +63,7 @@ export const s3Messaging: Scenario = {
     ];
     return {
       metrics,
-      details: { users: n, step_ms: stepMs, steps: run.steps, stopped_because: run.stoppedBecause },
+      details: { sasl: login.mechanisms, users: n, step_ms: stepMs, steps: run.steps, stopped_because: run.stoppedBecause },
       warnings: [...warnings, ...run.warnings],
     };
   },

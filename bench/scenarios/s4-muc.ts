@@ -4,15 +4,7 @@
 // highest input rate with p99 < 100 ms and no loss.
 
 import type { LoginResult, MucJoinResult } from '../lib/ipc';
-import {
-  closeAll,
-  mergeLogins,
-  metric,
-  range,
-  runSteps,
-  type Metric,
-  type Scenario,
-} from './common';
+import { closeAll, mergeLogins, metric, range, runSteps, saslFor, type Metric, type Scenario } from './common';
 
 const FULL_RATES = [10, 20, 50, 100, 200, 500, 1000];
 const QUICK_RATES = [10, 50];
@@ -29,6 +21,7 @@ export const s4Muc: Scenario = {
     const users = pool.split(range(ctx.users.base, n));
     const parts = await pool.all<LoginResult>((i) => ({
       op: 'connect',
+      sasl: saslFor(ctx, 'SCRAM-SHA-1-OR-PLAIN'),
       users: users[i]!,
       concurrency: 20,
       starttls: false,
@@ -82,7 +75,7 @@ export const s4Muc: Scenario = {
     ];
     return {
       metrics,
-      details: { occupants: joined, room, step_ms: stepMs, steps: run.steps, stopped_because: run.stoppedBecause },
+      details: { sasl: login.mechanisms, occupants: joined, room, step_ms: stepMs, steps: run.steps, stopped_because: run.stoppedBecause },
       warnings: [...warnings, ...run.warnings],
     };
   },

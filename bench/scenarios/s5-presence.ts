@@ -13,7 +13,7 @@
 import { nowUs } from '../lib/histogram';
 import type { LoginResult, SubscribeStatusResult } from '../lib/ipc';
 import { pressureMeter, sleep } from '../lib/proc';
-import { closeAll, drain, mergeLogins, metric, range, round, USER_PREFIX, type Metric, type Scenario } from './common';
+import { closeAll, drain, mergeLogins, metric, range, round, USER_PREFIX, saslFor, type Metric, type Scenario } from './common';
 
 interface Size {
   users: number;
@@ -69,6 +69,7 @@ export const s5Presence: Scenario = {
     async function subscribeOverTheWire(): Promise<void> {
       const setupLogin = await pool.all<LoginResult>((i) => ({
         op: 'connect',
+        sasl: saslFor(ctx, 'SCRAM-SHA-1-OR-PLAIN'),
         users: split[i]!,
         concurrency: Math.max(1, Math.round(100 / pool.size)),
         starttls: false,
@@ -133,6 +134,7 @@ export const s5Presence: Scenario = {
     const t0 = Date.now();
     const storm = await pool.all<LoginResult>((i) => ({
       op: 'connect',
+      sasl: saslFor(ctx, 'SCRAM-SHA-1-OR-PLAIN'),
       users: split[i]!,
       concurrency: 0,
       starttls: false,
@@ -177,7 +179,7 @@ export const s5Presence: Scenario = {
         setup_s: round(setupS, 1),
         setup_method: setupMethod,
         roster_items_both: logins.rosterBoth,
-        logins: { ok: logins.ok, failed: logins.failed, latency: logins.hist.summary() },
+        logins: { sasl: logins.mechanisms, ok: logins.ok, failed: logins.failed, latency: logins.hist.summary() },
         presence: {
           delivered: pres.received,
           unique_pairs: pres.uniquePairs,

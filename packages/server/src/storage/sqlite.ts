@@ -64,8 +64,17 @@ class SqliteStorage implements Storage {
   private readonly dynamic = new Map<string, Statement<unknown[], unknown>>();
 
   private readonly sql;
+  /** Writes waiting for the next group commit, each resolved only once its batch has committed. */
+  private queue: { op: () => unknown; resolve: (value: any) => void; reject: (error: unknown) => void }[] = [];
+  private flushScheduled = false;
+  private readonly inTransaction: (ops: () => void) => void;
+  private readonly inSavepoint: (op: () => unknown) => unknown;
 
   constructor(private readonly db: Database.Database) {
+    this.inTransaction = db.transaction((ops: () => void) => ops());
+    // Called inside the batch's transaction, better-sqlite3 makes this a SAVEPOINT: one failing write
+    // (a duplicate archive id) rolls back alone and rejects only its own promise.
+    this.inSavepoint = db.transaction((op: () => unknown) => op());
     this.sql = {
       accountGet: db.prepare<[string, string], { credentials: string; created_at: number }>(
         'SELECT credentials, created_at FROM accounts WHERE host = ? AND username = ?',
@@ -102,41 +111,95 @@ class SqliteStorage implements Storage {
 
   private accountStore(): AccountStore {
     const { sql } = this;
+    const read = <T>(op: () => T) => this.read(op);
+    const write = <T>(op: () => T) => this.write(op);
     return {
       async get(host, username): Promise<Account | undefined> {
-        const row = sql.accountGet.get(host, username);
+        const row = read(() => sql.accountGet.get(host, username));
         if (!row) return undefined;
         return { username, host, credentials: JSON.parse(row.credentials) as Credentials, createdAt: row.created_at };
       },
       async create(host, username, credentials) {
-        if (sql.accountCreate.run(host, username, toJson(credentials), Date.now()).changes === 0) {
+        const json = toJson(credentials);
+        if ((await write(() => sql.accountCreate.run(host, username, json, Date.now()))).changes === 0) {
           throw new AccountExistsError(`account ${username}@${host} exists`);
         }
       },
       async setCredentials(host, username, credentials) {
-        return sql.accountSetCredentials.run(toJson(credentials), host, username).changes > 0;
+        const json = toJson(credentials);
+        return (await write(() => sql.accountSetCredentials.run(json, host, username))).changes > 0;
       },
       async delete(host, username) {
-        return sql.accountDelete.run(host, username).changes > 0;
+        return (await write(() => sql.accountDelete.run(host, username))).changes > 0;
       },
       async list(host) {
-        return sql.accountList.all(host).sort(byCodeUnits);
+        return read(() => sql.accountList.all(host)).sort(byCodeUnits);
       },
     };
+  }
+
+  /**
+   * Group commit: writes issued in the same tick share one transaction (one WAL append instead of one per
+   * write; under load hundreds of archived stanzas per commit). A write's promise resolves after its
+   * batch committed, so "acknowledged" still means "survives kill -9".
+   */
+  private write<T>(op: () => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(new Error('storage is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Reads see every write issued before them: pending writes are committed first. */
+  private read<T>(op: () => T): T {
+    if (this.queue.length > 0) this.flush();
+    return op();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0 || !this.db.open) return;
+    const batch = this.queue;
+    this.queue = [];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.inTransaction(() => {
+        for (const w of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.inSavepoint(w.op) });
+          } catch (error) {
+            outcomes.push({ ok: false, value: error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    batch.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value)));
   }
 
   keyval<T = unknown>(name: string): KeyValueStore<T> {
     let store = this.keyvals.get(name);
     if (!store) {
       const { sql } = this;
+      const read = <T>(op: () => T) => this.read(op);
+      const write = <T>(op: () => T) => this.write(op);
       store = {
         async get(owner) {
-          const text = sql.keyvalGet.get(name, owner);
+          const text = read(() => sql.keyvalGet.get(name, owner));
           return text === undefined ? undefined : JSON.parse(text);
         },
         async set(owner, value) {
-          if (value === undefined) sql.keyvalDelete.run(name, owner);
-          else sql.keyvalSet.run(name, owner, toJson(value));
+          if (value === undefined) await write(() => sql.keyvalDelete.run(name, owner));
+          else {
+            const json = toJson(value);
+            await write(() => sql.keyvalSet.run(name, owner, json));
+          }
         },
       };
       this.keyvals.set(name, store);
@@ -148,24 +211,29 @@ class SqliteStorage implements Storage {
     let store = this.maps.get(name);
     if (!store) {
       const { sql } = this;
+      const read = <T>(op: () => T) => this.read(op);
+      const write = <T>(op: () => T) => this.write(op);
       store = {
         async get(owner, key) {
-          const text = sql.mapGet.get(name, owner, key);
+          const text = read(() => sql.mapGet.get(name, owner, key));
           return text === undefined ? undefined : JSON.parse(text);
         },
         async set(owner, key, value) {
-          if (value === undefined) sql.mapDelete.run(name, owner, key);
-          else sql.mapSet.run(name, owner, key, toJson(value));
+          if (value === undefined) await write(() => sql.mapDelete.run(name, owner, key));
+          else {
+            const json = toJson(value);
+            await write(() => sql.mapSet.run(name, owner, key, json));
+          }
         },
         async getAll(owner) {
-          const rows = sql.mapGetAll.all(name, owner).sort((a, b) => byCodeUnits(a.key, b.key));
+          const rows = read(() => sql.mapGetAll.all(name, owner)).sort((a, b) => byCodeUnits(a.key, b.key));
           return new Map(rows.map((r) => [r.key, JSON.parse(r.value)]));
         },
         async deleteAll(owner) {
-          sql.mapDeleteAll.run(name, owner);
+          await write(() => sql.mapDeleteAll.run(name, owner));
         },
         async owners() {
-          return sql.mapOwners.all(name).sort(byCodeUnits);
+          return read(() => sql.mapOwners.all(name)).sort(byCodeUnits);
         },
       };
       this.maps.set(name, store);
@@ -212,7 +280,7 @@ class SqliteStorage implements Storage {
     };
 
     const seqOf = (owner: string, id: string): number => {
-      const seq = sql.archiveSeq.get(name, id, owner);
+      const seq = this.read(() => sql.archiveSeq.get(name, id, owner));
       if (seq === undefined) throw new StorageError('item-not-found', `no archived item '${id}'`);
       return seq;
     };
@@ -221,17 +289,23 @@ class SqliteStorage implements Storage {
       append: async (owner, item) => {
         checkArchiveItem(item);
         const withJid = item.with ?? null;
-        if (item.id !== undefined) {
-          if (sql.archiveAppend.run(name, owner, item.id, item.when, withJid, item.payload).changes === 0) {
-            throw new StorageError('conflict', `archived item '${item.id}' exists`);
-          }
-          return item.id;
+        const { when, payload } = item;
+        const given = item.id;
+        if (given !== undefined) {
+          return this.write(() => {
+            if (sql.archiveAppend.run(name, owner, given, when, withJid, payload).changes === 0) {
+              throw new StorageError('conflict', `archived item '${given}' exists`);
+            }
+            return given;
+          });
         }
         // 72 random bits make a collision all but impossible; retrying costs nothing if one happens.
-        for (;;) {
-          const id = newArchiveId();
-          if (sql.archiveAppend.run(name, owner, id, item.when, withJid, item.payload).changes > 0) return id;
-        }
+        return this.write(() => {
+          for (;;) {
+            const id = newArchiveId();
+            if (sql.archiveAppend.run(name, owner, id, when, withJid, payload).changes > 0) return id;
+          }
+        });
       },
 
       query: async (owner, query = {}) => {
@@ -242,9 +316,9 @@ class SqliteStorage implements Storage {
         const order = query.reverse ? 'DESC' : 'ASC';
         // One row past the page tells whether more match in this direction (`complete`) without a COUNT.
         const fetch = query.limit === undefined ? -1 : query.limit + 1;
-        const rows = this.prepared(
-          `SELECT id, when_ms, with_jid, payload FROM archive WHERE ${clause} ORDER BY seq ${order} LIMIT ?`,
-        ).all(...params, fetch) as ArchiveRow[];
+        const rows = this.read(() =>
+          this.prepared(`SELECT id, when_ms, with_jid, payload FROM archive WHERE ${clause} ORDER BY seq ${order} LIMIT ?`).all(...params, fetch),
+        ) as ArchiveRow[];
         const complete = query.limit === undefined || rows.length <= query.limit;
         const page = complete ? rows : rows.slice(0, query.limit);
         return { items: page.map((r) => archiveItem(r.id, r.when_ms, r.with_jid, r.payload)), complete };
@@ -252,7 +326,7 @@ class SqliteStorage implements Storage {
 
       count: async (owner, query = {}) => {
         const [clause, params] = where(owner, { with: query.with, start: query.start, end: query.end });
-        return this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params) as number;
+        return this.read(() => this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params)) as number;
       },
 
       delete: async (owner, options = {}) => {
@@ -267,13 +341,14 @@ class SqliteStorage implements Storage {
           clauses.push('when_ms < ?');
           params.push(options.before);
         }
-        return this.prepared(`DELETE FROM archive WHERE ${clauses.join(' AND ')}`).run(...params).changes;
+        return (await this.write(() => this.prepared(`DELETE FROM archive WHERE ${clauses.join(' AND ')}`).run(...params))).changes;
       },
     };
   }
 
   async close(): Promise<void> {
     if (!this.db.open) return;
+    this.flush();
     // Lets SQLite refresh the query planner's statistics for the indexes the session actually used.
     this.db.pragma('optimize');
     this.db.close();

@@ -6,6 +6,7 @@ import type { ModuleContext } from '../../core/module-api';
 import type { StanzaEvent } from '../../core/events';
 import { Priority } from '../../core/hooks';
 import type { ArchiveStore } from '../../storage/types';
+import { newArchiveId } from '../../storage/common';
 import { stanzaId, stripStanzaIds } from './engine';
 import type { ArchivePrefs } from './prefs';
 
@@ -33,14 +34,13 @@ export function registerArchiving<O>(ctx: ModuleContext<O>, store: ArchiveStore,
     if (!(await accounts.exists(to.local))) return false;
     if (!(await prefs.shouldArchive(owner, from))) return false;
     archived.add(stanza);
-    const payload = stanza.toString();
-    try {
-      const id = await store.append(owner, { when: Date.now(), with: from.toBareString(), payload });
-      // §3.5: the recipient learns the archive id, 'by' its own bare JID.
-      stanza.append(stanzaId(id, owner));
-    } catch (err) {
-      ctx.log.warn({ err, owner }, 'archiving an incoming message failed');
-    }
+    // The id is chosen here so delivery need not wait for the write (storage commits in batches).
+    const id = newArchiveId();
+    store
+      .append(owner, { id, when: Date.now(), with: from.toBareString(), payload: stanza.toString() })
+      .catch((err) => ctx.log.warn({ err, owner }, 'archiving an incoming message failed'));
+    // §3.5: the recipient learns the archive id, 'by' its own bare JID.
+    stanza.append(stanzaId(id, owner));
     return false;
   }
 
@@ -50,11 +50,9 @@ export function registerArchiving<O>(ctx: ModuleContext<O>, store: ArchiveStore,
     if (to.bareEquals(from)) return false;
     const owner = from.toBareString();
     if (!(await prefs.shouldArchive(owner, to))) return false;
-    try {
-      await store.append(owner, { when: Date.now(), with: to.toBareString(), payload: stanza.toString() });
-    } catch (err) {
-      ctx.log.warn({ err, owner }, 'archiving an outgoing message failed');
-    }
+    store
+      .append(owner, { when: Date.now(), with: to.toBareString(), payload: stanza.toString() })
+      .catch((err) => ctx.log.warn({ err, owner }, 'archiving an outgoing message failed'));
     return false;
   }
 

@@ -18,6 +18,9 @@ interface RosterEntry {
 }
 
 export class ArchivePrefs {
+  /** Every archived message asks for both parties' preferences; they change rarely, so they are cached. */
+  private readonly cache = new Map<string, Prefs>();
+
   constructor(
     private readonly store: KeyValueStore<Prefs>,
     private readonly roster: MapStore<RosterEntry>,
@@ -25,11 +28,18 @@ export class ArchivePrefs {
   ) {}
 
   async get(owner: string): Promise<Prefs> {
-    return (await this.store.get(owner)) ?? { default: this.fallback, always: [], never: [] };
+    const cached = this.cache.get(owner);
+    if (cached) return cached;
+    const prefs = (await this.store.get(owner)) ?? { default: this.fallback, always: [], never: [] };
+    if (this.cache.size >= 100_000) this.cache.clear();
+    this.cache.set(owner, prefs);
+    return prefs;
   }
 
-  set(owner: string, prefs: Prefs | undefined): Promise<void> {
-    return this.store.set(owner, prefs);
+  async set(owner: string, prefs: Prefs | undefined): Promise<void> {
+    this.cache.delete(owner);
+    await this.store.set(owner, prefs);
+    this.cache.delete(owner);
   }
 
   /** XEP-0441 §2: a bare JID in a list matches every resource, a full JID only itself; 'never' wins over 'always'. */
