@@ -35,8 +35,46 @@ type SaxOptions = { xmlns: false; position: false };
 const CLOSE = Symbol('close');
 const XML_WHITESPACE = /^[ \t\r\n]*$/;
 
+/** A saxes parser that knows its StreamParser, so the event handlers can be shared by every stream. */
+class OwnedSaxes extends SaxesParser<SaxOptions> {
+  owner!: StreamParser;
+}
+type Tag = { name: string; attributes: Record<string, string> };
+// saxes calls some handlers detached from the parser, so each parser gets its own bound copies (bound
+// functions are lighter than closures); the bodies are shared.
+const HANDLERS = {
+  opentag(this: OwnedSaxes, tag: Tag) { this.owner.onOpenTag(tag); },
+  closetag(this: OwnedSaxes) { this.owner.onCloseTag(); },
+  text(this: OwnedSaxes, text: string) { this.owner.onText(text); },
+  cdata(this: OwnedSaxes, text: string) { this.owner.onCdata(text); },
+  // RFC 6120 §11.1: no comments, processing instructions, DTDs or non-predefined entities.
+  comment(this: OwnedSaxes) { this.owner.onRestricted('comments are not allowed'); },
+  processinginstruction(this: OwnedSaxes) { this.owner.onRestricted('processing instructions are not allowed'); },
+  doctype(this: OwnedSaxes) { this.owner.onRestricted('document type declarations are not allowed'); },
+  error(this: OwnedSaxes, err: Error) { this.owner.onSaxError(err); },
+};
+
+function createSaxes(owner: StreamParser): OwnedSaxes {
+  const p = new OwnedSaxes({ xmlns: false, position: false });
+  p.owner = owner;
+  for (const [event, handler] of Object.entries(HANDLERS)) p.on(event as 'text', (handler as (text: string) => void).bind(p));
+  return p;
+}
+
+/** saxes's state number for "reading text inside an element", read once from a throwaway parser. */
+const TEXT_STATE: number = (() => {
+  const probe = new SaxesParser({ xmlns: false, position: false });
+  probe.write('<r>');
+  return (probe as unknown as { state: number }).state;
+})();
+
 export class StreamParser {
-  private readonly parser: SaxesParser<SaxOptions>;
+  /** Undefined while released (see release()); recreated on the next write. */
+  private sax: OwnedSaxes | undefined;
+  /** The root element as opened, to re-enter it when a released parser is recreated. */
+  private rootOpenTag = '';
+  /** Stream position of the current saxes parser's position 0 (it restarts when recreated). */
+  private positionOffset = 0;
   /** Depth at which an element is complete: 1 under <stream:stream>, 0 for a lone document. */
   private readonly stanzaDepth: number;
   private stack: XmlElement[] = [];
@@ -61,68 +99,109 @@ export class StreamParser {
     private readonly options: StreamParserOptions,
   ) {
     this.stanzaDepth = options.mode === 'document' ? 0 : 1;
-    const p = new SaxesParser<SaxOptions>({ xmlns: false, position: false });
-    this.parser = p;
-    p.on('opentag', (tag) => {
-      if (!this.flush()) return;
-      // A plain object, like those built by xml(); saxes hands out prototype-less ones.
-      const attrs: Attrs = { ...tag.attributes };
-      if (this.isTooLarge()) return;
-      if (this.depth < this.stanzaDepth) {
-        this.depth++;
-        this.handlers.onOpen(tag.name, attrs);
-        this.markBoundary();
-        return;
-      }
-      const el = new XmlElement(tag.name, attrs);
-      this.stack[this.stack.length - 1]?.children.push(el);
-      this.stack.push(el);
+    this.sax = createSaxes(this);
+  }
+
+  private get parser(): OwnedSaxes {
+    if (this.sax) return this.sax;
+    // Re-enter the root without reporting it: the fresh parser then stands exactly where the released one did.
+    const primer = this.rootOpenTag;
+    const p = createSaxes(this);
+    this.priming = true;
+    p.write(primer);
+    this.priming = false;
+    this.positionOffset = this.written - p.position;
+    this.sax = p;
+    return p;
+  }
+
+  private priming = false;
+
+  /** Stream position in characters, valid inside saxes callbacks. */
+  private get position(): number {
+    return this.positionOffset + this.parser.position;
+  }
+
+  /**
+   * Frees the saxes parser of a stream that sits between stanzas (an idle client): it is rebuilt on the next
+   * write. Saves a few KiB per idle connection; returns whether it was released.
+   */
+  release(): boolean {
+    const sax = this.sax;
+    if (!sax || this.failed || this.ended || this.stanzaDepth !== 1 || this.depth !== 1) return false;
+    if (this.stack.length > 0 || this.pending !== undefined) return false;
+    // Only in saxes's plain-text state is nothing half-read (a tag, an entity, a CDATA section).
+    if ((sax as unknown as { state: number }).state !== TEXT_STATE) return false;
+    this.sax = undefined;
+    return true;
+  }
+
+  onOpenTag(tag: Tag): void {
+    if (this.priming) return;
+    if (!this.flush()) return;
+    // A plain object, like those built by xml(); saxes hands out prototype-less ones.
+    const attrs: Attrs = { ...tag.attributes };
+    if (this.isTooLarge()) return;
+    if (this.depth < this.stanzaDepth) {
       this.depth++;
-    });
-    p.on('closetag', () => {
-      if (!this.flush()) return;
-      this.depth--;
-      if (this.depth < this.stanzaDepth) {
-        this.pending = CLOSE;
-        return;
-      }
-      const el = this.stack.pop()!;
-      if (this.stack.length === 0) {
-        if (this.isTooLarge()) return;
-        this.pending = el;
-        this.markBoundary();
-      }
-    });
-    p.on('text', (text) => {
-      if (!this.flush()) return;
-      const parent = this.stack[this.stack.length - 1];
-      if (!parent) {
-        // Whitespace between stanzas is keepalive (RFC 6120 §4.6.1); text at depth 1 carries no meaning.
-        // saxes reports it on reading the '<' that starts the next stanza.
-        this.stanzaStart = this.parser.position - 1;
-        this.idle = false;
-        return;
-      }
+      this.rootOpenTag = `<${tag.name}${Object.entries(attrs).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:')).map(([k, v]) => ` ${k}='${v.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;')}'`).join('')}>`;
+      this.handlers.onOpen(tag.name, attrs);
+      this.markBoundary();
+      return;
+    }
+    const el = new XmlElement(tag.name, attrs);
+    this.stack[this.stack.length - 1]?.children.push(el);
+    this.stack.push(el);
+    this.depth++;
+  }
+
+  onCloseTag(): void {
+    if (!this.flush()) return;
+    this.depth--;
+    if (this.depth < this.stanzaDepth) {
+      this.pending = CLOSE;
+      return;
+    }
+    const el = this.stack.pop()!;
+    if (this.stack.length === 0) {
       if (this.isTooLarge()) return;
-      parent.children.push(text);
-    });
-    p.on('cdata', (text) => {
-      if (!this.flush()) return;
-      const parent = this.stack[this.stack.length - 1];
-      if (!parent) return this.fail('not-well-formed', 'character data outside a stanza');
-      if (this.isTooLarge()) return;
-      parent.children.push(text);
-    });
-    // RFC 6120 §11.1: no comments, processing instructions, DTDs or non-predefined entities.
-    p.on('comment', () => this.fail('restricted-xml', 'comments are not allowed'));
-    p.on('processinginstruction', () => this.fail('restricted-xml', 'processing instructions are not allowed'));
-    p.on('doctype', () => this.fail('restricted-xml', 'document type declarations are not allowed'));
-    p.on('error', (err) => {
-      // saxes reports a DOCTYPE after the root as misplaced before (or instead of) a doctype event.
-      if (/undefined entity/.test(err.message)) this.fail('restricted-xml', 'only the predefined entities are allowed');
-      else if (/doctype/.test(err.message)) this.fail('restricted-xml', 'document type declarations are not allowed');
-      else this.fail('not-well-formed', err.message);
-    });
+      this.pending = el;
+      this.markBoundary();
+    }
+  }
+
+  onText(text: string): void {
+    if (this.priming) return;
+    if (!this.flush()) return;
+    const parent = this.stack[this.stack.length - 1];
+    if (!parent) {
+      // Whitespace between stanzas is keepalive (RFC 6120 §4.6.1); text at depth 1 carries no meaning.
+      // saxes reports it on reading the '<' that starts the next stanza.
+      this.stanzaStart = this.position - 1;
+      this.idle = false;
+      return;
+    }
+    if (this.isTooLarge()) return;
+    parent.children.push(text);
+  }
+
+  onCdata(text: string): void {
+    if (!this.flush()) return;
+    const parent = this.stack[this.stack.length - 1];
+    if (!parent) return this.fail('not-well-formed', 'character data outside a stanza');
+    if (this.isTooLarge()) return;
+    parent.children.push(text);
+  }
+
+  onRestricted(text: string): void {
+    this.fail('restricted-xml', text);
+  }
+
+  onSaxError(err: Error): void {
+    // saxes reports a DOCTYPE after the root as misplaced before (or instead of) a doctype event.
+    if (/undefined entity/.test(err.message)) this.fail('restricted-xml', 'only the predefined entities are allowed');
+    else if (/doctype/.test(err.message)) this.fail('restricted-xml', 'document type declarations are not allowed');
+    else this.fail('not-well-formed', err.message);
   }
 
   get isFailed(): boolean {
@@ -174,12 +253,12 @@ export class StreamParser {
   }
 
   private markBoundary(): void {
-    this.stanzaStart = this.parser.position;
+    this.stanzaStart = this.position;
     this.idle = true;
   }
 
   /** Fails with policy-violation when the stanza under way has grown past the limit at `position`. */
-  private isTooLarge(position = this.parser.position): boolean {
+  private isTooLarge(position = this.position): boolean {
     if (position - this.stanzaStart <= this.options.maxStanzaSize) return false;
     this.fail('policy-violation', `stanza larger than ${this.options.maxStanzaSize} characters`);
     return true;

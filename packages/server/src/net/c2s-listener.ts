@@ -8,6 +8,8 @@ import { C2sStream } from '../stream/c2s-stream';
 import type { C2sPolicy } from '../stream/c2s-policy';
 import { SocketConnection, normalizeAddress } from './socket-connection';
 
+const COMPACT_AFTER_MS = 5000;
+
 export interface C2sListenerOptions {
   host: string;
   port: number;
@@ -74,11 +76,18 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
     }
   }, sweepEvery);
   sweeper.unref();
+  // Idle clients give back their parser memory; at tens of thousands of sessions that is most of them.
+  const compactor = setInterval(() => {
+    const idleSince = Date.now() - COMPACT_AFTER_MS;
+    for (const s of streams) if (s.lastActivity < idleSince) s.compact();
+  }, COMPACT_AFTER_MS);
+  compactor.unref();
 
   return {
     ports: { c2s: addressPort(tcp), c2sTls: tlsServer ? addressPort(tlsServer) : undefined },
     async close() {
       clearInterval(sweeper);
+      clearInterval(compactor);
       // Stop accepting, then end every stream; server.close() resolves once the last socket is gone.
       const closed = Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]);
       for (const s of streams) s.close(new StreamError('system-shutdown'));

@@ -19,7 +19,7 @@ const MAX_QUEUE = 64;
 
 export class C2sStream implements Session {
   readonly id = randomBytes(8).toString('base64url');
-  readonly state = new Map<string, unknown>();
+  private moduleState: Map<string, unknown> | undefined;
   available = false;
   presence: XmlElement | undefined;
   priority = 0;
@@ -55,6 +55,16 @@ export class C2sStream implements Session {
       },
       onClose: () => this.onTransportClosed(),
     });
+  }
+
+  /** Per-module session state, allocated on first use (most idle sessions never need one). */
+  get state(): Map<string, unknown> {
+    return (this.moduleState ??= new Map());
+  }
+
+  /** Frees parse buffers of a client that is idle between stanzas (they are rebuilt on its next byte). */
+  compact(): void {
+    this.parser.release();
   }
 
   /** Created on first use: a child logger per idle session would cost memory for nothing. */
@@ -232,6 +242,7 @@ export class C2sStream implements Session {
       this.conn.write(outcome.reply.toString());
       if (outcome.username !== undefined) {
         this.username = outcome.username;
+        this.sasl = undefined; // one authentication per stream (RFC 6120 §6.4.6)
         // RFC 6120 §6.4.6: the stream restarts after <success/>.
         this.headerSent = false;
         this.phase = 'header';
