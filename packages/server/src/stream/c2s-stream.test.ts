@@ -1,8 +1,22 @@
 // RFC 6120 stream negotiation and error handling, observed on the wire with a raw socket.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { startTestServer, RawClient, type TestServer } from '../testing/harness';
+
+/** Opens a client stream over an established TLS socket and resolves with what arrives up to the features. */
+function openStreamOver(secure: TLSSocket): Promise<string> {
+  let data = '';
+  secure.setEncoding('utf8');
+  const got = new Promise<string>((resolve) => {
+    secure.on('data', (d: string) => {
+      data += d;
+      if (data.includes('</stream:features>')) resolve(data);
+    });
+  });
+  secure.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+  return got;
+}
 
 describe('c2s stream (RFC 6120)', () => {
   let ts: TestServer;
@@ -48,16 +62,7 @@ describe('c2s stream (RFC 6120)', () => {
     await r.waitFor(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
     const secure = tlsConnect({ socket: r.socket, rejectUnauthorized: false, servername: 'localhost' });
     await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
-    let data = '';
-    secure.setEncoding('utf8');
-    const got = new Promise<string>((resolve) => {
-      secure.on('data', (d: string) => {
-        data += d;
-        if (data.includes('</stream:features>')) resolve(data);
-      });
-    });
-    secure.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
-    const features = await got;
+    const features = await openStreamOver(secure);
     assert.doesNotMatch(features, /starttls/);
     assert.match(features, /<mechanism>PLAIN<\/mechanism>/);
     assert.match(features, /<mechanism>SCRAM-SHA-256-PLUS<\/mechanism>/);
@@ -68,16 +73,7 @@ describe('c2s stream (RFC 6120)', () => {
     const secure = tlsConnect({ port: ts.tlsPort, host: '127.0.0.1', rejectUnauthorized: false, servername: 'localhost', ALPNProtocols: ['xmpp-client'] });
     await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
     assert.equal(secure.alpnProtocol, 'xmpp-client');
-    let data = '';
-    secure.setEncoding('utf8');
-    const got = new Promise<string>((resolve) => {
-      secure.on('data', (d: string) => {
-        data += d;
-        if (data.includes('</stream:features>')) resolve(data);
-      });
-    });
-    secure.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
-    const features = await got;
+    const features = await openStreamOver(secure);
     assert.doesNotMatch(features, /starttls/);
     assert.match(features, /<mechanism>SCRAM-SHA-256-PLUS<\/mechanism>/);
     assert.match(features, /<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'\/>/);
