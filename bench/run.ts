@@ -41,6 +41,7 @@ const HELP = `Usage: npm run bench -- [options]
                                       where offered, PLAIN otherwise, the client caching its PBKDF2)
   --keep                              keep each server's temporary directory (config, data, logs)
   --summary / --no-summary            write bench/RESULTS.md (default: yes for full runs, no for --quick)
+  --render FILE                       no run: print the table of a results JSON, write bench/RESULTS.md
   -h, --help
 
 Scenarios:
@@ -48,6 +49,7 @@ ${SCENARIOS.map((s) => `  ${s.id}  ${s.title}`).join('\n')}
 `;
 
 function parse(): {
+  render: string | undefined;
   sasl: SaslMechanism | undefined;
   peers: Array<'prosody' | 'ejabberd'>;
   scenarios: Scenario[];
@@ -68,6 +70,7 @@ function parse(): {
       sasl: { type: 'string' },
       summary: { type: 'boolean' },
       'no-summary': { type: 'boolean' },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -96,6 +99,7 @@ function parse(): {
   }
   const sasl: SaslMechanism | undefined = saslArg;
   return {
+    render: values.render,
     sasl,
     peers: [...peers],
     scenarios,
@@ -279,8 +283,31 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
   return run;
 }
 
+function writeSummary(res: RunResults, order: string[], peers: string[], summary: boolean): void {
+  process.stdout.write('\n' + renderText(table(res, order, peers)) + '\n\n');
+  for (const t of res.targets) {
+    if (!t.started) process.stdout.write(`${t.name}: not run — ${(t.error ?? '').split('\n')[0]}\n`);
+    for (const [sid, sc] of Object.entries(t.scenarios)) {
+      if (sc.error) process.stdout.write(`${t.name} ${sid}: error — ${sc.error.split('\n')[0]}\n`);
+      for (const w of sc.warnings) process.stdout.write(`${t.name} ${sid}: ${w}\n`);
+    }
+  }
+  if (summary) {
+    const titles = Object.fromEntries(SCENARIOS.map((s) => [s.id, s.title]));
+    fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(res, order, peers, titles));
+    log('summary: bench/RESULTS.md');
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parse();
+  if (opts.render) {
+    const res = JSON.parse(fs.readFileSync(opts.render, 'utf8')) as RunResults;
+    const order = (res.options['scenarios'] as string[] | undefined) ?? SCENARIOS.map((s) => s.id);
+    const peers = res.targets.map((t) => t.name).filter((n) => n !== 'parley');
+    writeSummary(res, order, peers, opts.summary);
+    return;
+  }
   const targets: Target[] = [
     ...(opts.onlyPeer ? [] : [parley]),
     ...opts.peers.map((p) => (p === 'prosody' ? prosody : ejabberd)),
@@ -319,21 +346,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
 
   const order = opts.scenarios.map((s) => s.id);
-  const peers = opts.peers as string[];
-  process.stdout.write('\n' + renderText(table(res, order, peers)) + '\n\n');
-  for (const t of res.targets) {
-    if (!t.started) process.stdout.write(`${t.name}: not run — ${(t.error ?? '').split('\n')[0]}\n`);
-    for (const [sid, sc] of Object.entries(t.scenarios)) {
-      if (sc.error) process.stdout.write(`${t.name} ${sid}: error — ${sc.error.split('\n')[0]}\n`);
-      for (const w of sc.warnings) process.stdout.write(`${t.name} ${sid}: ${w}\n`);
-    }
-  }
   log(`raw results: ${res.results_file}`);
-  if (opts.summary) {
-    const titles = Object.fromEntries(SCENARIOS.map((s) => [s.id, s.title]));
-    fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(res, order, peers, titles));
-    log('summary: bench/RESULTS.md');
-  }
+  writeSummary(res, order, opts.peers, opts.summary);
 }
 
 main().then(

@@ -144,7 +144,8 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
   out.push('');
   out.push(
     '`CPU pressure %` is Linux PSI for the whole machine while a step was sending (share of time some runnable task ' +
-      'waited for a CPU): high values mean the server, the generator and other people\'s work were competing for the two cores.',
+      'waited for a CPU). It counts the bench\'s own processes too: at the top steps a multi-core server and the ' +
+      'generator compete for the two cores; high values at low load mean other work on the machine.',
   );
   out.push('');
   out.push('What each scenario measures and all the knobs: [bench/README.md](README.md). Raw numbers, with the machine');

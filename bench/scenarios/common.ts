@@ -291,10 +291,15 @@ export async function runSteps(
       stoppedBecause = 'server process died';
       break;
     }
-    if (!pass && !retried && server.alive() && (maxLag > 50 || loopMax > 50) && got.disconnects === prevDisconnects) {
-      // The generator itself stalled (this machine's CPU is shared): run the step once more
-      // before calling it a server failure.
-      warnings.push(`step ${rate}/s failed while the generator stalled (${round(Math.max(maxLag, loopMax), 0)} ms): retried once`);
+    const stalled = maxLag > 50 || loopMax > 50;
+    const contended = (cpuPressure ?? 0) > 50;
+    if (!pass && !retried && server.alive() && (stalled || contended) && got.disconnects === prevDisconnects) {
+      // The generator stalled or the machine's CPU was contended (it is shared): run the step once
+      // more before calling it a server failure.
+      warnings.push(
+        `step ${rate}/s failed while ${stalled ? `the generator stalled (${round(Math.max(maxLag, loopMax), 0)} ms)` : ''}` +
+          `${stalled && contended ? ' and ' : ''}${contended ? `CPU pressure was ${cpuPressure}%` : ''}: retried once`,
+      );
       retried = true;
       k--;
       await sleep(2000);

@@ -21,6 +21,9 @@ function parleyVersion(): string {
   }
 }
 
+/** Modules with no counterpart in the peers' benchmark configurations (bench/targets/prosody.ts, ejabberd.ts). */
+const PEER_EQUIVALENT_DISABLED = ['mam', 'carbons', 'blocking', 'pep', 'pubsub', 'proxy', 'adhoc', 'admin'];
+
 export const parley: Target = {
   name: 'parley',
 
@@ -33,8 +36,20 @@ export const parley: Target = {
     const dataDir = path.join(dir, 'data');
     fs.mkdirSync(dataDir);
     const [c2s, c2sTls, s2s, http] = await freePorts(4);
+    // Like for like: the peers run without message archiving, carbons, blocking, PEP or pubsub (see their
+    // configs), so Parley leaves out the same modules. Everything else is `parley start`'s defaults.
+    const configFile = path.join(dir, 'parley.yml');
+    fs.writeFileSync(configFile, [
+      '# written by bench/targets/parley.ts: the features the peers also run, nothing more',
+      'modules:',
+      `  disabled: [${PEER_EQUIVALENT_DISABLED.join(', ')}]`,
+      'log:',
+      '  level: warn',
+      '',
+    ].join('\n'));
     const command = [
       process.execPath, CLI, 'start',
+      '--config', configFile,
       '--domain', BENCH_DOMAIN,
       '--data-dir', dataDir,
       '--c2s-port', String(c2s),
@@ -58,7 +73,7 @@ export const parley: Target = {
         dir,
         logFile,
         command: ['node', ...command.slice(1)],
-        notes: ['defaults of `parley start`; --allow-plaintext-auth --registration open'],
+        notes: [`defaults of \`parley start\` with modules the peers do not run disabled (${PEER_EQUIVALENT_DISABLED.join(', ')}); --allow-plaintext-auth --registration open`],
       },
       child,
       keep,

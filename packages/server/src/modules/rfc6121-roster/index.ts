@@ -24,11 +24,11 @@ export default defineModule({
       // RFC 6121 §2.5.2: removing an item cancels the subscriptions in both directions.
       const o = owner.toBareString();
       if (item.subscription === 'from' || item.subscription === 'both' || item.pendingIn) {
-        await ctx.server.send(xml('presence', { type: 'unsubscribed', from: o, to: contact }));
+        void ctx.server.send(xml('presence', { type: 'unsubscribed', from: o, to: contact }));
         if (item.subscription === 'from' || item.subscription === 'both') subscriptions.sendUnavailable(owner, contact);
       }
       if (item.subscription === 'to' || item.subscription === 'both' || item.ask) {
-        await ctx.server.send(xml('presence', { type: 'unsubscribe', from: o, to: contact }));
+        void ctx.server.send(xml('presence', { type: 'unsubscribe', from: o, to: contact }));
       }
     });
 

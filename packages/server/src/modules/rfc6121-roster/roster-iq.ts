@@ -63,34 +63,37 @@ export function registerRosterIq(ctx: ModuleContext<any>, store: RosterStore, on
     if (contact.isFull) throw new StanzaError('bad-request', 'roster items are bare JIDs');
     const contactKey = contact.toString();
     const owner = from.toBareString();
-    const existing = await store.get(owner, contactKey);
+    // One change at a time per roster: a subscription arriving meanwhile must not be overwritten.
+    return store.exclusive(owner, async () => {
+      const existing = await store.get(owner, contactKey);
 
-    if (el.attrs.subscription === 'remove') {
-      // §2.5.3: removing an item that is not there.
-      if (!existing || !existing.visible) throw new StanzaError('item-not-found');
-      await onRemove(from.bare(), contactKey, existing);
-      const version = await store.put(owner, contactKey, undefined);
-      pushItem(ctx, owner, contactKey, undefined, version);
+      if (el.attrs.subscription === 'remove') {
+        // §2.5.3: removing an item that is not there.
+        if (!existing || !existing.visible) throw new StanzaError('item-not-found');
+        await onRemove(from.bare(), contactKey, existing);
+        const version = await store.put(owner, contactKey, undefined);
+        pushItem(ctx, owner, contactKey, undefined, version);
+        return null;
+      }
+      // A user's own presence reaches all of their resources without a subscription (§4.2.2, §4.4.2); an item
+      // for the own bare JID would make the account subscribe to itself and echo its presence twice.
+      if (contactKey === owner) throw new StanzaError('not-allowed', 'the roster cannot hold your own JID');
+      const groups = el.getChildren('group').map((g) => g.text());
+      // §2.3.3: duplicate groups are bad-request, empty group names not-acceptable.
+      if (new Set(groups).size !== groups.length) throw new StanzaError('bad-request', 'duplicate group');
+      if (groups.some((g) => g.length === 0)) throw new StanzaError('not-acceptable', 'empty group name');
+      if (groups.some((g) => g.length > 1024) || (el.attrs.name?.length ?? 0) > 1024) throw new StanzaError('not-acceptable', 'too long');
+      // §2.1.2.5: a client cannot set subscription state; 'ask'/'approved' from the client are ignored too.
+      const item: RosterItem = {
+        ...(existing ?? { subscription: 'none' }),
+        // §2.1.2.3: the name is a human-readable label; an empty or blank one is no name.
+        name: el.attrs.name?.trim() ? el.attrs.name : undefined,
+        groups,
+        visible: true,
+      };
+      const version = await store.put(owner, contactKey, item);
+      pushItem(ctx, owner, contactKey, item, version);
       return null;
-    }
-    // A user's own presence reaches all of their resources without a subscription (§4.2.2, §4.4.2); an item
-    // for the own bare JID would make the account subscribe to itself and echo its presence twice.
-    if (contactKey === owner) throw new StanzaError('not-allowed', 'the roster cannot hold your own JID');
-    const groups = el.getChildren('group').map((g) => g.text());
-    // §2.3.3: duplicate groups are bad-request, empty group names not-acceptable.
-    if (new Set(groups).size !== groups.length) throw new StanzaError('bad-request', 'duplicate group');
-    if (groups.some((g) => g.length === 0)) throw new StanzaError('not-acceptable', 'empty group name');
-    if (groups.some((g) => g.length > 1024) || (el.attrs.name?.length ?? 0) > 1024) throw new StanzaError('not-acceptable', 'too long');
-    // §2.1.2.5: a client cannot set subscription state; 'ask'/'approved' from the client are ignored too.
-    const item: RosterItem = {
-      ...(existing ?? { subscription: 'none' }),
-      // §2.1.2.3: the name is a human-readable label; an empty or blank one is no name.
-      name: el.attrs.name?.trim() ? el.attrs.name : undefined,
-      groups,
-      visible: true,
-    };
-    const version = await store.put(owner, contactKey, item);
-    pushItem(ctx, owner, contactKey, item, version);
-    return null;
+    });
   });
 }

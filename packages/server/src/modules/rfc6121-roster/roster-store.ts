@@ -72,6 +72,26 @@ export class RosterStore {
     return result;
   }
 
+  private readonly locks = new Map<string, Promise<void>>();
+
+  /**
+   * Runs a read-modify-write of one user's roster alone: a subscription stanza and a roster set (or two
+   * crossing subscription requests) interleaving at an await would otherwise lose one change.
+   */
+  exclusive<T>(owner: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(owner) ?? Promise.resolve();
+    const result = previous.then(fn);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(owner, tail);
+    void tail.then(() => {
+      if (this.locks.get(owner) === tail) this.locks.delete(owner);
+    });
+    return result;
+  }
+
   async version(owner: string): Promise<number> {
     return (await this.versions.get(owner)) ?? 0;
   }

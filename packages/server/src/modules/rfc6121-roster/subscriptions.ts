@@ -49,7 +49,11 @@ export class Subscriptions {
   }
 
   /** A subscription stanza from a local user (§3.1.2, §3.1.5, §3.2.2, §3.3.2); routes it on. */
-  async outbound(stanza: XmlElement, sender: Jid, contact: Jid): Promise<void> {
+  outbound(stanza: XmlElement, sender: Jid, contact: Jid): Promise<void> {
+    return this.store.exclusive(sender.toBareString(), () => this.applyOutbound(stanza, sender, contact));
+  }
+
+  private async applyOutbound(stanza: XmlElement, sender: Jid, contact: Jid): Promise<void> {
     const type = stanza.attrs.type as SubscriptionType;
     const owner = sender.toBareString();
     const key = contact.toBareString();
@@ -97,19 +101,26 @@ export class Subscriptions {
     const out = stanza.clone();
     out.attrs.from = owner;
     out.attrs.to = key;
-    await this.ctx.server.send(out);
-    if (type === 'subscribed') this.sendCurrentPresence(sender.bare(), key);
-    if (type === 'unsubscribed' && sendsPresenceTo(before)) this.sendUnavailable(sender.bare(), key);
+    // Not awaited: the contact's side takes its own roster's lock and may answer at once, and that answer
+    // needs this roster's lock, held until we return. What follows the stanza is sent after it.
+    void this.ctx.server.send(out).then(() => {
+      if (type === 'subscribed') this.sendCurrentPresence(sender.bare(), key);
+      if (type === 'unsubscribed' && sendsPresenceTo(before)) this.sendUnavailable(sender.bare(), key);
+    });
   }
 
   /** A subscription stanza arriving for a local user (§3.1.3, §3.1.6, §3.2.3, §3.3.3). */
-  async inbound(stanza: XmlElement, from: Jid, user: Jid): Promise<void> {
+  inbound(stanza: XmlElement, from: Jid, user: Jid): Promise<void> {
+    return this.store.exclusive(user.toBareString(), () => this.applyInbound(stanza, from, user));
+  }
+
+  private async applyInbound(stanza: XmlElement, from: Jid, user: Jid): Promise<void> {
     const type = stanza.attrs.type as SubscriptionType;
     const owner = user.toBareString();
     const key = from.toBareString();
     if (!(await this.ctx.server.accounts.exists(user.local!))) {
       // §3.1.3: a request to an account that does not exist is answered with unsubscribed.
-      if (type === 'subscribe') await this.send('unsubscribed', owner, key);
+      if (type === 'subscribe') void this.send('unsubscribed', owner, key);
       return;
     }
     const before = await this.store.get(owner, key);
@@ -118,15 +129,14 @@ export class Subscriptions {
     switch (type) {
       case 'subscribe':
         if (sendsPresenceTo(before)) {
-          await this.send('subscribed', owner, key); // §3.1.3: already subscribed, answer for the user
+          void this.send('subscribed', owner, key); // §3.1.3: already subscribed, answer for the user
           return;
         }
         if (before?.approved) {
           after = { ...before, subscription: withFrom(before.subscription) };
           delete after.approved;
           await this.save(owner, key, before, after);
-          await this.send('subscribed', owner, key);
-          this.sendCurrentPresence(user.bare(), key);
+          void this.send('subscribed', owner, key).then(() => this.sendCurrentPresence(user.bare(), key));
           return;
         }
         // Appendix A.3.1: a request already pending (None/To + Pending In) is neither delivered again nor
