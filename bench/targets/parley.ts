@@ -43,6 +43,8 @@ export const parley: Target = {
       '# written by bench/targets/parley.ts: the features the peers also run, nothing more',
       'modules:',
       `  disabled: [${PEER_EQUIVALENT_DISABLED.join(', ')}]`,
+      'c2s:',
+      '  max_connections: 100000 # S2 holds 19,000 sessions; the default (10,000) would refuse the rest',
       'log:',
       '  level: warn',
       '',

@@ -71,6 +71,25 @@ export class SessionTable {
     return resources ? [...resources.values()] : [];
   }
 
+  /**
+   * RFC 6121 §8.5.2.1.1: the available resources with non-negative priority that rank highest — where a
+   * message of type chat or normal to the bare JID goes (carbons copy to the others).
+   */
+  highestPriority(bare: string): Session[] {
+    let best: Session[] = [];
+    let max = -1;
+    const resources = this.byBare.get(bare);
+    if (!resources) return best;
+    for (const s of resources.values()) {
+      if (!s.available || s.priority < 0) continue;
+      if (s.priority > max) {
+        max = s.priority;
+        best = [s];
+      } else if (s.priority === max) best.push(s);
+    }
+    return best;
+  }
+
   hasAccount(bare: string): boolean {
     return this.byBare.has(bare);
   }

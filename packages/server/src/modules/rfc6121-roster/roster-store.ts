@@ -1,6 +1,7 @@
 // Roster items with their subscription state (RFC 6121 §2.1.2), cached for online users because every
 // presence broadcast reads the roster, and persisted through the 'roster' map store (write-through).
 import type { KeyValueStore, MapStore } from '../../storage/types';
+import { KeyedQueue } from '../../core/keyed-queue';
 
 export type Subscription = 'none' | 'to' | 'from' | 'both';
 
@@ -22,8 +23,10 @@ export type Roster = Map<string, RosterItem>;
 
 export class RosterStore {
   private readonly cache = new Map<string, Promise<Roster>>();
-  /** The last pending write per owner, so that writes to one roster run in order. */
-  private readonly writes = new Map<string, Promise<void>>();
+  /** Writes to one roster run in order (the version counter is read, incremented and written). */
+  private readonly writes = new KeyedQueue();
+  /** Read-modify-write sequences on one roster run one at a time (see exclusive()). */
+  private readonly locks = new KeyedQueue();
 
   constructor(
     private readonly items: MapStore<RosterItem>,
@@ -51,8 +54,7 @@ export class RosterStore {
    * rosters the same version, and a client caching one would never learn about the other (RFC 6121 §2.6).
    */
   put(owner: string, contact: string, item: RosterItem | undefined): Promise<number> {
-    const previous = this.writes.get(owner) ?? Promise.resolve();
-    const result = previous.then(async () => {
+    return this.writes.run(owner, async () => {
       const roster = await this.load(owner);
       if (item) roster.set(contact, item);
       else roster.delete(contact);
@@ -61,35 +63,14 @@ export class RosterStore {
       await this.versions.set(owner, version);
       return version;
     });
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.writes.set(owner, tail);
-    void tail.then(() => {
-      if (this.writes.get(owner) === tail) this.writes.delete(owner);
-    });
-    return result;
   }
-
-  private readonly locks = new Map<string, Promise<void>>();
 
   /**
    * Runs a read-modify-write of one user's roster alone: a subscription stanza and a roster set (or two
    * crossing subscription requests) interleaving at an await would otherwise lose one change.
    */
   exclusive<T>(owner: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(owner) ?? Promise.resolve();
-    const result = previous.then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(owner, tail);
-    void tail.then(() => {
-      if (this.locks.get(owner) === tail) this.locks.delete(owner);
-    });
-    return result;
+    return this.locks.run(owner, fn);
   }
 
   async version(owner: string): Promise<number> {

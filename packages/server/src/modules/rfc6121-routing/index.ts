@@ -3,27 +3,12 @@
 import { StanzaError, Jid } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
-import type { Session } from '../../core/sessions';
 
 export default defineModule({
   name: 'routing',
   specs: [{ spec: 'RFC 6121', version: '§8.5', status: 'complete', note: 'local delivery rules' }],
   setup(ctx) {
     const { sessions, accounts } = ctx.server;
-
-    /** RFC 6121 §8.5.2.1.1: the available resources with non-negative priority that rank highest. */
-    function highestPriority(bare: string): Session[] {
-      let best: Session[] = [];
-      let max = -1;
-      for (const s of sessions.ofAccount(bare)) {
-        if (!s.available || s.priority < 0) continue;
-        if (s.priority > max) {
-          max = s.priority;
-          best = [s];
-        } else if (s.priority === max) best.push(s);
-      }
-      return best;
-    }
 
     async function requireAccount(to: Jid): Promise<void> {
       // RFC 6121 §8.5.1: no such account → service-unavailable (the router never answers errors).
@@ -41,7 +26,7 @@ export default defineModule({
         const targets =
           type === 'headline'
             ? sessions.ofAccount(bare).filter((s) => s.available && s.priority >= 0)
-            : highestPriority(bare);
+            : sessions.highestPriority(bare);
         if (targets.length === 0) return type === 'headline'; // chat/normal fall through to offline storage
         for (const s of targets) s.send(stanza);
         return true;

@@ -5,7 +5,7 @@ import { NS, StanzaError, parseXml, xml, type XmlElement } from '@parley/protoco
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import type { Session } from '../../core/sessions';
-import { KeyedQueue } from './keyed-queue';
+import { KeyedQueue } from '../../core/keyed-queue';
 
 export default defineModule({
   name: 'offline',

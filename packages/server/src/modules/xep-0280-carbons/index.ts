@@ -48,20 +48,6 @@ export default defineModule({
       for (const s of targets) s.send(wrapCarbon(direction, forwarded, bare, s.jid.toString()));
     }
 
-    /** RFC 6121 §8.5.2.1.1, as the routing module applies it to chat and normal messages for a bare JID. */
-    function highestPriority(all: Session[]): Session[] {
-      let best: Session[] = [];
-      let max = -1;
-      for (const s of all) {
-        if (!s.available || s.priority < 0) continue;
-        if (s.priority > max) {
-          max = s.priority;
-          best = [s];
-        } else if (s.priority === max) best.push(s);
-      }
-      return best;
-    }
-
     // §11: a carbon is only ever from the user's own bare JID, which only this server can send as. Wrappers from
     // anyone else (another user, or a client of the user's own) are removed before any feature or client sees
     // them; a message that was nothing but a forged carbon is dropped.
@@ -98,7 +84,7 @@ export default defineModule({
           // RFC 6121 §8.5.3.2.1: no such resource; routing re-fires 'message/bare', where copies are decided.
           if (!s) return false;
           original = [s];
-        } else original = highestPriority(all);
+        } else original = sessions.highestPriority(to.toBareString()); // the routing module's choice (RFC 6121 §8.5.2.1.1)
         copied.add(stanza);
         // Between resources of one account the sender already has the message (and §8 copies are skipped).
         const sender = origin.kind === 'c2s' ? origin.session : undefined;

@@ -1,4 +1,5 @@
-// Runs tasks one at a time per key (here: per user), in submission order; different keys run concurrently.
+// Runs tasks one at a time per key (a user, a roster, a room), in submission order; different keys run
+// concurrently. Read-modify-write sequences that await storage use it so that no update is lost.
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<void>>();
 
