@@ -1,5 +1,6 @@
 // Result files: the raw JSON of a run, the side-by-side table, and bench/RESULTS.md.
 
+import { existsSync, readFileSync } from 'node:fs';
 import type { Metric } from '../scenarios/common';
 import type { MachineFacts } from './machine';
 import type { StepReport } from '../scenarios/common';
@@ -35,6 +36,8 @@ export interface RunResults {
   machine: MachineFacts;
   targets: TargetRun[];
   results_file?: string;
+  /** Remarks added when results of several runs are combined (see bench/README.md). */
+  notes?: string[];
 }
 
 const TITLE: Record<string, string> = {
@@ -212,6 +215,10 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
     out.push('');
     for (const w of warn) out.push(`- ${w}`);
   }
+  for (const note of res.notes ?? []) out.push('', `> ${note}`);
+  // Hand-written analysis (profiles, what moved the numbers) survives regeneration in bench/FINDINGS.md.
+  const findings = new URL('../FINDINGS.md', import.meta.url);
+  if (existsSync(findings)) out.push('', readFileSync(findings, 'utf8').trim());
   out.push('');
   return out.join('\n');
 }
