@@ -13,6 +13,17 @@ declare module '@xmpp/client' {
     write(data: string): Promise<void>;
     send(el: unknown): Promise<void>;
     reconnect?: { stop(): void };
+    /** XEP-0484 token storage (in memory by default; replace the functions to keep tokens elsewhere). */
+    fast: {
+      saveToken(token: FastToken): Promise<void>;
+      fetchToken(): Promise<FastToken | undefined>;
+    };
+    iqCaller: { request(el: XmppElement, timeoutMs?: number): Promise<XmppElement> };
+  }
+  export interface FastToken {
+    mechanism: string;
+    token: string;
+    expiry: string;
   }
   export function client(options: {
     service: string;
@@ -21,6 +32,8 @@ declare module '@xmpp/client' {
     password?: string;
     resource?: string;
     credentials?: unknown;
+    /** XEP-0388 <user-agent/>; a random id per client object by default. */
+    userAgent?: XmppElement;
   }): XmppClient;
   export function xml(name: string, attrs?: Record<string, string> | null, ...children: unknown[]): XmppElement;
   export function jid(s: string): { toString(): string };

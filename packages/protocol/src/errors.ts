@@ -66,6 +66,8 @@ export class StreamError extends Error {
   constructor(
     readonly condition: StreamErrorCondition,
     readonly text?: string,
+    /** RFC 6120 §4.9.4: an application-specific condition (e.g. XEP-0198 <handled-count-too-high/>). */
+    readonly appCondition?: XmlElement,
   ) {
     super(text ?? condition);
   }
@@ -73,6 +75,7 @@ export class StreamError extends Error {
   toElement(): XmlElement {
     const el = xml('stream:error', null, xml(this.condition, { xmlns: NS.STREAMS }));
     if (this.text) el.append(xml('text', { xmlns: NS.STREAMS, 'xml:lang': 'en' }, this.text));
+    if (this.appCondition) el.append(this.appCondition);
     return el;
   }
 }

@@ -12,6 +12,10 @@ export const NS = {
   BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
   SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
   SASL_CB: 'urn:xmpp:sasl-cb:0',
+  // XEP-0388 SASL2, XEP-0386 Bind 2, XEP-0484 FAST
+  SASL2: 'urn:xmpp:sasl:2',
+  BIND2: 'urn:xmpp:bind:0',
+  FAST: 'urn:xmpp:fast:0',
   FRAMING: 'urn:ietf:params:xml:ns:xmpp-framing',
   XML: 'http://www.w3.org/XML/1998/namespace',
   // RFC 6121

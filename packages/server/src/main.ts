@@ -1,5 +1,9 @@
 // Composition root: config → storage → core → modules → listeners.
+import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
+import { ConfigError } from './config';
+import { ClusterNode } from './cluster/node';
+import { RedisBus } from './cluster/redis-bus';
 import type { Config } from './config';
 import { createLogger, type Logger } from './log';
 import { openStorage } from './storage';
@@ -18,9 +22,11 @@ export interface RunningServer {
 }
 
 /** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
-export async function createCore(config: Config, log: Logger): Promise<ParleyServer> {
+export async function createCore(config: Config, log: Logger, options: { cluster?: ClusterNode } = {}): Promise<ParleyServer> {
   const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
   const server = new ParleyServer(config, storage, log);
+  // Modules register their cache invalidations while loading: the cluster must be in place first.
+  if (options.cluster) server.setCluster(options.cluster);
   try {
     for (const def of await discoverModules(config.modules.disabled)) await server.loadModule(def);
   } catch (err) {
@@ -30,14 +36,43 @@ export async function createCore(config: Config, log: Logger): Promise<ParleySer
   return server;
 }
 
+/** The cluster node for a configuration with cluster.backend 'redis': connected to Redis, not started yet. */
+async function connectCluster(config: Config, log: Logger): Promise<{ bus: RedisBus; nodeId: string; name: string | undefined; members: string[] } | undefined> {
+  if (config.cluster.backend !== 'redis') return undefined;
+  const bus = new RedisBus(config.cluster.redis_url!, log);
+  try {
+    await bus.connect();
+  } catch (err) {
+    await bus.close();
+    throw new ConfigError(`cluster.redis_url: cannot connect to ${config.cluster.redis_url} (${(err as Error).message})`);
+  }
+  const nodeId = config.cluster.node_id ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+  return { bus, nodeId, name: config.cluster.name, members: config.cluster.nodes.length > 0 ? config.cluster.nodes : [nodeId] };
+}
+
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
-  const server = await createCore(config, log);
+  const link = await connectCluster(config, log);
+  let server: ParleyServer;
+  let cluster: ClusterNode | undefined;
+  try {
+    server = await createCore(config, log, {
+      cluster: link ? (cluster = new ClusterNode(link.bus, { nodeId: link.nodeId, name: link.name, members: link.members })) : undefined,
+    });
+  } catch (err) {
+    await link?.bus.close();
+    throw err;
+  }
+  if (cluster) {
+    cluster.attach(server);
+    await cluster.start();
+  }
 
   let tls: Awaited<ReturnType<typeof loadTlsMaterial>>;
   try {
     tls = await loadTlsMaterial(config);
   } catch (err) {
     await server.stop();
+    await cluster?.stop();
     throw err;
   }
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
@@ -53,6 +88,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
     preAuthIq: (iq, stream) => server.handlePreAuthIq(iq, stream),
     streamElement: (el, stream) => server.handleStreamElement(el, stream),
+    preBindElement: (el, stream) => server.handlePreBindElement(el, stream),
   };
 
   let listener: RunningListener;
@@ -71,15 +107,17 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     });
   } catch (err) {
     await server.stop();
+    await cluster?.stop();
     throw err;
   }
-  log.info({ domain: config.domain, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, modules: server.modules.length }, 'Parley started');
+  log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, modules: server.modules.length }, 'Parley started');
   return {
     server,
     ports: listener.ports,
     async stop() {
       await listener.close();
       await server.stop();
+      await cluster?.stop();
       log.info('Parley stopped');
     },
   };

@@ -201,6 +201,26 @@ const cluster = z
   .strictObject({
     backend: z.enum(['local', 'redis']).default('local').describe('local: a single node; redis: several nodes share sessions and routing'),
     redis_url: z.string().min(1).optional().describe('Redis connection URL (required with backend: redis), e.g. redis://localhost:6379'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and hyphen only (1–64)')
+      .optional()
+      .describe('Names this cluster on the shared Redis (channel prefix), for several clusters on one Redis. Default: the domain'),
+    node_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and hyphen only (1–64)')
+      .optional()
+      .describe('This node\'s name, unique in the cluster. Default: the host name'),
+    nodes: z
+      .array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and hyphen only (1–64)'))
+      .default([])
+      .describe('Names of every node serving the domain (services such as MUC rooms are placed among them). Default: this node alone'),
+    workers: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe('Worker processes `parley start` runs behind the same listeners (node:cluster), each a node of the cluster; more than 1 needs backend: redis'),
   })
   .prefault({})
   .describe('Clustering');
@@ -232,6 +252,12 @@ export const configObjectSchema = z
     }
     if (c.cluster.backend === 'redis' && c.cluster.redis_url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'redis_url'], message: "required when cluster.backend is 'redis'" });
+    }
+    if (c.cluster.workers > 1 && c.cluster.backend !== 'redis') {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'workers'], message: "more than one worker needs cluster.backend: redis (the workers share sessions over it)" });
+    }
+    if (c.cluster.backend === 'redis' && c.storage.backend === 'memory') {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'backend'], message: 'the nodes of a cluster share their storage: memory storage cannot be shared' });
     }
     const listeners: [string, number][] = [
       ['c2s.port', c.c2s.port],

@@ -25,7 +25,14 @@ export class AccountService {
     private readonly store: AccountStore,
     private readonly hooks: Hooks<ServerEvents>,
     private readonly scramIterations: number,
+    /** Told after an account was deleted (cluster nodes drop it from their existence cache). */
+    private readonly deleted: (username: string) => void = () => {},
   ) {}
+
+  /** Another node deleted this account. */
+  forget(username: string): void {
+    this.known.delete(username);
+  }
 
   /** Normalises a username (RFC 7622 localpart); throws AccountError('invalid-username'). */
   normalize(username: string): string {
@@ -69,12 +76,14 @@ export class AccountService {
     if (!(await this.store.setCredentials(this.host, user, credentials))) {
       throw new AccountError('not-found', `no user ${user}@${this.host}`);
     }
+    await this.hooks.fire('account/password-changed', { username: user, host: this.host, jid: Jid.of(user, this.host) });
   }
 
   async delete(username: string): Promise<void> {
     const user = this.normalize(username);
     if (!(await this.store.delete(this.host, user))) throw new AccountError('not-found', `no user ${user}@${this.host}`);
     this.known.delete(user);
+    this.deleted(user);
     await this.hooks.fire('account/deleted', { username: user, host: this.host, jid: Jid.of(user, this.host) });
   }
 

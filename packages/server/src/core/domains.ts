@@ -44,6 +44,11 @@ export class HostedDomain {
   readonly items: DiscoItem[] = [];
   /** Services only: handles stanzas the iq table did not take. */
   handler: ServiceHandler | undefined;
+  /**
+   * Services only, in a cluster: 'service' keeps the whole service on one node; 'entity' places each entity
+   * (a MUC room: the local part of its JID) on a node of its own, spreading rooms over the cluster.
+   */
+  affinity: 'service' | 'entity' = 'service';
 
   constructor(
     readonly name: string,

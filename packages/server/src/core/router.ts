@@ -7,12 +7,25 @@ import type { Origin, ServerEvents, StanzaEvent } from './events';
 import type { Hooks } from './hooks';
 import type { HostedDomain } from './domains';
 import type { Logger } from '../log';
+import type { Session } from './sessions';
 
 type Kind = 'message' | 'presence' | 'iq';
 
 export interface RemoteRoute {
   /** Delivers to another server (federation) or cluster node; may throw StanzaError to bounce. */
   send(event: StanzaEvent): Promise<void>;
+}
+
+/** How the router reaches the other nodes of a cluster (cluster/node.ts); absent on a single node. */
+export interface ClusterRoute {
+  /** The node that handles stanzas to this service entity (a room, a pubsub service), when not this one. */
+  ownerOf(domain: HostedDomain, to: Jid): string | undefined;
+  /** Hands a stanza to the node that owns its destination; that node delivers it without outbound hooks. */
+  forward(node: string, event: StanzaEvent): void;
+  /** A result or error answering an iq that another node sent (router.request); true when forwarded. */
+  forwardResult(stanza: XmlElement): boolean;
+  /** A client's stanza was processed: fields other nodes mirror (presence, priority, state) may have changed. */
+  touched(session: Session): void;
 }
 
 interface PendingIq {
@@ -24,6 +37,9 @@ export class Router {
   private readonly pending = new Map<string, PendingIq>();
   private iqCounter = 0;
   remote: RemoteRoute | undefined;
+  cluster: ClusterRoute | undefined;
+  /** Prefix of ids of server-originated iqs; a cluster node puts its name in it to get the replies back. */
+  requestIdPrefix = 'parley-';
   /**
    * Iq handlers every service domain answers (target 'host') unless its own table has one: lets a module such
    * as XEP-0030 disco cover services hosted now and later, while a service can still override them.
@@ -62,7 +78,27 @@ export class Router {
       if (err instanceof StanzaError) return this.bounce(stanza, err, origin);
       this.log.error({ err, stanza: stanza.name, to: stanza.attrs.to }, 'stanza handler failed');
       return this.bounce(stanza, new StanzaError('internal-server-error'), origin);
+    } finally {
+      // Messages never change what other nodes mirror of a session; presence and iqs (roster get, carbons) may.
+      if (origin.kind === 'c2s' && kind !== 'message' && this.cluster) this.cluster.touched(origin.session);
     }
+  }
+
+  /** Delivers a stanza another node of the cluster routed here (its outbound hooks already ran there). */
+  async deliverForwarded(event: StanzaEvent): Promise<void> {
+    try {
+      if (event.stanza.name === 'iq' && this.isReplyToUs(event.stanza, event.to)) return this.resolvePending(event.stanza, false);
+      await this.deliver(event.stanza.name as Kind, event);
+    } catch (err) {
+      if (err instanceof StanzaError) return this.bounce(event.stanza, err, event.origin);
+      this.log.error({ err, stanza: event.stanza.name, to: event.stanza.attrs.to }, 'stanza handler failed');
+      return this.bounce(event.stanza, new StanzaError('internal-server-error'), event.origin);
+    }
+  }
+
+  private isReplyToUs(stanza: XmlElement, to: Jid): boolean {
+    const type = stanza.attrs.type;
+    return (type === 'result' || type === 'error') && to.local === undefined && to.resource === undefined;
   }
 
   private targetOf(to: Jid): 'host' | 'bare' | 'full' | 'remote' {
@@ -78,9 +114,7 @@ export class Router {
       if (this.remote) return this.remote.send(event);
       throw new StanzaError('remote-server-not-found', `no route to ${to.domain}`);
     }
-    if (kind === 'iq' && (stanza.attrs.type === 'result' || stanza.attrs.type === 'error') && to.local === undefined && to.resource === undefined) {
-      return this.resolvePending(stanza);
-    }
+    if (kind === 'iq' && this.isReplyToUs(stanza, to)) return this.resolvePending(stanza, true);
     if (domain.kind === 'service') return this.deliverToService(domain, event);
     const target = to.local === undefined ? (to.resource === undefined ? 'host' : 'full') : to.resource === undefined ? 'bare' : 'full';
     if (await this.hooks.fire(`${kind}/${target}` as keyof ServerEvents & string, event as never)) return;
@@ -88,6 +122,8 @@ export class Router {
   }
 
   private async deliverToService(domain: HostedDomain, event: StanzaEvent): Promise<void> {
+    const owner = this.cluster?.ownerOf(domain, event.to);
+    if (owner !== undefined) return this.cluster!.forward(owner, event);
     const { stanza } = event;
     if (stanza.name === 'iq' && event.to.local === undefined && event.to.resource === undefined) {
       const handler = domain.iq.lookup(stanza, 'host') ?? this.serviceDefaults.lookup(stanza, 'host');
@@ -156,7 +192,7 @@ export class Router {
 
   /** Server-originated iq (e.g. a ping): resolves with the result or error stanza, or rejects on timeout. */
   request(iq: XmlElement, timeoutMs = 30_000): Promise<XmlElement> {
-    const id = iq.attrs.id ?? `parley-${(++this.iqCounter).toString(36)}`;
+    const id = iq.attrs.id ?? `${this.requestIdPrefix}${(++this.iqCounter).toString(36)}`;
     iq.attrs.id = id;
     iq.attrs.from ??= this.mainDomain;
     const key = `${iq.attrs.to}|${id}`;
@@ -175,10 +211,13 @@ export class Router {
     });
   }
 
-  private resolvePending(stanza: XmlElement): void {
+  private resolvePending(stanza: XmlElement, mayForward: boolean): void {
     const key = `${stanza.attrs.from}|${stanza.attrs.id}`;
     const p = this.pending.get(key);
-    if (!p) return;
+    if (!p) {
+      if (mayForward) this.cluster?.forwardResult(stanza);
+      return;
+    }
     clearTimeout(p.timer);
     this.pending.delete(key);
     p.resolve(stanza);

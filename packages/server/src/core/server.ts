@@ -10,9 +10,12 @@ import { HostedDomain } from './domains';
 import type { Origin, ServerEvents } from './events';
 import { Hooks, Priority, type Disposable } from './hooks';
 import type { IqTarget } from './iq';
+import { InlineRegistry, type Bind2InlineFeature, type Sasl2InlineFeature } from './sasl2-inline';
 import type { IqRegistrar, ModuleContext, ModuleDefinition, ServerApi, ServiceContext } from './module-api';
 import { Router } from './router';
-import { SessionTable, type Session } from './sessions';
+import { SessionTable } from './sessions';
+import type { ClientStream, AuthenticatedStream, PreBindElementHandler } from './client-stream';
+import { LocalCluster, type Cluster } from '../cluster/types';
 
 /** The little a pre-authentication handler may know about the stream. */
 export interface PreAuthStream {
@@ -20,7 +23,7 @@ export interface PreAuthStream {
   readonly secure: boolean;
 }
 export type PreAuthIqHandler = (iq: XmlElement, stream: PreAuthStream) => Promise<XmlElement | undefined>;
-export type StreamElementHandler = (el: XmlElement, session: Session) => void | Promise<void>;
+export type StreamElementHandler = (el: XmlElement, session: ClientStream) => void | Promise<void>;
 
 export interface LoadedModule {
   definition: ModuleDefinition<any>;
@@ -38,9 +41,14 @@ export class ParleyServer implements ServerApi {
   readonly main: HostedDomain;
   readonly startedAt = Date.now();
   readonly modules: LoadedModule[] = [];
+  /** XEP-0388 / XEP-0386 inline features, read by the client streams. */
+  readonly inline = new InlineRegistry();
+  /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
+  cluster: Cluster = new LocalCluster();
   private readonly admins: Set<string>;
   private readonly preAuthIqs = new Map<string, PreAuthIqHandler>();
   private readonly streamElements = new Map<string, StreamElementHandler>();
+  private readonly preBindElements = new Map<string, PreBindElementHandler>();
   private stopping = false;
 
   constructor(
@@ -51,7 +59,7 @@ export class ParleyServer implements ServerApi {
     this.main = new HostedDomain(config.domain, 'main');
     this.domains.set(config.domain, this.main);
     this.router = new Router(this.hooks, this.domains, config.domain, log);
-    this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations);
+    this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations, (user) => this.cluster.invalidate('account', user));
     this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
     // The main host's iq table answers from here; delivery modules only see iqs no feature took.
     for (const target of ['host', 'bare', 'full'] as const) {
@@ -70,6 +78,12 @@ export class ParleyServer implements ServerApi {
 
   get domain(): string {
     return this.config.domain;
+  }
+
+  /** Joins a cluster (before modules load, so that their cache invalidations register with it). */
+  setCluster(cluster: Cluster): void {
+    this.cluster = cluster;
+    cluster.onInvalidate('account', (user) => this.accounts.forget(user));
   }
 
   send(stanza: XmlElement, origin: Origin = { kind: 'local' }): Promise<void> {
@@ -94,11 +108,37 @@ export class ParleyServer implements ServerApi {
     return { dispose: () => this.streamElements.delete(ns) };
   }
 
-  async handleStreamElement(el: XmlElement, session: Session): Promise<boolean> {
+  async handleStreamElement(el: XmlElement, session: ClientStream): Promise<boolean> {
     const handler = this.streamElements.get(el.attrs.xmlns ?? '');
     if (!handler) return false;
     await handler(el, session);
     return true;
+  }
+
+  /** Top-level non-stanza elements after authentication and before binding (XEP-0198 <resume/>). */
+  registerPreBindElement(ns: string, handler: PreBindElementHandler): Disposable {
+    this.preBindElements.set(ns, handler);
+    return { dispose: () => this.preBindElements.delete(ns) };
+  }
+
+  async handlePreBindElement(el: XmlElement, stream: AuthenticatedStream): Promise<boolean> {
+    const handler = this.preBindElements.get(el.attrs.xmlns ?? '');
+    return handler ? handler(el, stream) : false;
+  }
+
+  /** XEP-0388: offer SASL2 on client streams (module `sasl2`; disabling it leaves the classic profile only). */
+  offerSasl2(): Disposable {
+    return this.inline.offerSasl2();
+  }
+
+  /** A feature negotiated inside SASL2's <authenticate/> (XEP-0386 Bind 2, XEP-0484 FAST, XEP-0198 resumption). */
+  registerSasl2Inline(feature: Sasl2InlineFeature): Disposable {
+    return this.inline.registerSasl2(feature);
+  }
+
+  /** A feature enabled inside Bind 2's <bind/> (XEP-0280 carbons, XEP-0198 stream management). */
+  registerBind2Inline(feature: Bind2InlineFeature): Disposable {
+    return this.inline.registerBind2(feature);
   }
 
   isAdmin(jid: Jid): boolean {
@@ -152,10 +192,11 @@ export class ParleyServer implements ServerApi {
       keyval: (name) => this.storage.keyval(name),
       map: (name) => this.storage.map(name),
       archive: (name) => this.storage.archive(name),
-      service: (domainName, identity): ServiceContext => {
+      service: (domainName, identity, serviceOptions): ServiceContext => {
         const name = Jid.parse(domainName).domain;
         if (this.domains.has(name)) throw new Error(`domain ${name} is already hosted`);
         const domain = new HostedDomain(name, 'service');
+        domain.affinity = serviceOptions?.affinity ?? 'service';
         domain.info.identities.push(identity);
         this.domains.set(name, domain);
         this.main.items.push({ jid: name, name: identity.name });
@@ -185,7 +226,7 @@ export class ParleyServer implements ServerApi {
     if (this.stopping) return;
     this.stopping = true;
     await this.hooks.fire('server/stopping', {});
-    for (const session of [...this.sessions.all()]) session.close(new StreamError('system-shutdown'));
+    for (const session of [...this.sessions.local()]) session.close(new StreamError('system-shutdown'));
     for (const m of [...this.modules].reverse()) {
       for (const stop of m.stops) {
         try {

@@ -1,5 +1,5 @@
-// The session table: which full JIDs are bound where. Local sessions today; the cluster's SessionDirectory
-// (cluster/) will mirror bind/unbind for other nodes without changing this interface.
+// The session table: which full JIDs are bound where. Sessions of this node, and, in a cluster, mirrors of the
+// sessions bound on other nodes (cluster/remote-session.ts), so routing and presence see every resource.
 import { Jid, StreamError, type XmlElement } from '@parley/protocol';
 
 export interface Session {
@@ -18,6 +18,8 @@ export interface Session {
   interested: boolean;
   /** Per-module session state, keyed by module name (no untyped bag of fields on the session itself). */
   readonly state: Map<string, unknown>;
+  /** The cluster node holding the stream; undefined for a session of this node. */
+  readonly node?: string;
   /** Queues a stanza for the client. */
   send(stanza: XmlElement): void;
   /** Ends the stream, with a stream error when given. */
@@ -27,9 +29,16 @@ export interface Session {
 export class SessionTable {
   private readonly byBare = new Map<string, Map<string, Session>>();
   private count = 0;
+  private localCount = 0;
 
+  /** Sessions of the whole cluster. */
   get size(): number {
     return this.count;
+  }
+
+  /** Sessions whose stream this node holds (what connection limits count). */
+  get localSize(): number {
+    return this.localCount;
   }
 
   /** RFC 6120 §7.7.2.2: a bind to a full JID already in use replaces the old session, which gets <conflict/>. */
@@ -44,10 +53,12 @@ export class SessionTable {
     if (existing && existing !== session) {
       resources.delete(session.jid.resource!);
       this.count--;
+      if (existing.node === undefined) this.localCount--;
       existing.close(new StreamError('conflict', 'Replaced by new connection'));
     }
     resources.set(session.jid.resource!, session);
     this.count++;
+    if (session.node === undefined) this.localCount++;
   }
 
   remove(session: Session): boolean {
@@ -56,6 +67,7 @@ export class SessionTable {
     if (!resources || resources.get(session.jid.resource!) !== session) return false;
     resources.delete(session.jid.resource!);
     this.count--;
+    if (session.node === undefined) this.localCount--;
     if (resources.size === 0) this.byBare.delete(bare);
     return true;
   }
@@ -100,5 +112,9 @@ export class SessionTable {
 
   *all(): IterableIterator<Session> {
     for (const resources of this.byBare.values()) yield* resources.values();
+  }
+
+  *local(): IterableIterator<Session> {
+    for (const s of this.all()) if (s.node === undefined) yield s;
   }
 }

@@ -18,4 +18,6 @@ export interface C2sPolicy {
   preAuthIq?: (iq: XmlElement, stream: C2sStream) => Promise<XmlElement | undefined>;
   /** Top-level non-stanza elements after binding (XEP-0198 <r/>, <a/>, <enable/>); true when handled. */
   streamElement?: (el: XmlElement, stream: C2sStream) => Promise<boolean>;
+  /** Top-level non-stanza elements after authentication, before binding (XEP-0198 <resume/>); true when handled. */
+  preBindElement?: (el: XmlElement, stream: C2sStream) => Promise<boolean>;
 }

@@ -9,15 +9,17 @@ import {
 import type { Connection } from '../net/connection';
 import type { ParleyServer } from '../core/server';
 import type { Session } from '../core/sessions';
+import type { AuthenticatedStream, ClientStream } from '../core/client-stream';
 import type { Logger } from '../log';
 import { SaslNegotiation } from './sasl-negotiation';
+import { Sasl2Negotiation, failureElement } from './sasl2-negotiation';
 import type { C2sPolicy } from './c2s-policy';
 
 type State = 'header' | 'negotiating' | 'authenticated' | 'established' | 'closed';
 
 const MAX_QUEUE = 64;
 
-export class C2sStream implements Session {
+export class C2sStream implements ClientStream, AuthenticatedStream {
   readonly id = randomBytes(8).toString('base64url');
   private moduleState: Map<string, unknown> | undefined;
   available = false;
@@ -34,6 +36,7 @@ export class C2sStream implements Session {
   private processing = false;
   private paused = false;
   private sasl: SaslNegotiation | undefined;
+  private sasl2: Sasl2Negotiation | undefined;
   private bound = false;
   /** RFC 6120 §4.7.4: the client's default language, stamped on its stanzas that carry none (§8.1.5). */
   private lang: string | undefined;
@@ -44,16 +47,18 @@ export class C2sStream implements Session {
 
   constructor(
     private readonly server: ParleyServer,
-    private readonly conn: Connection,
+    /** Replaced when a resumed session continues on another stream's transport (XEP-0198 §5, see adopt()). */
+    private conn: Connection,
     private readonly policy: C2sPolicy,
   ) {
     this.resetParser();
     conn.setHandlers({
       onData: (chunk) => {
+        if (conn !== this.conn) return; // a transport this session was resumed away from
         this.lastActivity = Date.now();
         this.parser.write(chunk);
       },
-      onClose: () => this.onTransportClosed(),
+      onClose: () => this.target.onTransportClosed(conn),
     });
   }
 
@@ -81,16 +86,17 @@ export class C2sStream implements Session {
   }
 
   get isEstablished(): boolean {
-    return this.phase === 'established';
+    const s = this.target;
+    return s.phase === 'established' && !s.detached;
   }
 
   private resetParser(): void {
     this.parser = new StreamParser(
       {
-        onOpen: (name, attrs) => this.onHeader(name, attrs),
-        onElement: (el) => this.enqueue(el),
-        onClose: () => this.onPeerClose(),
-        onError: (condition, text) => this.close(new StreamError(condition, text)),
+        onOpen: (name, attrs) => this.target.onHeader(name, attrs),
+        onElement: (el) => this.target.enqueue(el),
+        onClose: () => this.target.onPeerClose(),
+        onError: (condition, text) => this.target.close(new StreamError(condition, text)),
       },
       { maxStanzaSize: this.policy.maxStanzaSize },
     );
@@ -147,25 +153,55 @@ export class C2sStream implements Session {
         if (mechanisms.length > 0) {
           features.append(xml('mechanisms', { xmlns: NS.SASL }, ...mechanisms.map((m) => xml('mechanism', null, m))));
         }
+        // XEP-0388: SASL2 next to the classic profile, with the same mechanisms under the same TLS policy.
+        const sasl2 = this.server.inline.isSasl2Offered ? this.sasl2Negotiation().feature() : undefined;
+        if (sasl2) features.append(sasl2);
         const cbTypes = this.saslNegotiation().channelBindingTypes();
         if (cbTypes.length > 0) {
           features.append(xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...cbTypes.map((type) => xml('channel-binding', { type }))));
         }
         if (this.policy.registrationOpen) features.append(xml('register', { xmlns: NS.REGISTER_FEATURE }));
       }
+      this.conn.write(features.toString());
     } else {
+      this.conn.write(this.authenticatedFeatures().toString());
+    }
+  }
+
+  /** Features of an authenticated stream: resource binding until one is bound (XEP-0386 binds during SASL2). */
+  private authenticatedFeatures(): XmlElement {
+    const features = xml('stream:features');
+    if (!this.bound) {
       features.append(xml('bind', { xmlns: NS.BIND }));
       // RFC 3921 session establishment, kept for old clients and marked optional (RFC 6121 Appendix E).
       features.append(xml('session', { xmlns: NS.SESSION }, xml('optional')));
-      const event = { session: this as Session, features: [] as XmlElement[] };
-      void this.server.hooks.fire('stream/features', event);
-      features.append(...event.features);
     }
-    this.conn.write(features.toString());
+    const event = { session: this as Session, features: [] as XmlElement[] };
+    void this.server.hooks.fire('stream/features', event);
+    features.append(...event.features);
+    return features;
   }
 
   private saslNegotiation(): SaslNegotiation {
     return (this.sasl ??= new SaslNegotiation(this.server, this.conn, this.policy));
+  }
+
+  private sasl2Negotiation(): Sasl2Negotiation {
+    const conn = this.conn;
+    const allowInsecure = this.server.config.c2s.allow_plaintext_auth;
+    return (this.sasl2 ??= new Sasl2Negotiation(
+      this.server,
+      this.saslNegotiation(),
+      {
+        remoteAddress: conn.remoteAddress,
+        get secure() {
+          return conn.secure;
+        },
+        allowInsecure,
+        channelBinding: (type) => conn.channelBinding(type),
+      },
+      { session: this, bind: (account, resource) => this.claimResource(account, resource) },
+    ));
   }
 
   private enqueue(el: XmlElement): void {
@@ -217,6 +253,11 @@ export class C2sStream implements Session {
 
   private async handleNegotiation(el: XmlElement): Promise<void> {
     const ns = el.attrs.xmlns;
+    // XEP-0388 §2.4: during a SASL2 exchange only <response/> and <abort/> may come; anything else ends the stream.
+    if (this.sasl2?.inProgress && !(ns === NS.SASL2 && (el.name === 'response' || el.name === 'abort'))) {
+      return this.close(new StreamError('policy-violation', 'only <response/> or <abort/> while authenticating'));
+    }
+    if (ns === NS.SASL2 && this.server.inline.isSasl2Offered) return this.handleSasl2(el);
     if (el.name === 'starttls' && ns === NS.TLS) {
       if (!this.conn.canStartTls) return this.close(new StreamError('unsupported-feature', 'TLS is not available'));
       this.conn.write(xml('proceed', { xmlns: NS.TLS }).toString());
@@ -242,7 +283,7 @@ export class C2sStream implements Session {
       this.conn.write(outcome.reply.toString());
       if (outcome.username !== undefined) {
         this.username = outcome.username;
-        this.sasl = undefined; // one authentication per stream (RFC 6120 §6.4.6)
+        this.sasl = this.sasl2 = undefined; // one authentication per stream (RFC 6120 §6.4.6)
         // RFC 6120 §6.4.6: the stream restarts after <success/>.
         this.headerSent = false;
         this.phase = 'header';
@@ -269,9 +310,54 @@ export class C2sStream implements Session {
     this.close(new StreamError('not-authorized', 'authenticate first'));
   }
 
+  // XEP-0388: no stream restart after SASL2's <success/> (§2.6.1): the features of the authenticated stream follow
+  // at once, and a stream Bind 2 bound during authentication is established right away (XEP-0386).
+  private async handleSasl2(el: XmlElement): Promise<void> {
+    if (this.policy.requireTls && !this.conn.secure && this.conn.canStartTls) {
+      this.conn.write(failureElement(new SaslFailure('encryption-required')).toString());
+      return;
+    }
+    const outcome = await this.sasl2Negotiation().handle(el);
+    if (outcome.username === undefined) {
+      this.conn.write(outcome.reply.toString());
+      if (outcome.disconnect) this.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
+      return;
+    }
+    this.username = outcome.username;
+    this.sasl = this.sasl2 = undefined; // one authentication per stream (XEP-0388 §4.8)
+    if (outcome.bound) {
+      // The session enters the table in the same tick as <success/> is written: nothing routed to it can come first.
+      this.jid = outcome.bound;
+      this.server.sessions.add(this);
+      this.bound = true;
+      this.phase = 'established';
+      this.logger = undefined;
+    } else {
+      this.phase = 'authenticated';
+    }
+    this.conn.write(outcome.reply.toString());
+    this.conn.write(this.authenticatedFeatures().toString());
+    if (outcome.bound) await this.server.hooks.fire('session/bound', { session: this });
+  }
+
+  /** XEP-0386 during SASL2: a resource for the account, under the checks of RFC 6120 §7 binding. */
+  private claimResource(account: Jid, resource: string): Jid {
+    let jid: Jid;
+    try {
+      jid = account.withResource(resource);
+    } catch (err) {
+      if (!(err instanceof JidError)) throw err;
+      throw new SaslFailure('malformed-request', `invalid resource: ${err.message}`);
+    }
+    if (this.server.sessions.localSize >= this.policy.maxSessions) throw new SaslFailure('temporary-auth-failure', 'server full');
+    this.jid = jid;
+    return jid;
+  }
+
   // RFC 6120 §7: resource binding; RFC 3921 §3: session establishment as a no-op.
   private async handleBind(el: XmlElement): Promise<void> {
     if (el.name !== 'iq' || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
+      if (await this.policy.preBindElement?.(el, this)) return;
       return this.close(new StreamError('not-authorized', 'bind a resource first'));
     }
     const bind = el.getChild('bind', NS.BIND);
@@ -295,7 +381,7 @@ export class C2sStream implements Session {
       while (this.server.sessions.isResourceInUse(bare.toString(), resource));
       this.jid = bare.withResource(resource);
     }
-    if (this.server.sessions.size >= this.policy.maxSessions) {
+    if (this.server.sessions.localSize >= this.policy.maxSessions) {
       this.conn.write(errorReply(el, new StanzaError('resource-constraint', 'server full')).toString());
       return;
     }
@@ -316,6 +402,7 @@ export class C2sStream implements Session {
       if (await this.policy.streamElement?.(el, this)) return;
       return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza`));
     }
+    if (this.server.hooks.has('session/received')) void this.server.hooks.fire('session/received', { session: this, stanza: el });
     if (name === 'iq' && el.attrs.type === 'set' && el.getChild('session', NS.SESSION)) {
       this.send(xml('iq', { type: 'result', id: el.attrs.id, from: this.server.domain }));
       return;
@@ -360,28 +447,43 @@ export class C2sStream implements Session {
   send(stanza: XmlElement): void {
     if (this.phase === 'closed') return;
     if (this.server.hooks.has('session/sending')) void this.server.hooks.fire('session/sending', { session: this, stanza });
-    this.conn.write(stanza.toString());
+    // A hibernating session keeps what it is sent for the client to resume (XEP-0198 §5): a handler above queued it.
+    if (this.writable) this.conn.write(stanza.toString());
   }
 
   /** Writes pre-serialised XML (fan-out serialises once for many recipients). */
   sendRaw(xmlText: string): void {
-    if (this.phase !== 'closed') this.conn.write(xmlText);
+    if (this.writable) this.conn.write(xmlText);
+  }
+
+  sendNonza(el: XmlElement): void {
+    if (this.writable) this.conn.write(el.toString());
+  }
+
+  resend(xmlText: string): void {
+    this.sendRaw(xmlText);
   }
 
   whitespacePing(): void {
-    if (this.phase !== 'closed') this.conn.write(' ');
+    if (this.successor) return this.successor.whitespacePing();
+    if (this.writable) this.conn.write(' ');
   }
 
   close(error?: StreamError): void {
+    if (this.successor) return this.successor.close(error);
     if (this.phase === 'closed') return;
-    if (error && !this.headerSent) this.sendHeader({});
-    if (error) {
-      this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
-      this.conn.write(error.toElement().toString());
+    if (!this.detached) {
+      if (error && !this.headerSent) this.sendHeader({});
+      if (error) {
+        this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
+        this.conn.write(error.toElement().toString());
+      }
+      this.conn.write('</stream:stream>');
+      this.conn.end();
+      // RFC 6120 §4.9.3.4: the client is believed to have lost the connection, it did not leave (XEP-0198 §5).
+      if (error?.condition === 'connection-timeout' && this.phase === 'established') return this.interrupt('connection timeout');
     }
-    this.conn.write('</stream:stream>');
     this.phase = 'closed';
-    this.conn.end();
     this.finish(error?.condition);
   }
 
@@ -393,7 +495,10 @@ export class C2sStream implements Session {
     else this.close();
   }
 
-  private onTransportClosed(): void {
+  private onTransportClosed(conn: Connection): void {
+    if (conn !== this.conn || this.detached) return;
+    // XEP-0198 §7: only a stream closed with </stream:stream> ended the session; a lost one may be resumed.
+    if (this.phase === 'established' && !this.closeAfterDrain) return this.interrupt('connection lost');
     this.phase = 'closed';
     this.finish('connection lost');
   }
@@ -408,6 +513,92 @@ export class C2sStream implements Session {
         this.log.error({ err }, 'session/closed handler failed');
       });
     }
+  }
+
+  // ---- XEP-0198 §5: a session outliving its transport, and resuming on another stream's transport ----
+  // Stream management itself is a module (modules/xep-0198-sm); the stream only detaches and re-attaches.
+
+  /** The transport is gone; the session is kept in the table until a module resumes or closes it. */
+  private detached = false;
+  /** Set once this stream handed its transport to a resumed session: what arrives is that session's now. */
+  private successor: C2sStream | undefined;
+
+  /** Where parser and transport events go: this stream, or the session that took its transport over. */
+  private get target(): C2sStream {
+    return this.successor ?? this;
+  }
+
+  get isDetached(): boolean {
+    return this.detached;
+  }
+
+  private get writable(): boolean {
+    return this.phase !== 'closed' && !this.detached;
+  }
+
+  /** The authenticated account (bare JID). */
+  get account(): Jid {
+    if (this.username === undefined) throw new Error('the stream is not authenticated');
+    return Jid.of(this.username, this.server.domain);
+  }
+
+  // What arrived but was not processed is not handled: a resuming client sends it again (XEP-0198 §4).
+  private interrupt(reason: string): void {
+    this.detached = true;
+    this.queue.length = 0;
+    this.closeAfterDrain = false;
+    const end = (): void => {
+      if (!this.detached || this.phase === 'closed') return;
+      this.phase = 'closed';
+      this.finish(reason);
+    };
+    if (!this.server.hooks.has('session/interrupted')) return end();
+    this.server.hooks.fire('session/interrupted', { session: this }).then(
+      (kept) => {
+        if (!kept) end();
+      },
+      (err: unknown) => {
+        this.log.error({ err }, 'session/interrupted handler failed');
+        end();
+      },
+    );
+  }
+
+  handOver(session: ClientStream): void {
+    if (!(session instanceof C2sStream) || session === this || session.phase !== 'established' || this.successor) {
+      throw new Error('only an established session of this node can take over a stream');
+    }
+    if (this.username === undefined || !session.jid.bare().equals(this.account)) throw new Error('not the same account');
+    session.adopt(this);
+  }
+
+  private adopt(from: C2sStream): void {
+    const old = this.conn;
+    if (!this.detached) {
+      // XEP-0198 §5: the stream the session was on is closed; the session itself goes on.
+      old.write(new StreamError('conflict', 'Replaced by a resumed stream').toElement().toString() + '</stream:stream>');
+      old.end();
+    }
+    this.conn = from.conn;
+    this.parser = from.parser;
+    this.detached = false;
+    this.headerSent = true;
+    this.lang = from.lang;
+    this.lastActivity = Date.now();
+    this.logger = undefined;
+    // Unprocessed elements of the old stream were never handled; those the client pipelined on the new one are ours.
+    this.queue.length = 0;
+    this.queue.push(...from.queue.splice(0));
+    this.closeAfterDrain = from.closeAfterDrain;
+    this.paused = from.paused;
+    from.paused = from.closeAfterDrain = false;
+    from.successor = this;
+    from.phase = 'closed';
+    from.finished = true;
+    // After the caller's synchronous part (<resumed/>, retransmission), so what they write comes first.
+    queueMicrotask(() => {
+      if (!this.processing && (this.queue.length > 0 || this.closeAfterDrain)) void this.drain();
+    });
   }
 }
 

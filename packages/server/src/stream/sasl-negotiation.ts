@@ -50,6 +50,33 @@ export class SaslNegotiation {
     return this.policy.mechanisms.filter((m) => m.isAvailable(this.ctx));
   }
 
+  /** The stream's SASL context; XEP-0388 SASL2 runs the same mechanisms through it. */
+  get context(): SaslContext {
+    return this.ctx;
+  }
+
+  /** An offered mechanism by name: SASL2 offers the same list under the same TLS policy. */
+  mechanism(name: string | undefined): SaslMechanism | undefined {
+    return this.available().find((m) => m.name === name);
+  }
+
+  /** RFC 6120 §13.10: the client's address failed too often lately; new attempts are refused without a try. */
+  isRateLimited(): boolean {
+    return this.policy.authLimiter.isLimited(this.conn.remoteAddress);
+  }
+
+  /**
+   * Counts a failed attempt (either SASL profile) towards the per-stream and per-address limits; returns whether the
+   * stream should be closed. `cbRejectedBefore` is whether a channel binding type was already refused before it.
+   */
+  countFailure(err: SaslFailure, cbRejectedBefore: boolean): boolean {
+    // Aborts and a channel binding type we lack are not guesses at a password: they do not count.
+    if (err.condition === 'aborted' || (!cbRejectedBefore && this.ctx.channelBindingRejected)) return false;
+    this.failures++;
+    const ipOk = this.policy.authLimiter.hit(this.conn.remoteAddress);
+    return this.failures >= this.policy.maxAuthFailuresPerStream || !ipOk;
+  }
+
   async handle(el: XmlElement): Promise<SaslOutcome> {
     const cbRejectedBefore = this.ctx.channelBindingRejected === true;
     try {
@@ -57,14 +84,7 @@ export class SaslNegotiation {
     } catch (err) {
       if (!(err instanceof SaslFailure)) throw err;
       this.exchange = undefined;
-      // Aborts and a channel binding type we lack are not guesses at a password: they do not count.
-      if (err.condition === 'aborted' || (!cbRejectedBefore && this.ctx.channelBindingRejected)) return { reply: err.toElement() };
-      this.failures++;
-      const ipOk = this.policy.authLimiter.hit(this.conn.remoteAddress);
-      return {
-        reply: err.toElement(),
-        disconnect: this.failures >= this.policy.maxAuthFailuresPerStream || !ipOk,
-      };
+      return { reply: err.toElement(), disconnect: this.countFailure(err, cbRejectedBefore) };
     }
   }
 

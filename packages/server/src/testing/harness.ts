@@ -1,6 +1,7 @@
 // Starts a real Parley on random loopback ports with in-memory storage, and connects real clients to it:
 // xmpp.js (@xmpp/client) for protocol scenarios and a raw socket for malformed input.
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +173,14 @@ export class RawClient {
   static connect(port: number): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = tcpConnect({ port, host: '127.0.0.1' }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Direct TLS (XEP-0368) to the TLS port; the certificate is not checked (test servers generate their own). */
+  static connectTls(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false }, () => resolve(new RawClient(s)));
       s.once('error', reject);
     });
   }

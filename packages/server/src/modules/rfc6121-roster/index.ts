@@ -16,7 +16,9 @@ export default defineModule({
     { spec: 'XEP-0237', version: '1.3', status: 'partial', note: 'versioning without deltas: a stale version gets the full roster' },
   ],
   setup(ctx) {
-    const store = new RosterStore(ctx.map<RosterItem>('roster'), ctx.keyval<number>('roster_version'));
+    const { cluster } = ctx.server;
+    const store = new RosterStore(ctx.map<RosterItem>('roster'), ctx.keyval<number>('roster_version'), (owner) => cluster.invalidate('roster', owner));
+    cluster.onInvalidate('roster', (owner) => store.forget(owner));
     const subscriptions = new Subscriptions(ctx, store);
     const presence = new PresenceService(ctx, store, subscriptions);
 

@@ -31,6 +31,8 @@ export class RosterStore {
   constructor(
     private readonly items: MapStore<RosterItem>,
     private readonly versions: KeyValueStore<number>,
+    /** Told after a roster was written (cluster nodes caching it drop their copy). */
+    private readonly changed: (owner: string) => void = () => {},
   ) {}
 
   /** The whole roster of a user (bare JID string), loaded once and kept while cached. */
@@ -61,6 +63,7 @@ export class RosterStore {
       await this.items.set(owner, contact, item);
       const version = ((await this.versions.get(owner)) ?? 0) + 1;
       await this.versions.set(owner, version);
+      this.changed(owner);
       return version;
     });
   }
@@ -82,10 +85,16 @@ export class RosterStore {
     this.cache.delete(owner);
   }
 
+  /** Another node changed this roster in storage: read it again on next use. */
+  forget(owner: string): void {
+    this.cache.delete(owner);
+  }
+
   async deleteAll(owner: string): Promise<void> {
     this.cache.delete(owner);
     await this.items.deleteAll(owner);
     await this.versions.set(owner, undefined);
+    this.changed(owner);
   }
 }
 

@@ -52,7 +52,7 @@ export default defineModule<MucOptions>({
   async setup(ctx) {
     const domain = ctx.server.config.services.conference;
     if (domain === false) return;
-    const service = ctx.service(domain, { category: 'conference', type: 'text', name: 'Chatrooms' });
+    const service = ctx.service(domain, { category: 'conference', type: 'text', name: 'Chatrooms' }, { affinity: 'entity' });
     for (const f of [NS.MUC, NS.OCCUPANT_ID, NS.DISCO_INFO, NS.DISCO_ITEMS]) service.info.features.add(f);
 
     // XEP-0421 §3: the occupant-id secret lives as long as the service.

@@ -26,6 +26,8 @@ export default defineModule({
     const store = ctx.keyval<string>('vcard');
     /** Avatar hash per online account: a hash, '' for a vCard without photo data, null for no vCard at all. */
     const hashes = new Map<string, string | null>();
+    // Another cluster node stored a new vCard: the hash it derived from it is re-read here on next use.
+    server.cluster.onInvalidate('vcard', (owner) => hashes.delete(owner));
 
     async function load(owner: string): Promise<XmlElement | undefined> {
       const raw = await store.get(owner);
@@ -60,6 +62,7 @@ export default defineModule({
       }
       const owner = req.to.toBareString();
       await store.set(owner, raw);
+      server.cluster.invalidate('vcard', owner);
       if (server.sessions.hasAccount(owner)) hashes.set(owner, avatarHash(vcard));
       return null;
     });

@@ -14,6 +14,7 @@ import {
 } from '../xep-0060-pubsub/engine';
 import { CapsTracker, capsQuery } from './caps';
 import { BookmarksCompat } from './bookmarks-compat';
+import { coherentMapStore } from '../../cluster/coherent-store';
 
 const options = z
   .strictObject({
@@ -58,8 +59,14 @@ export default defineModule({
         },
         send: (stanza) => server.send(stanza),
       },
-      { nodes: ctx.map<NodeRecord>('pep_nodes'), items: ctx.map<StoredItem>('pep_items') },
+      // Any node of a cluster may serve an account's PEP requests: writes tell the others to re-read.
+      {
+        nodes: coherentMapStore(server.cluster, 'pep_nodes', ctx.map<NodeRecord>('pep_nodes')),
+        items: coherentMapStore(server.cluster, 'pep_items', ctx.map<StoredItem>('pep_items')),
+      },
     );
+    server.cluster.onInvalidate('pep_nodes', (service) => engine.nodes.forget(service));
+    server.cluster.onInvalidate('pep_items', (owner) => engine.items.forget(owner));
     const compat = new BookmarksCompat(engine);
 
     ctx.disco.account.identities.push({ category: 'pubsub', type: 'pep' });
@@ -155,6 +162,18 @@ export default defineModule({
     };
     ctx.on('presence/bare', inbound, Priority.Feature + 10);
     ctx.on('presence/full', inbound, Priority.Feature + 10);
+
+    // A cluster's other nodes: their sessions' caps come from the presence they announce for them.
+    ctx.on('remote-session/updated', ({ session }) => {
+      const presence = session.available ? session.presence : undefined;
+      if (presence) background(caps.update(session.jid, presence));
+      else caps.forget(session.jid);
+      return false;
+    });
+    ctx.on('remote-session/ended', ({ session }) => {
+      caps.forget(session.jid);
+      return false;
+    });
 
     ctx.on('session/closed', ({ session }) => {
       caps.forget(session.jid);

@@ -29,7 +29,14 @@ export class Blocklists {
   constructor(
     private readonly store: MapStore<true>,
     private readonly sessions: SessionTable,
+    /** Told after a list was written (cluster nodes caching it drop their copy). */
+    private readonly changed: (owner: string) => void = () => {},
   ) {}
+
+  /** Another node changed this list in storage: read it again on next use. */
+  forget(owner: string): void {
+    this.cache.delete(owner);
+  }
 
   /** The owner's list; callers must not change it (use block/unblock). */
   get(owner: string): Promise<ReadonlySet<string>> {
@@ -66,6 +73,7 @@ export class Blocklists {
       await this.store.set(owner, jid, true);
       list.add(jid);
     }
+    this.changed(owner);
   }
 
   async unblock(owner: string, jids: string[]): Promise<void> {
@@ -75,6 +83,7 @@ export class Blocklists {
       await this.store.set(owner, jid, undefined);
       list.delete(jid);
     }
+    this.changed(owner);
   }
 
   /** Empties the list; returns what it held. */
@@ -83,6 +92,7 @@ export class Blocklists {
     const previous = [...list];
     await this.store.deleteAll(owner);
     list.clear();
+    this.changed(owner);
     return previous;
   }
 
@@ -94,5 +104,6 @@ export class Blocklists {
   async deleteAll(owner: string): Promise<void> {
     this.cache.delete(owner);
     await this.store.deleteAll(owner);
+    this.changed(owner);
   }
 }

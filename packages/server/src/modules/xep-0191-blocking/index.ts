@@ -34,7 +34,8 @@ export default defineModule({
   options,
   setup(ctx) {
     const { sessions } = ctx.server;
-    const lists = new Blocklists(ctx.map<true>('blocklist'), sessions);
+    const lists = new Blocklists(ctx.map<true>('blocklist'), sessions, (owner) => ctx.server.cluster.invalidate('blocklist', owner));
+    ctx.server.cluster.onInvalidate('blocklist', (owner) => lists.forget(owner));
     let pushCounter = 0;
 
     /** The blocklist belongs to its owner alone: requests go to the user's own bare JID (no 'to'). */

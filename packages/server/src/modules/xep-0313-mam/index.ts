@@ -58,7 +58,9 @@ export default defineModule<MamOptions>({
   options: options as unknown as z.ZodType<MamOptions>,
   setup(ctx) {
     const store = ctx.archive('mam');
-    const prefs = new ArchivePrefs(ctx.keyval<Prefs>('mam_prefs'), ctx.map('roster'), ctx.options.default_policy);
+    const { cluster } = ctx.server;
+    const prefs = new ArchivePrefs(ctx.keyval<Prefs>('mam_prefs'), ctx.map('roster'), ctx.options.default_policy, (owner) => cluster.invalidate('mam-prefs', owner));
+    cluster.onInvalidate('mam-prefs', (owner) => prefs.forget(owner));
     registerArchiving(ctx, store, prefs);
 
     /** §3.3.1: a user's archive is on the user's bare JID, for the user alone (§8.1: forbidden otherwise). */

@@ -25,7 +25,14 @@ export class ArchivePrefs {
     private readonly store: KeyValueStore<Prefs>,
     private readonly roster: MapStore<RosterEntry>,
     private readonly fallback: DefaultPolicy,
+    /** Told after preferences were written (cluster nodes caching them drop their copy). */
+    private readonly changed: (owner: string) => void = () => {},
   ) {}
+
+  /** Another node changed these preferences in storage: read them again on next use. */
+  forget(owner: string): void {
+    this.cache.delete(owner);
+  }
 
   async get(owner: string): Promise<Prefs> {
     const cached = this.cache.get(owner);
@@ -40,6 +47,7 @@ export class ArchivePrefs {
     this.cache.delete(owner);
     await this.store.set(owner, prefs);
     this.cache.delete(owner);
+    this.changed(owner);
   }
 
   /** XEP-0441 §2: a bare JID in a list matches every resource, a full JID only itself; 'never' wins over 'always'. */

@@ -28,3 +28,4 @@ export * from './credentials';
 export * from './identity';
 export * from './scram';
 export * from './plain';
+export * from './ht';

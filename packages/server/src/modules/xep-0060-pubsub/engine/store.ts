@@ -46,6 +46,11 @@ export class NodeStore {
   evict(service: string): void {
     this.cache.delete(service);
   }
+
+  /** Another cluster node wrote this service's nodes: read them again on next use. */
+  forget(service: string): void {
+    this.cache.delete(service);
+  }
 }
 
 export class ItemStore {
@@ -126,5 +131,10 @@ export class ItemStore {
 
   evict(service: string, node: string): void {
     this.cache.delete(ItemStore.key(service, node));
+  }
+
+  /** Another cluster node wrote items under this store owner ("<service> <node>"): read them again on next use. */
+  forget(owner: string): void {
+    this.cache.delete(owner);
   }
 }

@@ -1,0 +1,437 @@
+// One node of a cluster serving one domain. Storage is shared (one database); what lives in memory is shared
+// over the bus (cluster/types.ts):
+// - the session directory: every node announces its sessions (bind, presence, priority, the plain values of
+//   their module state) and mirrors the others' as RemoteSessions in its session table, so RFC 6121 §8.5
+//   routing, presence probes and carbons see every resource wherever its stream is;
+// - delivery: sending to a RemoteSession publishes the stanza to the node holding the stream;
+// - services whose state is in memory (a MUC room, a pubsub service) live on one node, chosen by rendezvous
+//   hashing over the configured members; stanzas to them are forwarded there;
+// - replies to server-originated iqs carry the requesting node's name in their id and go back to it;
+// - cache invalidations, so a roster or block list cached on one node is re-read after another changed it.
+// Membership is static (cluster.nodes); liveness is a heartbeat: a node silent for dead_after_ms loses its
+// mirrored sessions.
+import { Jid, StanzaError, StreamError, parseXml, type XmlElement } from '@parley/protocol';
+import type { ParleyServer } from '../core/server';
+import type { Session } from '../core/sessions';
+import type { ClusterRoute } from '../core/router';
+import type { HostedDomain } from '../core/domains';
+import type { StanzaEvent } from '../core/events';
+import type { Disposable } from '../core/hooks';
+import { Priority } from '../core/hooks';
+import { RemoteSession, type RemoteSessionLink, type SessionRecord } from './remote-session';
+import type { Bus, Cluster } from './types';
+
+export interface ClusterNodeOptions {
+  nodeId: string;
+  /** Prefix of the bus channels (several clusters may share one Redis). Default: the domain. */
+  name?: string;
+  /** Every node that may serve the domain, this one included (services are placed among them). */
+  members: string[];
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  /** How long start() waits for the other members to answer its hello. */
+  joinWaitMs?: number;
+}
+
+type Broadcast =
+  | { t: 'hello' | 'beat' | 'bye'; n: string }
+  | { t: 'up'; n: string; r: SessionRecord }
+  | { t: 'down'; n: string; s: string }
+  | { t: 'inv'; n: string; topic: string; key: string };
+
+type Direct =
+  | { t: 'snap'; n: string; r: SessionRecord[] }
+  /** Deliver to the local session with id s (full JID j). */
+  | { t: 'd'; s: string; j: string; x: string }
+  | { t: 'c'; s: string; c?: string; x?: string }
+  /** Route here: a stanza to a service entity this node owns, or a reply to an iq this node sent. */
+  | { t: 'r'; n: string; x: string };
+
+interface Peer {
+  lastSeen: number;
+  readonly sessions: Map<string, RemoteSession>;
+}
+
+interface Announced {
+  a: boolean;
+  p: number;
+  i: boolean;
+  presence: XmlElement | undefined;
+  st: string;
+}
+
+export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
+  readonly enabled = true;
+  readonly nodeId: string;
+  private readonly members: string[];
+  private readonly peers = new Map<string, Peer>();
+  private readonly localById = new Map<string, Session>();
+  private readonly boundAt = new WeakMap<Session, number>();
+  private readonly announced = new WeakMap<Session, Announced>();
+  private readonly invalidators = new Map<string, Set<(key: string) => void>>();
+  private readonly owners = new Map<string, string>();
+  private readonly disposables: Disposable[] = [];
+  private allChannel = '';
+  private server!: ParleyServer;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly heartbeatMs: number;
+  private readonly deadAfterMs: number;
+
+  /** Created before the server so that modules can register invalidations while they load; attach() then. */
+  constructor(
+    private readonly bus: Bus,
+    private readonly opts: ClusterNodeOptions,
+  ) {
+    this.nodeId = opts.nodeId;
+    this.members = [...new Set([...opts.members, opts.nodeId])].sort();
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.deadAfterMs = opts.deadAfterMs ?? 5000;
+  }
+
+  attach(server: ParleyServer): void {
+    this.server = server;
+    if (server.cluster !== this) server.setCluster(this);
+    this.allChannel = `parley:${this.opts.name ?? server.domain}:all`;
+  }
+
+  private channelOf(node: string): string {
+    return `parley:${this.opts.name ?? this.server.domain}:node:${node}`;
+  }
+
+  async start(): Promise<void> {
+    const { server } = this;
+    await this.bus.subscribe(this.allChannel, (p) => this.onBroadcast(p));
+    await this.bus.subscribe(this.channelOf(this.nodeId), (p) => this.onDirect(p));
+    server.router.cluster = this;
+    server.router.requestIdPrefix = `parley~${this.nodeId}~`;
+    this.disposables.push(
+      server.hooks.on(
+        'session/bound',
+        ({ session }) => {
+          this.localById.set(session.id, session);
+          this.boundAt.set(session, Date.now());
+          this.announce(session);
+          return false;
+        },
+        Priority.Filter,
+      ),
+      server.hooks.on(
+        'session/closed',
+        ({ session }) => {
+          if (session.node !== undefined) return false;
+          this.localById.delete(session.id);
+          this.publishAll({ t: 'down', n: this.nodeId, s: session.id });
+          return false;
+        },
+        Priority.Filter,
+      ),
+    );
+    this.publishAll({ t: 'hello', n: this.nodeId });
+    this.timer = setInterval(() => this.tick(), this.heartbeatMs);
+    this.timer.unref();
+    // Wait (briefly) for the others' snapshots, so the first logins already see the whole directory.
+    const others = this.members.filter((m) => m !== this.nodeId);
+    const deadline = Date.now() + (this.opts.joinWaitMs ?? 1000);
+    while (others.some((m) => !this.peers.has(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.publishAll({ t: 'bye', n: this.nodeId });
+    for (const d of this.disposables) d.dispose();
+    if (this.server.router.cluster === this) this.server.router.cluster = undefined;
+    await this.bus.close();
+  }
+
+  /** Nodes heard from recently, this one included. */
+  liveNodes(): string[] {
+    return [this.nodeId, ...this.peers.keys()].sort();
+  }
+
+  // --- Cluster (for modules) ---
+
+  invalidate(topic: string, key: string): void {
+    this.publishAll({ t: 'inv', n: this.nodeId, topic, key });
+  }
+
+  onInvalidate(topic: string, fn: (key: string) => void): Disposable {
+    let set = this.invalidators.get(topic);
+    if (!set) this.invalidators.set(topic, (set = new Set()));
+    set.add(fn);
+    return { dispose: () => set.delete(fn) };
+  }
+
+  // --- ClusterRoute (for the router) ---
+
+  ownerOf(domain: HostedDomain, to: Jid): string | undefined {
+    // A room is one entity with its occupants in memory; other services keep per-service state: one node each.
+    const key = domain.affinity === 'entity' && to.local !== undefined ? to.toBareString() : domain.name;
+    const owner = this.ownerOfKey(key);
+    if (owner === this.nodeId) return undefined;
+    if (!this.peers.has(owner)) throw new StanzaError('service-unavailable', `the cluster node serving ${key} is down`);
+    return owner;
+  }
+
+  /** Rendezvous (highest random weight) hashing: every node computes the same owner, and adding a member moves only the keys it wins. */
+  ownerOfKey(key: string): string {
+    let owner = this.owners.get(key);
+    if (owner !== undefined) return owner;
+    let best = -1;
+    for (const m of this.members) {
+      const score = fnv1a(`${m}\u0000${key}`);
+      if (score > best) {
+        best = score;
+        owner = m;
+      }
+    }
+    if (this.owners.size > 100_000) this.owners.clear();
+    this.owners.set(key, owner!);
+    return owner!;
+  }
+
+  forward(node: string, event: StanzaEvent): void {
+    this.publishTo(node, { t: 'r', n: this.nodeId, x: event.stanza.toString() });
+  }
+
+  forwardResult(stanza: XmlElement): boolean {
+    const id = stanza.attrs.id ?? '';
+    if (!id.startsWith('parley~')) return false;
+    const node = id.slice(7, id.indexOf('~', 7));
+    if (node === this.nodeId || !this.peers.has(node)) return false;
+    this.publishTo(node, { t: 'r', n: this.nodeId, x: stanza.toString() });
+    return true;
+  }
+
+  touched(session: Session): void {
+    if (session.node !== undefined || !this.localById.has(session.id)) return;
+    const before = this.announced.get(session);
+    if (
+      before &&
+      before.a === session.available &&
+      before.p === session.priority &&
+      before.i === session.interested &&
+      before.presence === session.presence &&
+      before.st === plainState(session)
+    ) {
+      return;
+    }
+    this.announce(session);
+  }
+
+  // --- RemoteSessionLink (for RemoteSession) ---
+
+  send(node: string, session: RemoteSession, xml: string): void {
+    this.publishTo(node, { t: 'd', s: session.id, j: session.jid.toString(), x: xml });
+  }
+
+  close(node: string, session: RemoteSession, error?: StreamError): void {
+    this.publishTo(node, { t: 'c', s: session.id, c: error?.condition, x: error?.text });
+  }
+
+  // --- the bus ---
+
+  private publishAll(msg: Broadcast): void {
+    if (!this.stopped || msg.t === 'bye' || msg.t === 'down') this.bus.publish(this.allChannel, JSON.stringify(msg));
+  }
+
+  private publishTo(node: string, msg: Direct): void {
+    this.bus.publish(this.channelOf(node), JSON.stringify(msg));
+  }
+
+  private record(session: Session): SessionRecord {
+    const st = plainState(session);
+    this.announced.set(session, { a: session.available, p: session.priority, i: session.interested, presence: session.presence, st });
+    return {
+      s: session.id,
+      j: session.jid.toString(),
+      b: this.boundAt.get(session) ?? Date.now(),
+      a: session.available,
+      p: session.priority,
+      i: session.interested,
+      sec: session.secure,
+      x: session.presence ? session.presence.toString() : null,
+      st: JSON.parse(st) as SessionRecord['st'],
+    };
+  }
+
+  private announce(session: Session): void {
+    this.publishAll({ t: 'up', n: this.nodeId, r: this.record(session) });
+  }
+
+  private seen(node: string): Peer {
+    let peer = this.peers.get(node);
+    if (!peer) {
+      peer = { lastSeen: Date.now(), sessions: new Map() };
+      this.peers.set(node, peer);
+      this.server.log.info({ node }, 'cluster: node joined');
+    }
+    peer.lastSeen = Date.now();
+    return peer;
+  }
+
+  private onBroadcast(payload: string): void {
+    let msg: Broadcast;
+    try {
+      msg = JSON.parse(payload) as Broadcast;
+    } catch {
+      return;
+    }
+    if (msg.n === this.nodeId || this.stopped) return;
+    switch (msg.t) {
+      case 'hello':
+        this.seen(msg.n);
+        this.publishTo(msg.n, { t: 'snap', n: this.nodeId, r: [...this.localById.values()].filter((s) => this.isCurrent(s)).map((s) => this.record(s)) });
+        return;
+      case 'beat':
+        this.seen(msg.n);
+        return;
+      case 'bye':
+        this.drop(msg.n, 'left');
+        return;
+      case 'up':
+        this.upsert(msg.n, msg.r);
+        return;
+      case 'down':
+        this.remove(msg.n, msg.s);
+        return;
+      case 'inv':
+        for (const fn of this.invalidators.get(msg.topic) ?? []) fn(msg.key);
+        return;
+    }
+  }
+
+  private onDirect(payload: string): void {
+    let msg: Direct;
+    try {
+      msg = JSON.parse(payload) as Direct;
+    } catch {
+      return;
+    }
+    if (this.stopped) return;
+    switch (msg.t) {
+      case 'snap':
+        for (const r of msg.r) this.upsert(msg.n, r);
+        this.seen(msg.n);
+        return;
+      case 'd':
+        return this.deliver(msg.s, msg.j, msg.x);
+      case 'c': {
+        const session = this.localById.get(msg.s);
+        if (session && this.isCurrent(session)) session.close(msg.c ? new StreamError(msg.c as never, msg.x) : undefined);
+        return;
+      }
+      case 'r':
+        return this.routeForwarded(msg.n, msg.x);
+    }
+  }
+
+  private isCurrent(session: Session): boolean {
+    return this.server.sessions.get(session.jid) === session;
+  }
+
+  private upsert(node: string, record: SessionRecord): void {
+    const peer = this.seen(node);
+    const existing = peer.sessions.get(record.s);
+    if (existing) {
+      existing.update(record);
+      void this.server.hooks.fire('remote-session/updated', { session: existing });
+      return;
+    }
+    const remote = new RemoteSession(node, record, this);
+    const current = this.server.sessions.get(remote.jid);
+    if (current) {
+      // RFC 6120 §7.7.2.2: the newer bind of a full JID wins; both nodes reach the same verdict.
+      const currentAt = current instanceof RemoteSession ? current.boundAt : (this.boundAt.get(current) ?? 0);
+      const currentNode = current.node ?? this.nodeId;
+      if (currentAt > remote.boundAt || (currentAt === remote.boundAt && currentNode > node)) {
+        peer.sessions.set(remote.id, remote);
+        return;
+      }
+    }
+    peer.sessions.set(remote.id, remote);
+    this.server.sessions.add(remote);
+    void this.server.hooks.fire('remote-session/updated', { session: remote });
+  }
+
+  private remove(node: string, sessionId: string): void {
+    const peer = this.peers.get(node);
+    const remote = peer?.sessions.get(sessionId);
+    if (!peer || !remote) return;
+    peer.sessions.delete(sessionId);
+    this.end(remote);
+  }
+
+  private end(remote: RemoteSession): void {
+    remote.ended = true;
+    if (this.server.sessions.remove(remote)) void this.server.hooks.fire('remote-session/ended', { session: remote });
+  }
+
+  private drop(node: string, why: string): void {
+    const peer = this.peers.get(node);
+    if (!peer) return;
+    this.peers.delete(node);
+    for (const remote of peer.sessions.values()) this.end(remote);
+    this.server.log.warn({ node, sessions: peer.sessions.size, why }, 'cluster: node gone');
+  }
+
+  private tick(): void {
+    this.publishAll({ t: 'beat', n: this.nodeId });
+    const now = Date.now();
+    for (const [node, peer] of this.peers) if (now - peer.lastSeen > this.deadAfterMs) this.drop(node, 'no heartbeat');
+    // Sessions replaced by a bind elsewhere leave the table without session/closed.
+    for (const [id, s] of this.localById) if (!this.isCurrent(s)) this.localById.delete(id);
+  }
+
+  private deliver(sessionId: string, jid: string, xmlText: string): void {
+    let stanza: XmlElement;
+    try {
+      stanza = parseXml(xmlText);
+    } catch {
+      return;
+    }
+    const session = this.localById.get(sessionId);
+    if (session && this.isCurrent(session)) return session.send(stanza);
+    // The stream ended while the stanza travelled: route it again as if it had been sent now (RFC 6121
+    // §8.5.3.2.1: a message to a resource that is gone goes to the bare JID, an iq gets an error).
+    const full = Jid.tryParse(jid);
+    if (!full || this.server.sessions.get(full) !== undefined) return;
+    void this.server.router.route(stanza, { kind: 'local' }).catch((err) => this.server.log.warn({ err }, 'cluster: re-route failed'));
+  }
+
+  private routeForwarded(node: string, xmlText: string): void {
+    let stanza: XmlElement;
+    let from: Jid;
+    let to: Jid;
+    try {
+      stanza = parseXml(xmlText);
+      from = Jid.parse(stanza.attrs.from!);
+      to = Jid.parse(stanza.attrs.to!);
+    } catch {
+      return;
+    }
+    void this.server.router.deliverForwarded({ stanza, from, to, origin: { kind: 'cluster', node } });
+  }
+}
+
+/** The module state values other nodes can read (carbons on, block list requested …): plain JSON only. */
+function plainState(session: Session): string {
+  let out = '';
+  for (const [k, v] of session.state) {
+    const t = typeof v;
+    if (t === 'string' || t === 'number' || t === 'boolean') out += (out ? ',' : '') + `${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return `{${out}}`;
+}
+
+/** FNV-1a, 32 bits: fast and well spread for short keys. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

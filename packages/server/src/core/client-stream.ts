@@ -1,0 +1,34 @@
+// The stream side of a client session, for modules that manage the stream itself (XEP-0198 stream management):
+// writing elements that are not stanzas, resending stanzas already counted, and a session outliving its transport.
+// stream/c2s-stream.ts implements both interfaces; modules never see the class.
+import type { Jid, StreamError, XmlElement } from '@parley/protocol';
+import type { Session } from './sessions';
+
+/** A bound client session whose stream this node holds. */
+export interface ClientStream extends Session {
+  /** Writes a top-level element that is not a stanza (XEP-0198 <a/>, <r/>): no 'session/sending', not counted. */
+  sendNonza(el: XmlElement): void;
+  /** Writes stanzas sent before and already counted (XEP-0198 §5 retransmission), without 'session/sending'. */
+  resend(xmlText: string): void;
+  /** The transport is gone and the session kept (XEP-0198 §5 hibernation): nothing is written until it resumes. */
+  readonly isDetached: boolean;
+}
+
+/** A client stream after authentication and before resource binding (RFC 6120 §7). */
+export interface AuthenticatedStream {
+  /** The account that authenticated on this stream (bare JID). */
+  readonly account: Jid;
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  sendNonza(el: XmlElement): void;
+  close(error?: StreamError): void;
+  /**
+   * XEP-0198 §5: `session` (an earlier session of the same account, detached or still connected) continues on this
+   * stream's transport, with what the client sent after the current element; an old transport is closed with
+   * <conflict/>. This stream is done. Elements the client pipelined are processed once the caller returns.
+   */
+  handOver(session: ClientStream): void;
+}
+
+/** A top-level non-stanza element on an authenticated stream before binding; returns whether it was handled. */
+export type PreBindElementHandler = (el: XmlElement, stream: AuthenticatedStream) => boolean | Promise<boolean>;

@@ -1,0 +1,364 @@
+// XEP-0198 Stream Management on client streams: acknowledgements both ways (§4) and resumption of a session whose
+// connection dropped (§5). The stream core only detaches a session from a lost transport and re-attaches it to a
+// new one (stream/c2s-stream.ts); what is counted, kept, resent and finally routed elsewhere is decided here.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { NS, StreamError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
+import { defineModule } from '../../core/module-api';
+import { Priority } from '../../core/hooks';
+import type { AuthenticatedStream, ClientStream } from '../../core/client-stream';
+import type { Session } from '../../core/sessions';
+import { SmState, incrementH, parseH, type Unacked } from './state';
+import { isRoutedAgain } from './unacked';
+
+const options = z.object({
+  resume_timeout_s: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(300)
+    .describe("Seconds a session whose connection dropped waits to be resumed (XEP-0198 §5); a client's 'max' can only shorten it; 0 turns resumption off"),
+  request_ack_every: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(1)
+    .describe('Ask the client to acknowledge (<r/>) once this many stanzas wait for it, at most one request outstanding'),
+  max_unacked: z
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Unacknowledged stanzas kept per session; past it the session ends (resource-constraint) and they are routed elsewhere'),
+  max_hibernating: z
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('Sessions waiting to be resumed at once, server-wide; past it the longest-waiting ends. They count as sessions toward c2s.max_connections'),
+  max_hibernating_per_account: z
+    .number()
+    .int()
+    .min(0)
+    .default(10)
+    .describe('Sessions of one account waiting to be resumed at once; past it that account’s longest-waiting ends'),
+});
+type SmOptions = z.infer<typeof options>;
+
+/** How long an ended resumable session's 'h' is remembered, for <failed h='…'/> (§5). */
+const REMEMBER_ENDED_MS = 60 * 60_000;
+const REMEMBER_ENDED_MAX = 10_000;
+
+export default defineModule<SmOptions>({
+  name: 'sm',
+  specs: [
+    {
+      spec: 'XEP-0198',
+      version: '1.6.3',
+      status: 'complete',
+      note: "client streams; a second <enable/> is answered with <failed/> (as Prosody and ejabberd do); no 'location'",
+    },
+  ],
+  options: options as unknown as z.ZodType<SmOptions>,
+  setup(ctx) {
+    const opts = ctx.options;
+    const { sessions, router, domain } = ctx.server;
+    // Kept beside the session rather than in session.state: reading that allocates it for every session a stanza
+    // is sent to, and most sessions never enable stream management.
+    const states = new WeakMap<Session, SmState>();
+    /** Resumable sessions, live or hibernating, by SM-ID. */
+    const resumable = new Map<string, SmState>();
+    /** Sessions with stream management by full JID: a bind that replaces one ends its stream management too. */
+    const byJid = new Map<string, SmState>();
+    /** Hibernating sessions, longest-waiting first. */
+    const hibernating = new Set<SmState>();
+    /** §5: the last 'h' of resumable sessions that ended, so a late <resume/> learns what reached us. */
+    const ended = new Map<string, { account: string; h: number; until: number }>();
+    /** Messages sent to a bare JID, by the sessions they went to (RFC 6121 §8.5.2.1.1 may pick several). */
+    const recipients = new WeakMap<XmlElement, Session[]>();
+    const rerouting = new Set<Promise<void>>();
+
+    const failed = (condition: StanzaErrorCondition, h?: number): XmlElement =>
+      xml('failed', { xmlns: NS.SM, h: h === undefined ? undefined : String(h) }, xml(condition, { xmlns: NS.STANZAS }));
+
+    const tooHigh = (h: number, sm: SmState): StreamError =>
+      new StreamError(
+        'undefined-condition',
+        `You acknowledged ${h} stanzas, but only ${sm.sent} were sent`,
+        xml('handled-count-too-high', { xmlns: NS.SM, h: String(h), 'send-count': String(sm.sent) }),
+      );
+
+    // §2: offered once the client authenticated (the hook only runs for authenticated streams).
+    ctx.on('stream/features', ({ session, features }) => {
+      if (!states.has(session)) features.push(xml('sm', { xmlns: NS.SM }));
+    });
+
+    const streamElements = ctx.server.registerStreamElement(NS.SM, (el, stream) => {
+      const sm = states.get(stream);
+      switch (el.name) {
+        case 'enable':
+          return enable(el, stream, sm);
+        case 'resume':
+          // §5: a session is resumed instead of binding a resource, never on a stream that has one.
+          return stream.sendNonza(failed('unexpected-request'));
+        case 'r':
+          if (!sm) return notEnabled(stream, el);
+          // §4: answered at once with the count of stanzas handled so far; processing is in order, so that is all
+          // the client sent before this <r/>.
+          stream.sendNonza(xml('a', { xmlns: NS.SM, h: String(sm.inbound) }));
+          return requestAckWhenDue(sm);
+        case 'a':
+          if (!sm) return notEnabled(stream, el);
+          return acknowledged(el, sm);
+        default:
+          return stream.close(new StreamError('unsupported-stanza-type', `<${el.name}/> is not a stream management request`));
+      }
+    });
+
+    const preBindElements = ctx.server.registerPreBindElement(NS.SM, (el, stream) => {
+      if (el.name === 'resume') {
+        resume(el, stream);
+        return true;
+      }
+      // §3: the server enforces that a client binds a resource before enabling stream management.
+      if (el.name === 'enable') {
+        stream.sendNonza(failed('unexpected-request'));
+        return true;
+      }
+      return false;
+    });
+
+    function notEnabled(stream: ClientStream, el: XmlElement): void {
+      stream.close(new StreamError('unsupported-stanza-type', `<${el.name}/> before stream management was enabled`));
+    }
+
+    // §3: enable once per stream; the counters start at zero with <enable/> and <enabled/>.
+    function enable(el: XmlElement, stream: ClientStream, existing: SmState | undefined): void {
+      // §3 says a second <enable/> SHOULD be a stream error; like Prosody and ejabberd, <failed/> keeps the stream.
+      if (existing) return stream.sendNonza(failed('unexpected-request'));
+      const sm = start(el, stream);
+      byJid.set(stream.jid.toString(), sm);
+      stream.sendNonza(sm.enabled());
+    }
+
+    /** Stream management for `stream` from now on; returns its <enabled/>. */
+    function start(el: XmlElement, stream: ClientStream): SmState {
+      const sm = new SmState(stream);
+      const resume = el.attrs.resume === 'true' || el.attrs.resume === '1';
+      if (resume && opts.resume_timeout_s > 0) {
+        // §5: unguessable and never reused; which account it belongs to is checked on <resume/>.
+        sm.id = randomBytes(18).toString('base64url');
+        const max = parseH(el.attrs.max);
+        sm.window = max !== undefined && max > 0 ? Math.min(max, opts.resume_timeout_s) : opts.resume_timeout_s;
+        resumable.set(sm.id, sm);
+      }
+      states.set(stream, sm);
+      return sm;
+    }
+
+    // XEP-0198 with XEP-0386: <enable/> inside Bind 2's <bind/>, <enabled/> inside <bound/>. The session enters the
+    // table when <success/> is written, so nothing is sent to it (or counted) before the client has <enabled/>.
+    const bind2 = ctx.server.registerBind2Inline({
+      var: NS.SM,
+      enable(request, session) {
+        if (request.name !== 'enable' || !isClientStream(session)) return failed('bad-request');
+        if (states.has(session)) return failed('unexpected-request');
+        return start(request, session).enabled();
+      },
+    });
+
+    function acknowledged(el: XmlElement, sm: SmState): void {
+      const h = parseH(el.attrs.h);
+      if (h === undefined) return sm.stream.close(new StreamError('invalid-xml', "<a/> needs an 'h' that is an unsignedInt"));
+      // §4: acknowledging stanzas that were never sent is a stream error.
+      if (sm.ack(h) === 'too-high') return sm.stream.close(tooHigh(h, sm));
+      sm.awaitingAck = false;
+      requestAckWhenDue(sm);
+    }
+
+    function requestAckWhenDue(sm: SmState, now = false): void {
+      if (sm.awaitingAck || sm.requestScheduled || sm.unacked.length < (now ? 1 : opts.request_ack_every)) return;
+      sm.requestScheduled = true;
+      // Once the stanzas of this tick are written: one request after a burst, not one per stanza.
+      setImmediate(() => {
+        sm.requestScheduled = false;
+        if (sm.ended || sm.awaitingAck || sm.stream.isDetached || sm.unacked.length === 0) return;
+        sm.awaitingAck = true;
+        sm.stream.sendNonza(xml('r', { xmlns: NS.SM }));
+      });
+    }
+
+    ctx.on(
+      'session/received',
+      ({ session }) => {
+        const sm = states.get(session);
+        if (sm) sm.inbound = incrementH(sm.inbound);
+      },
+      Priority.Filter,
+    );
+
+    // Synchronous, and first: the queue must be in the order the stanzas are written.
+    ctx.on(
+      'session/sending',
+      ({ session, stanza }) => {
+        const to = stanza.attrs.to;
+        if (stanza.name === 'message' && to !== undefined && !to.includes('/')) {
+          const list = recipients.get(stanza);
+          if (list) list.push(session);
+          else recipients.set(stanza, [session]);
+        }
+        const sm = states.get(session);
+        if (!sm || sm.ended || !isStanza(stanza)) return;
+        sm.unacked.push({ stanza, at: Date.now() });
+        if (sm.unacked.length > opts.max_unacked) {
+          // Not from inside send(): the stanza being sent is queued already and goes with the others.
+          queueMicrotask(() => sm.stream.close(new StreamError('resource-constraint', 'Too many unacknowledged stanzas')));
+        } else if (!sm.stream.isDetached) requestAckWhenDue(sm);
+      },
+      Priority.Filter,
+    );
+
+    // §5: a resumable session whose connection dropped waits for the client to come back.
+    ctx.on(
+      'session/interrupted',
+      ({ session }) => {
+        const sm = states.get(session);
+        if (!sm || sm.ended || sm.id === undefined) return false;
+        hibernate(sm);
+        return true;
+      },
+      Priority.Filter,
+    );
+
+    function hibernate(sm: SmState): void {
+      sm.awaitingAck = false;
+      hibernating.delete(sm);
+      hibernating.add(sm);
+      clearTimeout(sm.hibernation);
+      sm.hibernation = setTimeout(() => {
+        ctx.log.debug({ jid: sm.stream.jid.toString() }, 'stream management: resumption window over');
+        terminate(sm);
+      }, sm.window * 1000);
+      sm.hibernation.unref();
+      const account = sm.stream.jid.toBareString();
+      const ofAccount = [...hibernating].filter((s) => s.stream.jid.toBareString() === account);
+      if (ofAccount.length > opts.max_hibernating_per_account) terminate(ofAccount[0]!);
+      if (hibernating.size > opts.max_hibernating) terminate(hibernating.values().next().value!);
+    }
+
+    /** Ends a hibernating session; a session already gone without 'session/closed' (replaced) ends here too. */
+    function terminate(sm: SmState): void {
+      sm.stream.close();
+      end(sm);
+    }
+
+    function resume(el: XmlElement, stream: AuthenticatedStream): void {
+      const previd = el.attrs.previd;
+      const h = parseH(el.attrs.h);
+      if (!previd || h === undefined) return stream.sendNonza(failed('bad-request'));
+      const sm = resumable.get(previd);
+      const account = stream.account.toString();
+      // §5, §9: only the account that enabled it may resume a session; another's SM-ID is as unknown as a wrong one.
+      if (!sm || sm.ended || sm.stream.jid.toBareString() !== account) {
+        const gone = ended.get(previd);
+        const handled = gone && gone.account === account && gone.until > Date.now() ? gone.h : undefined;
+        return stream.sendNonza(failed('item-not-found', handled));
+      }
+      if (sm.check(h) === 'too-high') return stream.close(tooHigh(h, sm));
+      clearTimeout(sm.hibernation);
+      hibernating.delete(sm);
+      sm.ack(h);
+      sm.awaitingAck = false;
+      stream.sendNonza(xml('resumed', { xmlns: NS.SM, previd, h: String(sm.inbound) }));
+      stream.handOver(sm.stream);
+      // §5: what the client did not acknowledge is sent again, in order, under the same sequence numbers.
+      for (const u of sm.unacked) sm.stream.resend(resendable(u));
+      requestAckWhenDue(sm, true);
+    }
+
+    // XEP-0203: a stanza that waited for the client says since when (as Prosody does); iqs are not stamped.
+    function resendable({ stanza, at }: Unacked): string {
+      if (stanza.name === 'iq' || stanza.getChild('delay', NS.DELAY)) return stanza.toString();
+      return stanza.clone().append(xml('delay', { xmlns: NS.DELAY, from: domain, stamp: new Date(at).toISOString() })).toString();
+    }
+
+    ctx.on(
+      'session/closed',
+      ({ session }) => {
+        const sm = states.get(session);
+        if (sm) end(sm);
+      },
+      Priority.Filter,
+    );
+
+    // RFC 6120 §7.7.2.2: a bind to the full JID of a session replaces it without 'session/closed' for the old one;
+    // its unacknowledged stanzas are routed once the new session holds the JID.
+    ctx.on(
+      'session/bound',
+      ({ session }) => {
+        const jid = session.jid.toString();
+        const previous = byJid.get(jid);
+        if (previous && previous.stream !== session) end(previous);
+        const sm = states.get(session); // enabled inside Bind 2
+        if (sm) byJid.set(jid, sm);
+      },
+      Priority.Filter,
+    );
+
+    function end(sm: SmState): void {
+      if (sm.ended) return;
+      sm.ended = true;
+      clearTimeout(sm.hibernation);
+      hibernating.delete(sm);
+      const session = sm.stream;
+      states.delete(session);
+      if (byJid.get(session.jid.toString()) === sm) byJid.delete(session.jid.toString());
+      if (sm.id !== undefined) {
+        resumable.delete(sm.id);
+        remember(sm.id, session.jid.toBareString(), sm.inbound);
+      }
+      const unacked = sm.unacked.splice(0);
+      if (unacked.length === 0) return;
+      const done = routeAgain(session, unacked)
+        .catch((err: unknown) => ctx.log.error({ err }, 'stream management: routing unacknowledged stanzas failed'))
+        .finally(() => rerouting.delete(done));
+      rerouting.add(done);
+    }
+
+    // One after another: offline storage keeps them in the order they were sent.
+    async function routeAgain(session: Session, unacked: Unacked[]): Promise<void> {
+      for (const { stanza } of unacked) {
+        const elsewhere = recipients.get(stanza)?.some((s) => s !== session && sessions.get(s.jid) === s) ?? false;
+        if (isRoutedAgain(stanza, session.jid, elsewhere)) await router.route(stanza, { kind: 'local' });
+      }
+    }
+
+    function remember(id: string, account: string, h: number): void {
+      const now = Date.now();
+      for (const [key, entry] of ended) {
+        if (entry.until > now && ended.size < REMEMBER_ENDED_MAX) break;
+        ended.delete(key);
+      }
+      ended.set(id, { account, h, until: now + REMEMBER_ENDED_MS });
+    }
+
+    ctx.onStop(async () => {
+      streamElements.dispose();
+      preBindElements.dispose();
+      bind2.dispose();
+      for (const sm of hibernating) clearTimeout(sm.hibernation);
+      // Sessions closed by the shutdown route their unacknowledged stanzas before storage closes.
+      await Promise.allSettled([...rerouting]);
+    });
+  },
+});
+
+function isClientStream(session: Session): session is ClientStream {
+  return 'sendNonza' in session && 'resend' in session;
+}
+
+function isStanza(el: XmlElement): boolean {
+  return el.name === 'message' || el.name === 'presence' || el.name === 'iq';
+}

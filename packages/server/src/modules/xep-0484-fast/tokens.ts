@@ -1,0 +1,134 @@
+// XEP-0484 token bookkeeping, per account and client (user-agent id): the two slots of §6 ('new': issued and not
+// used yet; 'current': the one the client used last), expiry, the replay counter of §3.3, and revocation.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SaslFailure } from '@parley/protocol';
+import { KeyedQueue } from '../../core/keyed-queue';
+import type { MapStore } from '../../storage/types';
+import { htHmac } from '../../stream/sasl/ht';
+
+export interface StoredToken {
+  /** §3.3: a token is only good with the mechanism it was requested for. */
+  mechanism: string;
+  /** The secret itself: it is the HT mechanisms' HMAC key, so it cannot be kept hashed. Never logged. */
+  token: string;
+  /** Milliseconds since the epoch. */
+  issuedAt: number;
+  expiresAt: number;
+  /** §3.3: the highest <fast count/> accepted with this token; a count not above it is a replay. */
+  count?: number;
+}
+
+/** §6: at most two live tokens per client, so a check never compares against more than two. */
+export interface ClientTokens {
+  new?: StoredToken;
+  current?: StoredToken;
+}
+
+export class FastTokens {
+  /** One read-modify-write at a time per client: two logins racing must not both promote or both count. */
+  private readonly queue = new KeyedQueue();
+
+  constructor(
+    private readonly store: MapStore<ClientTokens>,
+    private readonly lifetimeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Store key of a client: a hash, so the store keeps no client identifiers in the clear. */
+  private static keyOf(userAgentId: string): string {
+    return createHash('sha256').update(userAgentId, 'utf8').digest('hex');
+  }
+
+  private run<T>(owner: string, key: string, task: () => Promise<T>): Promise<T> {
+    return this.queue.run(`${owner}\0${key}`, task);
+  }
+
+  private async save(owner: string, key: string, entry: ClientTokens): Promise<void> {
+    await this.store.set(owner, key, entry.new || entry.current ? entry : undefined);
+  }
+
+  /**
+   * §3.2: a new token for the client, put in the 'new' slot. A token issued before and never used is dropped (§3.4:
+   * the server SHOULD invalidate them); the one in use stays valid until the client uses the new one (§3.4 MUST).
+   */
+  issue(owner: string, userAgentId: string, mechanism: string): Promise<StoredToken> {
+    const key = FastTokens.keyOf(userAgentId);
+    return this.run(owner, key, async () => {
+      const entry = (await this.store.get(owner, key)) ?? {};
+      const issuedAt = this.now();
+      // 'secret-token:' (RFC 8959) lets secret scanners recognise a leaked token.
+      const token: StoredToken = {
+        mechanism,
+        token: `secret-token:fast-${randomBytes(32).toString('base64url')}`,
+        issuedAt,
+        expiresAt: issuedAt + this.lifetimeMs,
+      };
+      entry.new = token;
+      await this.save(owner, key, entry);
+      return token;
+    });
+  }
+
+  /**
+   * §3.3 and §6: finds the client's token whose HMAC the client sent, checks mechanism, expiry and replay counter,
+   * and promotes a token from 'new' to 'current' (which drops the older one: §3.4, tokens with an earlier expiry are
+   * invalidated once a later one is used). Throws SaslFailure.
+   */
+  verify(
+    owner: string,
+    userAgentId: string,
+    mechanism: string,
+    initiatorHash: Buffer,
+    cbData: Buffer,
+    count: number | undefined,
+  ): Promise<StoredToken> {
+    const key = FastTokens.keyOf(userAgentId);
+    return this.run(owner, key, async () => {
+      const entry = (await this.store.get(owner, key)) ?? {};
+      let slot: 'new' | 'current' | undefined;
+      for (const s of ['new', 'current'] as const) {
+        const t = entry[s];
+        if (!t) continue;
+        // §6: constant-time comparison of the hashes (both are SHA-256 sized: the mechanism checked the client's).
+        const matches = timingSafeEqual(htHmac(t.token, 'Initiator', cbData), initiatorHash);
+        if (matches && t.mechanism === mechanism && slot === undefined) slot = s;
+      }
+      if (slot === undefined) throw new SaslFailure('not-authorized');
+      const token = entry[slot]!;
+      if (token.expiresAt <= this.now()) {
+        delete entry[slot];
+        await this.save(owner, key, entry);
+        // §5 (server responsibilities): a token no longer trusted fails with credentials-expired.
+        throw new SaslFailure('credentials-expired', 'the token has expired');
+      }
+      if (count !== undefined) {
+        if (token.count !== undefined && count <= token.count) {
+          throw new SaslFailure('not-authorized', 'the count was already used with this token');
+        }
+        token.count = count;
+      }
+      if (slot === 'new') {
+        entry.current = token;
+        delete entry.new;
+      }
+      await this.save(owner, key, entry);
+      return token;
+    });
+  }
+
+  /** §3.5: the client logs out; none of its tokens is accepted any more. */
+  invalidate(owner: string, userAgentId: string): Promise<void> {
+    const key = FastTokens.keyOf(userAgentId);
+    return this.run(owner, key, () => this.store.set(owner, key, undefined));
+  }
+
+  /** Every token of an account (password changed, account deleted). */
+  revokeAll(owner: string): Promise<void> {
+    return this.store.deleteAll(owner);
+  }
+
+  /** A token past half its lifetime is replaced at its next use (§3.4), long before a client could miss its expiry. */
+  isDueForRotation(token: StoredToken): boolean {
+    return this.now() >= token.issuedAt + (token.expiresAt - token.issuedAt) / 2;
+  }
+}
