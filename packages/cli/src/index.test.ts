@@ -75,4 +75,47 @@ describe('parley CLI', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('runs worker processes behind one port (--workers 2, Redis): clients on different workers talk; SIGTERM stops them all', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(join(dir, 'workers.yml'), `cluster:\n  backend: redis\n  redis_url: redis://127.0.0.1:6379\n  name: cli-test-${port}\n`);
+    assert.equal(parley(['user', 'add', 'wendy', '--password', 'pw', '--data-dir', data]).code, 0);
+    const args = ['start', '--config', 'workers.yml', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--allow-plaintext-auth', '--workers', '2'];
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
+    let log = '';
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    const raws: RawClient[] = [];
+    try {
+      for (let i = 0; i < 150 && !/"workers":2.*Parley started/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(log, /"workers":2.*Parley started/, log);
+      // Round robin: consecutive connections land on alternate workers, so some pairs cross processes.
+      for (let i = 0; i < 4; i++) {
+        const r = await RawClient.connect(port);
+        await r.login('wendy', 'pw', `r${i}`);
+        r.write('<presence/>');
+        raws.push(r);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 4; i++) {
+        const to = `wendy@localhost/r${(i + 1) % 4}`;
+        raws[i]!.write(`<message to='${to}' type='chat'><body>from r${i}</body></message>`);
+        await raws[(i + 1) % 4]!.waitFor(`from r${i}`);
+      }
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      for (const r of raws) await r.waitClosed();
+      assert.match(raws[0]!.data, /<system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+      assert.equal(await exited, 0);
+    } finally {
+      for (const r of raws) r.destroy();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses more than one worker without a shared cluster backend, naming the key', () => {
+    const r = parley(['start', '--workers', '2', '--data-dir', data]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /cluster\.workers: more than one worker needs cluster\.backend: redis/);
+  });
 });

@@ -2,7 +2,10 @@
 // the server's own API, so the CLI, XEP-0133 ad-hoc commands and the HTTP API agree.
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { AccountError, ConfigError, createCore, createLogger, loadConfig, startServer, type Config, type ParleyServer } from '@parley/server';
+import {
+  AccountError, ConfigError, createCore, createLogger, isWorkerProcess, loadConfig, startPrimary, startServer, startWorker,
+  type Config, type ParleyServer,
+} from '@parley/server';
 import { readPassword } from './password';
 
 interface StartFlags {
@@ -15,11 +18,18 @@ interface StartFlags {
   httpPort?: number;
   registration?: 'open' | 'closed';
   allowPlaintextAuth?: boolean;
+  workers?: number;
 }
 
 function portArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+function workersArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected a number of worker processes from 1 to 64');
   return n;
 }
 
@@ -41,6 +51,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.s2sPort !== undefined) o.s2s = { port: flags.s2sPort };
   if (flags.httpPort !== undefined) o.http = { port: flags.httpPort };
   if (flags.registration !== undefined) o.registration = { mode: flags.registration };
+  if (flags.workers !== undefined) o.cluster = { workers: flags.workers };
   return o;
 }
 
@@ -103,6 +114,37 @@ function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
   return args;
 }
 
+/** Resolves once SIGTERM or SIGINT arrived and `stop` finished. */
+function untilSignal(stop: (signal: string) => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      void stop(signal).then(resolve);
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}
+
+/** `parley start` with several workers: this process only supervises them. */
+async function runPrimary(config: Config): Promise<void> {
+  const log = createLogger(config.log.level);
+  const primary = await startPrimary(config, log);
+  try {
+    await primary.ready;
+  } catch (err) {
+    await primary.stop();
+    throw err;
+  }
+  await untilSignal(async (signal) => {
+    log.info({ signal }, 'shutting down the workers');
+    await primary.stop();
+    log.info('Parley stopped');
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command('parley').description('Parley XMPP server').exitOverride().showHelpAfterError();
 
@@ -113,23 +155,17 @@ export function buildProgram(): Command {
     .option('--http-port <n>', 'HTTP port (default 5280)', portArg)
     .option('--registration <mode>', 'in-band registration: open or closed (default closed)', registrationArg)
     .option('--allow-plaintext-auth', 'allow SASL without TLS (loopback tests and benchmarks only)')
+    .option('--workers <n>', 'worker processes behind the same ports (cluster.workers; more than 1 needs cluster.backend redis)', workersArg)
     .action(async (flags: StartFlags) => {
       const config = configFrom(flags);
-      const running = await startServer(config);
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          running.server.log.info({ signal }, 'shutting down');
-          running.stop().then(resolve, (err) => {
-            running.server.log.error({ err }, 'shutdown failed');
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+      if (config.cluster.workers > 1 && !isWorkerProcess()) return runPrimary(config);
+      const running = isWorkerProcess() ? await startWorker(config) : await startServer(config);
+      await untilSignal((signal) => {
+        running.server.log.info({ signal }, 'shutting down');
+        return running.stop().catch((err: unknown) => running.server.log.error({ err }, 'shutdown failed'));
       });
+      // A worker's IPC channel to the primary would keep it alive.
+      if (isWorkerProcess()) process.disconnect?.();
     });
 
   withServerFlags(program.command('check-config').description('validate the configuration and print the result'))

@@ -1,4 +1,5 @@
 export { startServer, createCore, type RunningServer } from './main';
+export { startPrimary, startWorker, isWorkerProcess, workerNodeIds } from './cluster/workers';
 export { loadConfig, ConfigError, type Config } from './config';
 export { createLogger, silentLogger, type Logger } from './log';
 export { ParleyServer } from './core/server';

@@ -282,6 +282,8 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     if (msg.n === this.nodeId || this.stopped) return;
     switch (msg.t) {
       case 'hello':
+        // A node we knew says hello again: it restarted, and the sessions it had are gone with the old process.
+        if (this.peers.has(msg.n)) this.drop(msg.n, 'restarted');
         this.seen(msg.n);
         this.publishTo(msg.n, { t: 'snap', n: this.nodeId, r: [...this.localById.values()].filter((s) => this.isCurrent(s)).map((s) => this.record(s)) });
         return;

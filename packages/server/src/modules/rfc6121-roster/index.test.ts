@@ -113,21 +113,21 @@ describe('roster and presence (RFC 6121)', () => {
   it('routes directed presence and sends unavailable to its recipients on logout', async () => {
     const tybalt = await ts.client('tybalt', { resource: 'dp' });
     const nurse = await ts.client('nurse', { resource: 'dp' });
-    await tybalt.send(`<presence to='nurse@localhost/dp'><status>hello</status></presence>`);
-    await nurse.waitFor((el) => isPresence('tybalt@localhost/dp')(el) && el.getChildText('status') === 'hello');
+    await tybalt.send(`<presence to='${nurse.jid}'><status>hello</status></presence>`);
+    await nurse.waitFor((el) => isPresence(tybalt.jid)(el) && el.getChildText('status') === 'hello');
     await tybalt.stop();
-    await nurse.waitFor(isPresence('tybalt@localhost/dp', 'unavailable'));
+    await nurse.waitFor(isPresence(tybalt.jid, 'unavailable'));
   });
 
   it('a blocked subscriber sees the user go offline, and back online on unblock (XEP-0191 §3.3, §3.4)', async () => {
     const a = await ts.client('romeo', { resource: 'block' });
     const b = await ts.client('juliet', { resource: 'block' });
-    await b.waitFor(isPresence('romeo@localhost/block'));
+    await b.waitFor(isPresence(a.jid));
     const blocked = await a.iq(`<iq type='set'><block xmlns='urn:xmpp:blocking'><item jid='juliet@localhost'/></block></iq>`);
     assert.equal(blocked.attrs.type, 'result');
-    await b.waitFor(isPresence('romeo@localhost/block', 'unavailable'));
+    await b.waitFor(isPresence(a.jid, 'unavailable'));
     b.received.length = 0;
     await a.iq(`<iq type='set'><unblock xmlns='urn:xmpp:blocking'><item jid='juliet@localhost'/></unblock></iq>`);
-    await b.waitFor(isPresence('romeo@localhost/block'));
+    await b.waitFor(isPresence(a.jid));
   });
 });

@@ -81,7 +81,7 @@ describe('RFC 6121 review', () => {
     assert.equal(eve.received.some(isPresence('dan@localhost', 'subscribed')), false); // not routed (§3.4.1)
     await eve.send(`<presence to='dan@localhost' type='subscribe'/>`);
     await eve.waitFor(isPresence('dan@localhost', 'subscribed'));
-    await eve.waitFor(isPresence('dan@localhost/a'));
+    await eve.waitFor(isPresence(dan.jid));
     const from = await dan.waitFor((el) => isPush('eve@localhost')(el) && item(el)!.attrs.subscription === 'from');
     assert.equal(item(from)!.attrs.approved, undefined);
     assert.equal(dan.received.some(isPresence('eve@localhost', 'subscribe')), false);
@@ -90,19 +90,19 @@ describe('RFC 6121 review', () => {
   it('§4.6.3: directed presence sent without broadcast presence is still followed by unavailable on disconnect', async () => {
     const fay = await ts.client('fay', { resource: 'watch' });
     const bot = await ts.client('ann', { resource: 'bot', presence: false });
-    await bot.send(`<presence to='fay@localhost/watch'/>`);
-    await fay.waitFor(isPresence('ann@localhost/bot'));
+    await bot.send(`<presence to='${fay.jid}'/>`);
+    await fay.waitFor(isPresence(bot.jid));
     await bot.stop();
-    await fay.waitFor(isPresence('ann@localhost/bot', 'unavailable'));
+    await fay.waitFor(isPresence(bot.jid, 'unavailable'));
   });
 
   it('§4.6.3: a broadcast unavailable from a resource that was never available reaches its directed-presence recipients', async () => {
     const fay = await ts.client('fay', { resource: 'watch2' });
     const bot = await ts.client('ann', { resource: 'bot2', presence: false });
-    await bot.send(`<presence to='fay@localhost/watch2'/>`);
-    await fay.waitFor(isPresence('ann@localhost/bot2'));
+    await bot.send(`<presence to='${fay.jid}'/>`);
+    await fay.waitFor(isPresence(bot.jid));
     await bot.send(`<presence type='unavailable'/>`);
-    await fay.waitFor(isPresence('ann@localhost/bot2', 'unavailable'));
+    await fay.waitFor(isPresence(bot.jid, 'unavailable'));
   });
 
   it('§4.7.2.3: garbage or out-of-range priorities do not break presence handling', async () => {

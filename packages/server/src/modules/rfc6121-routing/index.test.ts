@@ -24,7 +24,7 @@ describe('message routing (RFC 6121 §8.5)', () => {
     await anne.send(`<message to='ben@localhost' type='chat'><body>to bare</body></message>`);
     const got = await hi.waitFor(bodyIs('to bare'));
     assert.equal(got.attrs.from, anne.jid); // stamped with the sender's full JID
-    await anne.send(`<message to='ben@localhost/lo' type='chat'><body>to lo</body></message>`);
+    await anne.send(`<message to='${lo.jid}' type='chat'><body>to lo</body></message>`);
     await lo.waitFor(bodyIs('to lo'));
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(lo.received.some(bodyIs('to bare')), false);
@@ -48,12 +48,12 @@ describe('message routing (RFC 6121 §8.5)', () => {
   it('routes iqs between full JIDs and the answer back', async () => {
     const anne = await ts.client('anne', { resource: 'iq' });
     const cid = await ts.client('cid', { resource: 'iq' });
-    const pending = anne.iq(`<iq type='get' to='cid@localhost/iq' id='v1'><query xmlns='jabber:iq:version'/></iq>`);
+    const pending = anne.iq(`<iq type='get' to='${cid.jid}' id='v1'><query xmlns='jabber:iq:version'/></iq>`);
     const req = await cid.waitFor((el) => el.name === 'iq' && el.attrs.id === 'v1');
-    assert.equal(req.attrs.from, 'anne@localhost/iq');
-    await cid.send(`<iq type='result' to='anne@localhost/iq' id='v1'><query xmlns='jabber:iq:version'><name>cid</name></query></iq>`);
+    assert.equal(req.attrs.from, anne.jid);
+    await cid.send(`<iq type='result' to='${anne.jid}' id='v1'><query xmlns='jabber:iq:version'><name>cid</name></query></iq>`);
     const res = await pending;
     assert.equal(res.attrs.type, 'result');
-    assert.equal(res.attrs.from, 'cid@localhost/iq');
+    assert.equal(res.attrs.from, cid.jid);
   });
 });

@@ -19,7 +19,7 @@ describe('RFC 6121 §8.5 review', () => {
   it('§8.5.3.1: a message to the full JID of a connected resource that sent no presence is delivered', async () => {
     const ada = await ts.client('ada', { resource: 'a' });
     const quiet = await ts.client('bo', { resource: 'quiet', presence: false });
-    await ada.send(`<message to='bo@localhost/quiet' type='chat'><body>psst</body></message>`);
+    await ada.send(`<message to='${quiet.jid}' type='chat'><body>psst</body></message>`);
     await quiet.waitFor(bodyIs('psst'));
   });
 
@@ -47,7 +47,7 @@ describe('RFC 6121 §8.5 review', () => {
     const err = await ada.waitFor((el) => el.name === 'message' && el.attrs.id === 'gc');
     assert.equal(condition(err), 'service-unavailable');
     // A full JID of a negative-priority resource still gets its message (§8.5.3.1).
-    await ada.send(`<message to='cy@localhost/neg' type='chat'><body>direct</body></message>`);
+    await ada.send(`<message to='${neg.jid}' type='chat'><body>direct</body></message>`);
     await neg.waitFor(bodyIs('direct'));
   });
 

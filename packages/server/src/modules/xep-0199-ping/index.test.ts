@@ -39,11 +39,11 @@ describe('XMPP ping (XEP-0199)', () => {
 
   it('routes end-to-end pings to the full JID (§4.4) and answers for a missing resource', async () => {
     const bob = await ts.client('bob', { resource: 'phone' });
-    const pending = alice.iq(`<iq type='get' to='bob@localhost/phone' id='e2e1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const pending = alice.iq(`<iq type='get' to='${bob.jid}' id='e2e1'><ping xmlns='urn:xmpp:ping'/></iq>`);
     const req = await bob.waitFor((el) => el.name === 'iq' && el.attrs.id === 'e2e1');
     assert.equal(req.attrs.from, alice.jid);
     await bob.send(`<iq type='result' to='${alice.jid}' id='e2e1'/>`);
-    assert.equal((await pending).attrs.from, 'bob@localhost/phone');
+    assert.equal((await pending).attrs.from, bob.jid);
     // §7: no such resource → service-unavailable from the full JID.
     const gone = await alice.iq(`<iq type='get' to='bob@localhost/gone'><ping xmlns='urn:xmpp:ping'/></iq>`);
     assert.equal(condition(gone), 'service-unavailable');

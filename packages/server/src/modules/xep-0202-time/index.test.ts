@@ -26,11 +26,11 @@ describe('entity time (XEP-0202)', () => {
   it('routes time queries to full JIDs to the client', async () => {
     const alice = await ts.client('alice', { resource: 'a' });
     const bob = await ts.client('bob', { resource: 'b' });
-    const pending = alice.iq(`<iq type='get' to='bob@localhost/b' id='t1'><time xmlns='urn:xmpp:time'/></iq>`);
+    const pending = alice.iq(`<iq type='get' to='${bob.jid}' id='t1'><time xmlns='urn:xmpp:time'/></iq>`);
     await bob.waitFor((el) => el.name === 'iq' && el.attrs.id === 't1');
     await bob.send(`<iq type='result' to='${alice.jid}' id='t1'><time xmlns='urn:xmpp:time'><tzo>-06:00</tzo><utc>2006-12-19T17:58:35Z</utc></time></iq>`);
     const res = await pending;
-    assert.equal(res.attrs.from, 'bob@localhost/b');
+    assert.equal(res.attrs.from, bob.jid);
     assert.equal(res.getChild('time')!.getChildText('tzo'), '-06:00');
   });
 

@@ -35,7 +35,7 @@ describe('XEP-0280 message carbons', () => {
   });
   after(() => ts.stop());
 
-  /** user/one and user/two enable carbons, user/three does not. */
+  /** Resources one and two enable carbons, three does not (Bind 2 picks the full JIDs: use .jid). */
   async function account(user: string): Promise<{ one: TestClient; two: TestClient; three: TestClient }> {
     await ts.createUser(user);
     const one = await ts.client(user, { resource: 'one' });
@@ -72,17 +72,17 @@ describe('XEP-0280 message carbons', () => {
     const { one, two, three } = await account('alice');
     await ts.createUser('bob');
     const bob = await ts.client('bob');
-    await bob.send(`<message to='alice@localhost/one' type='chat' id='m1'><body>to one</body><thread>t1</thread></message>`);
+    await bob.send(`<message to='${one.jid}' type='chat' id='m1'><body>to one</body><thread>t1</thread></message>`);
     await one.waitFor(plain('to one'));
     const copy = await two.waitFor(carbon('received', 'to one'));
     // §7: from the bare JID, to the resource, same type, the original forwarded as it was delivered.
     assert.equal(copy.attrs.from, 'alice@localhost');
-    assert.equal(copy.attrs.to, 'alice@localhost/two');
+    assert.equal(copy.attrs.to, two.jid);
     assert.equal(copy.attrs.type, 'chat');
     const inner = forwardedOf(copy, 'received')!;
     assert.equal(inner.attrs.xmlns, 'jabber:client');
     assert.equal(inner.attrs.from, bob.jid);
-    assert.equal(inner.attrs.to, 'alice@localhost/one');
+    assert.equal(inner.attrs.to, one.jid);
     assert.equal(inner.attrs.id, 'm1');
     assert.equal(inner.getChildText('thread'), 't1');
 
@@ -106,7 +106,7 @@ describe('XEP-0280 message carbons', () => {
     await two.waitFor(carbon('received', 'fallback'));
 
     // Sentinel: three gets a message directly; it never got a copy (not enabled), nor did the recipient.
-    await bob.send(`<message to='alice@localhost/three' type='chat'><body>sentinel</body></message>`);
+    await bob.send(`<message to='${three.jid}' type='chat'><body>sentinel</body></message>`);
     await three.waitFor(plain('sentinel'));
     await two.waitFor(carbon('received', 'sentinel'));
     assert.equal(three.received.some(isCarbon), false);
@@ -122,13 +122,13 @@ describe('XEP-0280 message carbons', () => {
     const dora = await ts.client('dora');
     await one.send(`<message to='dora@localhost' type='chat' id='s1'><body>from one</body></message>`);
     const got = await dora.waitFor(plain('from one'));
-    assert.equal(got.attrs.from, 'carl@localhost/one');
+    assert.equal(got.attrs.from, one.jid);
     const copy = await two.waitFor(carbon('sent', 'from one'));
     assert.equal(copy.attrs.from, 'carl@localhost');
-    assert.equal(copy.attrs.to, 'carl@localhost/two');
+    assert.equal(copy.attrs.to, two.jid);
     assert.equal(copy.attrs.type, 'chat');
     const inner = forwardedOf(copy, 'sent')!;
-    assert.equal(inner.attrs.from, 'carl@localhost/one');
+    assert.equal(inner.attrs.from, one.jid);
     assert.equal(inner.attrs.to, 'dora@localhost');
     assert.equal(inner.attrs.id, 's1');
     // Also what a resource without carbons sends, and messages of type normal with a body.
@@ -149,15 +149,15 @@ describe('XEP-0280 message carbons', () => {
     await ts.createUser('finn');
     const finn = await ts.client('finn');
     const priv = `<private xmlns='${CARBONS}'/><no-copy xmlns='urn:xmpp:hints'/>`;
-    await finn.send(`<message to='eve@localhost/one' type='chat'><body>private in</body>${priv}</message>`);
-    await finn.send(`<message to='eve@localhost/one' type='chat'><body>no-copy in</body><no-copy xmlns='urn:xmpp:hints'/></message>`);
-    await finn.send(`<message to='eve@localhost/one' type='headline'><body>headline</body></message>`);
-    await finn.send(`<message to='eve@localhost/one' type='normal'/>`);
-    await finn.send(`<message to='eve@localhost/one' type='chat'><body>muc pm</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`);
+    await finn.send(`<message to='${one.jid}' type='chat'><body>private in</body>${priv}</message>`);
+    await finn.send(`<message to='${one.jid}' type='chat'><body>no-copy in</body><no-copy xmlns='urn:xmpp:hints'/></message>`);
+    await finn.send(`<message to='${one.jid}' type='headline'><body>headline</body></message>`);
+    await finn.send(`<message to='${one.jid}' type='normal'/>`);
+    await finn.send(`<message to='${one.jid}' type='chat'><body>muc pm</body><x xmlns='http://jabber.org/protocol/muc#user'/></message>`);
     // §6: IM payloads without a body and invitations are copied.
-    await finn.send(`<message to='eve@localhost/one'><received xmlns='urn:xmpp:receipts' id='r1'/></message>`);
-    await finn.send(`<message to='eve@localhost/one'><x xmlns='jabber:x:conference' jid='room@conference.localhost'/><body>invite</body></message>`);
-    await finn.send(`<message to='eve@localhost/one' type='chat'><body>sentinel in</body></message>`);
+    await finn.send(`<message to='${one.jid}'><received xmlns='urn:xmpp:receipts' id='r1'/></message>`);
+    await finn.send(`<message to='${one.jid}'><x xmlns='jabber:x:conference' jid='room@conference.localhost'/><body>invite</body></message>`);
+    await finn.send(`<message to='${one.jid}' type='chat'><body>sentinel in</body></message>`);
     await one.waitFor(plain('private in'));
     await one.waitFor(plain('muc pm'));
     await two.waitFor(carbon('received', 'sentinel in'));
@@ -183,15 +183,15 @@ describe('XEP-0280 message carbons', () => {
     const { one, two } = await account('gus');
     await ts.createUser('hal');
     const hal = await ts.client('hal');
-    await hal.send(`<message to='gus@localhost/one' type='chat'><body>before</body></message>`);
+    await hal.send(`<message to='${one.jid}' type='chat'><body>before</body></message>`);
     await two.waitFor(carbon('received', 'before'));
     await enable(two, 'disable');
-    await hal.send(`<message to='gus@localhost/one' type='chat'><body>after</body></message>`);
+    await hal.send(`<message to='${one.jid}' type='chat'><body>after</body></message>`);
     await one.send(`<message to='hal@localhost' type='chat'><body>sent after</body></message>`);
     await one.waitFor(plain('after'));
     await hal.waitFor(plain('sent after'));
-    await hal.send(`<message to='gus@localhost/two' type='chat'><body>sentinel</body></message>`);
-    await one.send(`<message to='gus@localhost/two' type='chat'><body>sentinel 2</body></message>`);
+    await hal.send(`<message to='${two.jid}' type='chat'><body>sentinel</body></message>`);
+    await one.send(`<message to='${two.jid}' type='chat'><body>sentinel 2</body></message>`);
     await two.waitFor(plain('sentinel'));
     await two.waitFor(plain('sentinel 2'));
     assert.deepEqual(
@@ -208,21 +208,21 @@ describe('XEP-0280 message carbons', () => {
     await ts.createUser('mallory');
     const mallory = await ts.client('mallory');
     const forged = (dir: string, body: string) =>
-      `<${dir} xmlns='${CARBONS}'><forwarded xmlns='${FORWARD}'><message xmlns='jabber:client' from='ida@localhost/one' to='someone@localhost' type='chat'><body>${body}</body></message></forwarded></${dir}>`;
+      `<${dir} xmlns='${CARBONS}'><forwarded xmlns='${FORWARD}'><message xmlns='jabber:client' from='${one.jid}' to='someone@localhost' type='chat'><body>${body}</body></message></forwarded></${dir}>`;
     // A message that is only a forged carbon is dropped; alongside a body the wrapper is removed.
-    await mallory.send(`<message to='ida@localhost/two' type='chat'>${forged('sent', 'forged 1')}</message>`);
+    await mallory.send(`<message to='${two.jid}' type='chat'>${forged('sent', 'forged 1')}</message>`);
     await mallory.send(`<message to='ida@localhost' type='chat'>${forged('received', 'forged 2')}</message>`);
-    await mallory.send(`<message to='ida@localhost/two' type='chat'><body>hello</body>${forged('sent', 'forged 3')}</message>`);
+    await mallory.send(`<message to='${two.jid}' type='chat'><body>hello</body>${forged('sent', 'forged 3')}</message>`);
     // Not even a client of the account may send one: only the server speaks as the bare JID.
-    await one.send(`<message to='ida@localhost/two' type='chat'>${forged('sent', 'forged 4')}</message>`);
+    await one.send(`<message to='${two.jid}' type='chat'>${forged('sent', 'forged 4')}</message>`);
     const hello = await two.waitFor(plain('hello'));
     assert.equal(isCarbon(hello), false, hello.toString());
     // The copy of mallory's message to two, sent by the server, is genuine and reaches one.
     const genuine = await one.waitFor(carbon('received', 'hello'));
     assert.equal(genuine.attrs.from, 'ida@localhost');
     assert.equal(forwardedOf(genuine, 'received')!.getChild('sent', CARBONS), undefined);
-    await mallory.send(`<message to='ida@localhost/two' type='chat'><body>sentinel</body></message>`);
-    await one.send(`<message to='ida@localhost/two' type='chat'><body>sentinel 2</body></message>`);
+    await mallory.send(`<message to='${two.jid}' type='chat'><body>sentinel</body></message>`);
+    await one.send(`<message to='${two.jid}' type='chat'><body>sentinel 2</body></message>`);
     await two.waitFor(plain('sentinel'));
     await two.waitFor(plain('sentinel 2'));
     await one.waitFor(carbon('received', 'sentinel'));
