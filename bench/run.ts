@@ -15,7 +15,7 @@ import { renderText, resultsMarkdown, table, type RunResults, type ScenarioRun, 
 import { XmppConn, type SaslMechanism } from './lib/xmpp-conn';
 import { range, closeAll, SCENARIO_BUDGET_MS, USER_PREFIX, type Scenario } from './scenarios/common';
 import { s1Login } from './scenarios/s1-login';
-import { s2IdleMemory } from './scenarios/s2-idle-memory';
+import { s2IdleMemory, setS2Levels } from './scenarios/s2-idle-memory';
 import { s3Messaging } from './scenarios/s3-messaging';
 import { s4Muc } from './scenarios/s4-muc';
 import { s5Presence } from './scenarios/s5-presence';
@@ -36,6 +36,9 @@ const HELP = `Usage: npm run bench -- [options]
   --quick                             smoke-test sizes (seconds per scenario, not minutes)
   --only-peer                         skip Parley (run the peers only)
   --workers N                         load-generator processes (default: 2, more when sessions need it)
+  --parley-workers N                  run Parley as N worker processes behind one port (cluster.workers,
+                                      sharing sessions over the local Redis at 127.0.0.1:6379); default 1
+  --s2-sessions 10000,19000           S2's levels of open sessions (default 10000,19000; quick 1000,2000)
   --sasl plain|scram-sha-1            one login mechanism for every scenario (default: S1 uses PLAIN, the
                                       server hashing the password at each login; S2–S5 use SCRAM-SHA-1
                                       where offered, PLAIN otherwise, the client caching its PBKDF2)
@@ -56,6 +59,7 @@ function parse(): {
   quick: boolean;
   onlyPeer: boolean;
   workers?: number;
+  parleyWorkers: number;
   keep: boolean;
   summary: boolean;
 } {
@@ -66,6 +70,8 @@ function parse(): {
       quick: { type: 'boolean', default: false },
       'only-peer': { type: 'boolean', default: false },
       workers: { type: 'string' },
+      'parley-workers': { type: 'string' },
+      's2-sessions': { type: 'string' },
       keep: { type: 'boolean', default: false },
       sasl: { type: 'string' },
       summary: { type: 'boolean' },
@@ -98,6 +104,15 @@ function parse(): {
     throw new Error(`--sasl must be plain or scram-sha-1 (got ${values.sasl})`);
   }
   const sasl: SaslMechanism | undefined = saslArg;
+  const parleyWorkers = Number(values['parley-workers'] ?? 1);
+  if (!Number.isInteger(parleyWorkers) || parleyWorkers < 1 || parleyWorkers > 16) throw new Error(`--parley-workers must be 1 to 16 (got ${values['parley-workers']})`);
+  if (values['s2-sessions'] !== undefined) {
+    const levels = values['s2-sessions'].split(',').map((v) => Number(v.trim()));
+    if (levels.some((n) => !Number.isInteger(n) || n < 1) || levels.some((n, i) => i > 0 && n <= levels[i - 1]!)) {
+      throw new Error(`--s2-sessions must be increasing session counts, e.g. 10000,19000,50000 (got ${values['s2-sessions']})`);
+    }
+    setS2Levels(levels);
+  }
   return {
     render: values.render,
     sasl,
@@ -106,6 +121,7 @@ function parse(): {
     quick,
     onlyPeer: values['only-peer'] ?? false,
     workers: values.workers ? Number(values.workers) : undefined,
+    parleyWorkers,
     keep: values.keep ?? false,
     summary: values['no-summary'] ? false : (values.summary ?? !quick),
   };
@@ -177,7 +193,7 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
   }
   let server: RunningServer;
   try {
-    server = await target.start({ log, keep: opts.keep });
+    server = await target.start({ log, keep: opts.keep, parleyWorkers: opts.parleyWorkers });
   } catch (err) {
     run.error = (err as Error).message;
     log(`${target.name}: failed to start: ${run.error.split('\n')[0]}`);

@@ -32,6 +32,30 @@ export interface LoginBurstCmd {
   starttls: boolean;
   startAtUs: number;
   deadlineMs: number;
+  /**
+   * FAST reconnects instead of full logins: HT-SHA-256-NONE with the token from fast-setup + Bind 2 in one SASL2
+   * round trip, then initial presence and one iq round trip (the session is usable), then close.
+   */
+  fast?: boolean;
+}
+
+/**
+ * S1 FAST variant, untimed set-up: each user logs in once with SASL2 PLAIN + Bind 2 and asks for a XEP-0484 token,
+ * which the worker keeps for the timed reconnects (login-burst with fast: true).
+ */
+export interface FastSetupCmd {
+  op: 'fast-setup';
+  users: number[];
+  concurrency: number;
+  deadlineMs: number;
+}
+
+export interface FastSetupResult {
+  ok: number;
+  failed: number;
+  /** Why the server cannot run the variant (no SASL2, Bind 2 or FAST): 'not supported', not a failure. */
+  unsupported?: string;
+  firstError?: string;
 }
 
 export interface ConnectCmd {
@@ -101,6 +125,7 @@ export type WorkerCmd =
   | SetupCmd
   | RegisterCmd
   | LoginBurstCmd
+  | FastSetupCmd
   | ConnectCmd
   | CloseAllCmd
   | SendStepCmd

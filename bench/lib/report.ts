@@ -62,6 +62,8 @@ interface Row {
   unit: string;
   better: Metric['better'];
   values: Map<string, number | null>;
+  /** Why a target has no value ('not supported'), shown in its cell. */
+  notes: Map<string, string>;
 }
 
 function rows(res: RunResults, scenarioOrder: string[]): Row[] {
@@ -75,11 +77,12 @@ function rows(res: RunResults, scenarioOrder: string[]): Row[] {
         const k = `${sid}/${m.key}`;
         let row = byKey.get(k);
         if (!row) {
-          row = { scenario: sid, label: m.label, unit: m.unit, better: m.better, values: new Map() };
+          row = { scenario: sid, label: m.label, unit: m.unit, better: m.better, values: new Map(), notes: new Map() };
           byKey.set(k, row);
           out.push(row);
         }
         row.values.set(t.name, m.value);
+        if (m.note !== undefined) row.notes.set(t.name, m.note);
       }
     }
   }
@@ -92,8 +95,12 @@ export function table(res: RunResults, scenarioOrder: string[], peers: string[])
   for (const p of peers) head.push(`Parley/${TITLE[p] ?? p}`);
   const body = rows(res, scenarioOrder).map((r) => {
     const parleyV = r.values.get('parley') ?? null;
-    const cells = [r.scenario, r.label, r.unit, r.better === 'higher' ? '↑' : r.better === 'lower' ? '↓' : '', fmt(parleyV)];
-    for (const p of peers) cells.push(fmt(r.values.get(p) ?? null));
+    const cell = (target: string): string => {
+      const v = r.values.get(target) ?? null;
+      return v === null ? (r.notes.get(target) ?? fmt(v)) : fmt(v);
+    };
+    const cells = [r.scenario, r.label, r.unit, r.better === 'higher' ? '↑' : r.better === 'lower' ? '↓' : '', cell('parley')];
+    for (const p of peers) cells.push(cell(p));
     for (const p of peers) {
       const pv = r.values.get(p) ?? null;
       cells.push(parleyV !== null && pv ? `${(parleyV / pv).toFixed(2)}×` : '—');

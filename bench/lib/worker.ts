@@ -7,6 +7,8 @@ import { Histogram, nowUs } from './histogram';
 import type {
   CollectResult,
   ConnectCmd,
+  FastSetupCmd,
+  FastSetupResult,
   LoginBurstCmd,
   LoginResult,
   MucJoinCmd,
@@ -21,7 +23,17 @@ import type {
   WorkerReply,
   WorkerRequest,
 } from './ipc';
-import { XmppConn, bareJid, getAttr, getChildText, nextLocalAddress, type ConnectOptions, type SaslChoice } from './xmpp-conn';
+import {
+  NotSupportedError,
+  XmppConn,
+  XmppError,
+  bareJid,
+  getAttr,
+  getChildText,
+  nextLocalAddress,
+  type ConnectOptions,
+  type SaslChoice,
+} from './xmpp-conn';
 
 const NS_MUC = 'http://jabber.org/protocol/muc';
 
@@ -58,6 +70,10 @@ let setup: SetupCmd | undefined;
 let sessions: Session[] = [];
 const phases = new Map<string, PhaseStats>();
 let disconnects = 0;
+/** XEP-0484 tokens of this worker's users (fast-setup → login-burst with fast), by user index. Never logged. */
+const fastTokens = new Map<number, string>();
+/** XEP-0388 user-agent id of a bench user: its token and its Bind 2 resource belong to it. */
+const userAgentOf = (i: number): string => `parley-bench-${i}`;
 const subs = { subscribedReceived: 0, subscribeReceived: 0, rosterPushes: 0, sent: 0 };
 
 function cfg(): SetupCmd {
@@ -242,7 +258,9 @@ async function loginBurst(cmd: LoginBurstCmd): Promise<LoginResult> {
   await pool(cmd.users, cmd.concurrency, Date.now() + cmd.deadlineMs, async (i) => {
     const t0 = nowUs();
     try {
-      const conn = await XmppConn.login(connOptions(cmd.starttls, cmd.sasl), userName(i), cfg().password, 'burst');
+      const conn = cmd.fast
+        ? await fastReconnect(i)
+        : await XmppConn.login(connOptions(cmd.starttls, cmd.sasl), userName(i), cfg().password, 'burst');
       res.mechanisms[conn.mechanism] = (res.mechanisms[conn.mechanism] ?? 0) + 1;
       const t1 = nowUs();
       hist.record(t1 - t0);
@@ -256,6 +274,56 @@ async function loginBurst(cmd: LoginBurstCmd): Promise<LoginResult> {
   });
   await Promise.all(closing);
   res.hist = hist.toJSON();
+  return res;
+}
+
+/**
+ * One FAST reconnect (S1): SASL2 HT-SHA-256-NONE with the user's token + Bind 2 in one round trip, initial presence,
+ * and an iq round trip to the server, after which the session is usable. A rotated token replaces the old one.
+ */
+async function fastReconnect(i: number): Promise<XmppConn> {
+  const token = fastTokens.get(i);
+  if (token === undefined) throw new XmppError('no FAST token from the set-up');
+  const { conn, token: rotated } = await XmppConn.loginSasl2(connOptions(false), userName(i), { userAgentId: userAgentOf(i), tag: 'bench', token });
+  if (rotated !== undefined) fastTokens.set(i, rotated);
+  try {
+    conn.send('<presence/>');
+    const pong = await conn.iq('get', `<ping xmlns='urn:xmpp:ping'/>`, cfg().target.domain);
+    if (getAttr(pong, 'type') !== 'result') throw new XmppError(`ping after FAST login failed: ${pong.slice(0, 200)}`);
+    return conn;
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+}
+
+/** S1 FAST set-up (not timed): a password login over SASL2 + Bind 2 that asks for a token, kept per user. */
+async function fastSetup(cmd: FastSetupCmd): Promise<FastSetupResult> {
+  const res: FastSetupResult = { ok: 0, failed: 0 };
+  const closing: Promise<void>[] = [];
+  await pool(cmd.users, cmd.concurrency, Date.now() + cmd.deadlineMs, async (i) => {
+    if (res.unsupported !== undefined) return;
+    try {
+      const { conn, token } = await XmppConn.loginSasl2(connOptions(false), userName(i), {
+        userAgentId: userAgentOf(i),
+        tag: 'bench',
+        password: cfg().password,
+        requestToken: true,
+      });
+      closing.push(conn.close(2000));
+      if (token === undefined) throw new XmppError('SASL2 success without the requested FAST token');
+      fastTokens.set(i, token);
+      res.ok++;
+    } catch (err) {
+      if (err instanceof NotSupportedError) {
+        res.unsupported ??= err.message;
+        return;
+      }
+      res.failed++;
+      res.firstError ??= `${userName(i)}: ${errText(err)}`;
+    }
+  });
+  await Promise.all(closing);
   return res;
 }
 
@@ -497,6 +565,8 @@ async function handle(cmd: WorkerCmd): Promise<unknown> {
       return register(cmd.users, cmd.concurrency);
     case 'login-burst':
       return loginBurst(cmd);
+    case 'fast-setup':
+      return fastSetup(cmd);
     case 'connect':
       return connect(cmd);
     case 'close-all':

@@ -17,6 +17,11 @@ const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
 const NS_REGISTER = 'jabber:iq:register';
+const NS_SASL2 = 'urn:xmpp:sasl:2';
+const NS_BIND2 = 'urn:xmpp:bind:0';
+const NS_FAST = 'urn:xmpp:fast:0';
+/** The XEP-0484 token mechanism the bench uses: no channel binding, as the FAST variant runs without TLS. */
+export const FAST_MECHANISM = 'HT-SHA-256-NONE';
 
 export interface ConnTarget {
   host: string;
@@ -43,6 +48,23 @@ export type SaslChoice = SaslMechanism | 'SCRAM-SHA-1-OR-PLAIN';
 export type StanzaHandler = (stanza: string, name: string) => void;
 
 export class XmppError extends Error {}
+
+/** The server lacks what a variant needs (XEP-0388 SASL2, XEP-0386 Bind 2, XEP-0484 FAST): recorded, not a failure. */
+export class NotSupportedError extends XmppError {}
+
+/** How to log in with XEP-0388 SASL2 and XEP-0386 Bind 2 (loginSasl2). */
+export interface Sasl2Login {
+  /** XEP-0388 <user-agent id/>: FAST tokens and Bind 2's stable resources belong to it. */
+  userAgentId: string;
+  /** XEP-0386 <tag/>. */
+  tag: string;
+  /** PLAIN with this password… */
+  password?: string;
+  /** …or HT-SHA-256-NONE with this XEP-0484 token. */
+  token?: string;
+  /** Ask for a FAST token (<request-token/>) with the password login. */
+  requestToken?: boolean;
+}
 
 /** SCRAM salted passwords by (password, salt, iterations): one PBKDF2 per account per process. */
 const scramCache = new Map<string, Buffer>();
@@ -114,7 +136,7 @@ export class XmppConn {
   onClose: ((err?: Error) => void) | null = null;
   closed = false;
   /** SASL mechanism the login used */
-  mechanism: SaslMechanism | '' = '';
+  mechanism: SaslMechanism | typeof FAST_MECHANISM | '' = '';
   /** we ended the stream ourselves (close()): the server's </stream:stream> is expected */
   closing = false;
   encrypted = false;
@@ -178,6 +200,56 @@ export class XmppConn {
       features = await conn.openStream();
       await conn.bind(features, resource);
       return conn;
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+  }
+
+  /**
+   * XEP-0388 SASL2 with XEP-0386 Bind 2 inline: authenticated and bound in one round trip, no stream restart.
+   * PLAIN with a password (optionally asking for a XEP-0484 token), or HT-SHA-256-NONE with a token: the client
+   * sends `user NUL HMAC-SHA-256(token, "Initiator")` and nothing is hashed with PBKDF2 on either side.
+   * Resolves with the bound stream and the token the server issued (asked for, or rotated), if any.
+   */
+  static async loginSasl2(opts: ConnectOptions, user: string, how: Sasl2Login): Promise<{ conn: XmppConn; token?: string }> {
+    const conn = await XmppConn.connect(opts);
+    try {
+      const features = await conn.openStream();
+      const sasl2 = /<authentication [^>]*>([\s\S]*?)<\/authentication>/.exec(features)?.[1];
+      if (sasl2 === undefined || !features.includes(NS_SASL2)) throw new NotSupportedError('no SASL2 (XEP-0388)');
+      if (!sasl2.includes(NS_BIND2)) throw new NotSupportedError('no Bind 2 (XEP-0386) in SASL2');
+      const fast = /<fast [^>]*>([\s\S]*?)<\/fast>/.exec(sasl2)?.[1] ?? '';
+      if ((how.token !== undefined || how.requestToken) && !fast.includes(`>${FAST_MECHANISM}<`)) {
+        throw new NotSupportedError(`no FAST ${FAST_MECHANISM} (XEP-0484) in SASL2`);
+      }
+      let mechanism: 'PLAIN' | typeof FAST_MECHANISM;
+      let initial: string;
+      let extra = '';
+      if (how.token !== undefined) {
+        mechanism = FAST_MECHANISM;
+        const hash = crypto.createHmac('sha256', Buffer.from(how.token, 'utf8')).update('Initiator').digest();
+        initial = Buffer.concat([Buffer.from(`${user}\0`, 'utf8'), hash]).toString('base64');
+        extra = `<fast xmlns='${NS_FAST}'/>`;
+      } else {
+        if (!sasl2.includes('<mechanism>PLAIN</mechanism>')) throw new XmppError(`SASL2 PLAIN not offered: ${sasl2.slice(0, 300)}`);
+        mechanism = 'PLAIN';
+        initial = Buffer.from(`\0${user}\0${how.password ?? ''}`, 'utf8').toString('base64');
+        if (how.requestToken) extra = `<request-token xmlns='${NS_FAST}' mechanism='${FAST_MECHANISM}'/>`;
+      }
+      conn.send(
+        `<authenticate xmlns='${NS_SASL2}' mechanism='${mechanism}'><initial-response>${initial}</initial-response>` +
+          `<user-agent id='${xmlEscape(how.userAgentId)}'/><bind xmlns='${NS_BIND2}'><tag>${xmlEscape(how.tag)}</tag></bind>${extra}</authenticate>`,
+      );
+      const reply = await conn.next();
+      if (!reply.startsWith('<success')) throw new XmppError(`SASL2 ${mechanism} failed for ${user}: ${reply.slice(0, 300)}`);
+      // XEP-0388 §2.6.1: the features of the authenticated stream follow <success/> at once.
+      const after = await conn.next();
+      if (!after.startsWith('<stream:features')) throw new XmppError(`expected features after SASL2 success, got ${after.slice(0, 200)}`);
+      conn.mechanism = mechanism;
+      conn.jid = getChildText(reply, 'authorization-identifier') ?? '';
+      const tokenTag = /<token [^>]*>/.exec(reply)?.[0];
+      return { conn, token: tokenTag === undefined ? undefined : getAttr(tokenTag, 'token') };
     } catch (err) {
       conn.destroy();
       throw err;

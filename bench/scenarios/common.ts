@@ -14,6 +14,8 @@ export interface Metric {
   value: number | null;
   unit: string;
   better: 'higher' | 'lower' | 'none';
+  /** Shown in the table instead of a missing value, e.g. 'not supported' for a peer without the feature. */
+  note?: string;
 }
 
 export interface ScenarioOutcome {
@@ -61,6 +63,11 @@ export const USER_PREFIX = 'u';
 
 export function metric(key: string, label: string, value: number | null | undefined, unit: string, better: Metric['better']): Metric {
   return { key, label, value: value === undefined || (typeof value === 'number' && !Number.isFinite(value)) ? null : value, unit, better };
+}
+
+/** A row the target cannot fill because it lacks the feature measured (recorded, not a failure). */
+export function notSupported(key: string, label: string, unit: string, better: Metric['better']): Metric {
+  return { key, label, value: null, unit, better, note: 'not supported' };
 }
 
 export function range(base: number, count: number): number[] {

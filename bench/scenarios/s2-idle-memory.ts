@@ -9,8 +9,15 @@ import { closeAll, mergeLogins, metric, range, round, saslFor, type Metric, type
 
 const SETTLE_MS = 5000;
 
+let chosen: number[] | undefined;
+
+/** `--s2-sessions`: other levels (e.g. 50,000 for Parley with several worker processes). */
+export function setS2Levels(levels: number[]): void {
+  chosen = levels;
+}
+
 function levels(quick: boolean): number[] {
-  return quick ? [1000, 2000] : [10_000, 19_000];
+  return chosen ?? (quick ? [1000, 2000] : [10_000, 19_000]);
 }
 
 export const s2IdleMemory: Scenario = {

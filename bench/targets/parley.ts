@@ -31,7 +31,7 @@ export const parley: Target = {
     if (!fs.existsSync(CLI)) throw new Error(`Parley CLI not found at ${path.relative(REPO, CLI)} (not built yet?)`);
   },
 
-  async start({ log, keep }) {
+  async start({ log, keep, parleyWorkers = 1 }) {
     const dir = makeTempDir('parley');
     const dataDir = path.join(dir, 'data');
     fs.mkdirSync(dataDir);
@@ -47,6 +47,16 @@ export const parley: Target = {
       '  max_connections: 100000 # S2 holds 19,000 sessions; the default (10,000) would refuse the rest',
       'log:',
       '  level: warn',
+      ...(parleyWorkers > 1
+        ? [
+            '# --parley-workers: worker processes behind the same ports, sharing sessions over the local Redis',
+            'cluster:',
+            '  backend: redis',
+            '  redis_url: redis://127.0.0.1:6379',
+            `  name: bench-${path.basename(dir)}`,
+            `  workers: ${parleyWorkers}`,
+          ]
+        : []),
       '',
     ].join('\n'));
     const command = [
@@ -75,7 +85,10 @@ export const parley: Target = {
         dir,
         logFile,
         command: ['node', ...command.slice(1)],
-        notes: [`defaults of \`parley start\` with modules the peers do not run disabled (${PEER_EQUIVALENT_DISABLED.join(', ')}); --allow-plaintext-auth --registration open`],
+        notes: [
+          `defaults of \`parley start\` with modules the peers do not run disabled (${PEER_EQUIVALENT_DISABLED.join(', ')}); --allow-plaintext-auth --registration open`,
+          ...(parleyWorkers > 1 ? [`${parleyWorkers} worker processes (cluster.workers) sharing sessions over Redis pub/sub; Redis's own memory and CPU are not counted`] : []),
+        ],
       },
       child,
       keep,

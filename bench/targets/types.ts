@@ -15,6 +15,8 @@ export interface StartOptions {
   log: (s: string) => void;
   /** keep the temporary directory (config, data, logs) after stopping */
   keep: boolean;
+  /** Parley only: worker processes (cluster.workers over the local Redis); 1 is a single process. */
+  parleyWorkers?: number;
 }
 
 export interface RunningServer {

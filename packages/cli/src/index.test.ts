@@ -6,11 +6,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
 import { RawClient } from '../../server/src/testing/harness';
 
 const BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+function redisUp(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(6379, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const REDIS_UP = await redisUp();
 
 function parley(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', cwd: dir, timeout: 60_000 });
@@ -76,7 +90,7 @@ describe('parley CLI', () => {
     }
   });
 
-  it('runs worker processes behind one port (--workers 2, Redis): clients on different workers talk; SIGTERM stops them all', async () => {
+  it('runs worker processes behind one port (--workers 2, Redis): clients on different workers talk; SIGTERM stops them all', { skip: !REDIS_UP && 'Redis is not running on 127.0.0.1:6379' }, async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     writeFileSync(join(dir, 'workers.yml'), `cluster:\n  backend: redis\n  redis_url: redis://127.0.0.1:6379\n  name: cli-test-${port}\n`);
     assert.equal(parley(['user', 'add', 'wendy', '--password', 'pw', '--data-dir', data]).code, 0);

@@ -10,7 +10,7 @@
 // - cache invalidations, so a roster or block list cached on one node is re-read after another changed it.
 // Membership is static (cluster.nodes); liveness is a heartbeat: a node silent for dead_after_ms loses its
 // mirrored sessions.
-import { Jid, StanzaError, StreamError, parseXml, type XmlElement } from '@parley/protocol';
+import { Jid, StanzaError, StreamError, StreamParser, type XmlElement } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
 import type { Session } from '../core/sessions';
 import type { ClusterRoute } from '../core/router';
@@ -72,6 +72,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
   private readonly owners = new Map<string, string>();
   private readonly disposables: Disposable[] = [];
   private allChannel = '';
+  private readonly reader = new StanzaReader();
   private server!: ParleyServer;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -388,12 +389,8 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
   }
 
   private deliver(sessionId: string, jid: string, xmlText: string): void {
-    let stanza: XmlElement;
-    try {
-      stanza = parseXml(xmlText);
-    } catch {
-      return;
-    }
+    const stanza = this.reader.read(xmlText);
+    if (!stanza) return;
     const session = this.localById.get(sessionId);
     if (session && this.isCurrent(session)) return session.send(stanza);
     // The stream ended while the stanza travelled: route it again as if it had been sent now (RFC 6121
@@ -404,17 +401,61 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
   }
 
   private routeForwarded(node: string, xmlText: string): void {
-    let stanza: XmlElement;
+    const stanza = this.reader.read(xmlText);
+    if (!stanza) return;
     let from: Jid;
     let to: Jid;
     try {
-      stanza = parseXml(xmlText);
       from = Jid.parse(stanza.attrs.from!);
       to = Jid.parse(stanza.attrs.to!);
     } catch {
       return;
     }
     void this.server.router.deliverForwarded({ stanza, from, to, origin: { kind: 'cluster', node } });
+  }
+}
+
+/**
+ * Parses stanzas arriving over the bus with one long-lived streaming parser: a new parser per stanza costs more
+ * than the rest of the delivery.
+ */
+class StanzaReader {
+  private parser!: StreamParser;
+  private element: XmlElement | undefined;
+  private failed = false;
+
+  constructor() {
+    this.reset();
+  }
+
+  private reset(): void {
+    this.parser = new StreamParser(
+      {
+        onOpen: () => {},
+        onElement: (el) => {
+          this.element = el;
+        },
+        onClose: () => {},
+        onError: () => {
+          this.failed = true;
+        },
+      },
+      { maxStanzaSize: 1 << 24 },
+    );
+    this.parser.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`);
+  }
+
+  read(text: string): XmlElement | undefined {
+    this.element = undefined;
+    this.parser.write(text);
+    const el = this.element;
+    if (this.failed || !el) {
+      this.failed = false;
+      this.reset();
+      return undefined;
+    }
+    this.element = undefined;
+    return el;
   }
 }
 

@@ -15,6 +15,7 @@ import type { Jid, XmlElement } from '@parley/protocol';
 import type { ChannelBindingType, SaslMechanism } from '../stream/sasl/types';
 import type { Disposable } from './hooks';
 import type { Session } from './sessions';
+import type { ClientStream } from './client-stream';
 
 /** What an inline feature may know about the stream being authenticated. */
 export interface Sasl2Stream {
@@ -64,6 +65,12 @@ export interface Sasl2Authenticated extends Sasl2Attempt {
    * full, 'malformed-request' for a resource that is not a valid resourcepart.
    */
   bind(resource: string): Jid;
+  /**
+   * XEP-0198 §5 inside SASL2: instead of a new session, the stream continues as `session`, an earlier session of the
+   * account (its full JID becomes `bound`, so Bind 2 binds nothing). `resumed` runs once <success/> is written, for
+   * the stanzas to resend; no stream features follow, the session has its own.
+   */
+  resume(session: ClientStream, resumed: () => void): Jid;
 }
 
 /** When features negotiate after authentication, highest first (named, never bare numbers: STYLE.md habit 6). */

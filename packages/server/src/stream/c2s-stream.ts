@@ -325,6 +325,12 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
     }
     this.username = outcome.username;
     this.sasl = this.sasl2 = undefined; // one authentication per stream (XEP-0388 §4.8)
+    if (outcome.resumed) {
+      // XEP-0198 inline: <success/> carries <resumed/>, then the earlier session goes on over this transport.
+      this.conn.write(outcome.reply.toString());
+      this.handOver(outcome.resumed.session);
+      return outcome.resumed.then();
+    }
     if (outcome.bound) {
       // The session enters the table in the same tick as <success/> is written: nothing routed to it can come first.
       this.jid = outcome.bound;

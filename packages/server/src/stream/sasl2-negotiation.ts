@@ -7,6 +7,7 @@
 import { Jid, NS, SaslFailure, xml, type XmlElement } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
 import type { Session } from '../core/sessions';
+import type { ClientStream } from '../core/client-stream';
 import type {
   InlineResult, Sasl2Attempt, Sasl2Authenticated, Sasl2InlineFeature, Sasl2Stream, UserAgent,
 } from '../core/sasl2-inline';
@@ -31,6 +32,8 @@ export interface Sasl2Outcome {
   username?: string;
   /** The full JID a feature bound the stream to during authentication (Bind 2), if any. */
   bound?: Jid;
+  /** XEP-0198: the earlier session the stream continues as, and what to do once <success/> is written. */
+  resumed?: { session: ClientStream; then: () => void };
   /** Too many failures: the stream should be closed. */
   disconnect?: boolean;
 }
@@ -143,6 +146,7 @@ export class Sasl2Negotiation {
     if (!(await this.server.accounts.exists(result.username))) throw new SaslFailure('not-authorized');
     const account = Jid.of(result.username, this.server.domain);
     let bound: Jid | undefined;
+    let resumed: Sasl2Outcome['resumed'];
     const auth: Sasl2Authenticated = {
       stream: attempt.stream,
       mechanism: attempt.mechanism,
@@ -159,6 +163,12 @@ export class Sasl2Negotiation {
         bound = this.binder.bind(account, resource);
         return bound;
       },
+      resume: (session, then) => {
+        if (bound) throw new Error(`the stream is already bound to ${bound.toString()}`);
+        bound = session.jid;
+        resumed = { session, then };
+        return bound;
+      },
     };
     // §2.6.1: inline features requested by the client are processed now, and their results go into <success/>.
     const results: XmlElement[] = [];
@@ -173,6 +183,8 @@ export class Sasl2Negotiation {
       xml('authorization-identifier', null, (bound ?? account).toString()),
       ...results,
     );
+    // A resumed session is in the table already: the stream hands its transport over instead of binding.
+    if (resumed) return { reply: success, username: result.username, resumed };
     return { reply: success, username: result.username, bound };
   }
 }

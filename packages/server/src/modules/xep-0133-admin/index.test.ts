@@ -53,10 +53,10 @@ describe('XEP-0133 service administration', () => {
     const phone = await ts.client('bob', { resource: 'phone' });
     const desk = await ts.client('bob', { resource: 'desk' });
     const sessions = ts.running.server.sessions;
-    const one = await run(admin, 'end-user-session', { accountjids: 'bob@localhost/phone' });
+    const one = await run(admin, 'end-user-session', { accountjids: phone.jid });
     assert.equal(one.getChildText('note'), 'ended 1 session');
     await until(() => phone.xmpp.status === 'disconnect' || phone.xmpp.status === 'offline', 'phone disconnected');
-    assert.deepEqual(sessions.ofAccount('bob@localhost').map((s) => s.jid.resource), ['desk']);
+    assert.deepEqual(sessions.ofAccount('bob@localhost').map((s) => s.jid.toString()), [desk.jid]);
     assert.equal(desk.xmpp.status, 'online');
 
     const again = await ts.client('bob', { resource: 'tablet' });

@@ -45,7 +45,7 @@ describe('XEP-0191 blocking', () => {
     await ok(a1, block('Bob@localhost', 'iago@shakespeare.lit'));
     listener.dispose();
     const pushed = await a1.waitFor(isPush('block'));
-    assert.equal(pushed.attrs.to, 'alice@localhost/a1');
+    assert.equal(pushed.attrs.to, a1.jid);
     assert.deepEqual(pushed.getChild('block', BLOCKING)!.getChildren('item').map((i) => i.attrs.jid), ['bob@localhost', 'iago@shakespeare.lit']);
     await pause();
     assert.equal(a2.received.some(isPush('block')), false); // a2 never asked for the list
@@ -66,14 +66,14 @@ describe('XEP-0191 blocking', () => {
     assert.equal(bounce.attrs.type, 'error');
     assert.equal(bounce.attrs.from, 'carol@localhost');
     assert.equal(condition(bounce), 'service-unavailable');
-    await dave.send(`<message to='carol@localhost/watch' type='headline'><body>news</body></message>`);
-    await dave.send(`<presence to='carol@localhost/watch'/>`);
-    const iq = await dave.iq(`<iq type='get' to='carol@localhost/watch'><query xmlns='jabber:iq:version'/></iq>`);
+    await dave.send(`<message to='${carol.jid}' type='headline'><body>news</body></message>`);
+    await dave.send(`<presence to='${carol.jid}'/>`);
+    const iq = await dave.iq(`<iq type='get' to='${carol.jid}'><query xmlns='jabber:iq:version'/></iq>`);
     assert.equal(condition(iq), 'service-unavailable');
     const bareIq = await dave.iq(`<iq type='get' to='carol@localhost'><vCard xmlns='vcard-temp'/></iq>`);
     assert.equal(condition(bareIq), 'service-unavailable');
     // Someone not blocked still gets through; by then Dave's stanzas would have arrived.
-    await erin.send(`<message to='carol@localhost/watch' type='chat'><body>from erin</body></message>`);
+    await erin.send(`<message to='${carol.jid}' type='chat'><body>from erin</body></message>`);
     await carol.waitFor(bodyIs('from erin'));
     await pause();
     assert.equal(carol.received.some((el) => el.attrs.from?.startsWith('dave@') ?? false), false, carol.received.join('\n'));
@@ -93,7 +93,7 @@ describe('XEP-0191 blocking', () => {
     assert.equal(error.attrs.type, 'cancel');
     assert.ok(error.getChild('not-acceptable', STANZAS));
     assert.ok(error.getChild('blocked', 'urn:xmpp:blocking:errors'));
-    const iq = await alice.iq(`<iq type='get' to='bob@localhost/out'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const iq = await alice.iq(`<iq type='get' to='${bob.jid}'><ping xmlns='urn:xmpp:ping'/></iq>`);
     assert.equal(condition(iq), 'not-acceptable');
     assert.ok(iq.getChild('error')!.getChild('blocked', 'urn:xmpp:blocking:errors'));
     // A blocked domain covers its subdomains, remote ones included (§6).
@@ -101,7 +101,7 @@ describe('XEP-0191 blocking', () => {
     await alice.send(`<message to='someone@muc.evil.example' id='o2'><body>x</body></message>`);
     const remote = await alice.waitFor((el) => el.name === 'message' && el.attrs.id === 'o2');
     assert.equal(condition(remote), 'not-acceptable');
-    await alice.send(`<presence to='bob@localhost/out'/>`); // dropped silently
+    await alice.send(`<presence to='${bob.jid}'/>`); // dropped silently
     await pause();
     assert.equal(bob.received.some((el) => el.attrs.from?.startsWith('alice@') ?? false), false, bob.received.join('\n'));
     // The user's own server and own account are never blocked.
@@ -122,12 +122,12 @@ describe('XEP-0191 blocking', () => {
 
   it('matches a full JID entry only for that resource (§6)', async () => {
     const erin = await ts.client('erin', { resource: 'e' });
-    await ok(erin, block('frank@localhost/one'));
     const one = await ts.client('frank', { resource: 'one' });
     const two = await ts.client('frank', { resource: 'two' });
-    await one.send(`<message to='erin@localhost/e' id='f1' type='chat'><body>from one</body></message>`);
+    await ok(erin, block(one.jid));
+    await one.send(`<message to='${erin.jid}' id='f1' type='chat'><body>from one</body></message>`);
     assert.equal(condition(await one.waitFor((el) => el.attrs.id === 'f1')), 'service-unavailable');
-    await two.send(`<message to='erin@localhost/e' type='chat'><body>from two</body></message>`);
+    await two.send(`<message to='${erin.jid}' type='chat'><body>from two</body></message>`);
     await erin.waitFor(bodyIs('from two'));
   });
 
@@ -142,7 +142,7 @@ describe('XEP-0191 blocking', () => {
     assert.deepEqual(push.getChild('unblock', BLOCKING)!.getChildren('item').map((i) => i.attrs.jid), ['dave@localhost', 'nobody@localhost']);
     assert.deepEqual(items(await ok(carol, getList)), ['bob@localhost', 'erin@localhost']);
     const dave = await ts.client('dave', { resource: 'again' });
-    await dave.send(`<message to='carol@localhost/unblock' type='chat'><body>back</body></message>`);
+    await dave.send(`<message to='${carol.jid}' type='chat'><body>back</body></message>`);
     await carol.waitFor(bodyIs('back'));
     carol.received.length = 0;
     await ok(carol, `<iq type='set'><unblock xmlns='${BLOCKING}'/></iq>`);

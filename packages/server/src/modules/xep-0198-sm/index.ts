@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { NS, StreamError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
+import { InlineOrder } from '../../core/sasl2-inline';
 import type { AuthenticatedStream, ClientStream } from '../../core/client-stream';
 import type { Session } from '../../core/sessions';
 import { SmState, incrementH, parseH, type Unacked } from './state';
@@ -180,12 +181,14 @@ export default defineModule<SmOptions>({
 
     function requestAckWhenDue(sm: SmState, now = false): void {
       if (sm.awaitingAck || sm.requestScheduled || sm.unacked.length < (now ? 1 : opts.request_ack_every)) return;
+      if (sm.requestedAt === sm.sent) return;
       sm.requestScheduled = true;
       // Once the stanzas of this tick are written: one request after a burst, not one per stanza.
       setImmediate(() => {
         sm.requestScheduled = false;
         if (sm.ended || sm.awaitingAck || sm.stream.isDetached || sm.unacked.length === 0) return;
         sm.awaitingAck = true;
+        sm.requestedAt = sm.sent;
         sm.stream.sendNonza(xml('r', { xmlns: NS.SM }));
       });
     }
@@ -255,28 +258,66 @@ export default defineModule<SmOptions>({
     }
 
     function resume(el: XmlElement, stream: AuthenticatedStream): void {
+      const found = resumptionOf(el, stream.account.toString());
+      if (found instanceof StreamError) return stream.close(found);
+      if (!(found instanceof SmState)) return stream.sendNonza(found);
+      stream.sendNonza(takeOver(found));
+      stream.handOver(found.stream);
+      resend(found);
+    }
+
+    /**
+     * §5: the session a <resume/> asks for, a <failed/> to answer with, or the stream error for an 'h' above what
+     * was sent (§4). Only the account that enabled it may resume a session (§5, §9): another account's SM-ID is as
+     * unknown as a wrong one, and learns nothing.
+     */
+    function resumptionOf(el: XmlElement, account: string): SmState | XmlElement | StreamError {
       const previd = el.attrs.previd;
       const h = parseH(el.attrs.h);
-      if (!previd || h === undefined) return stream.sendNonza(failed('bad-request'));
+      if (!previd || h === undefined) return failed('bad-request');
       const sm = resumable.get(previd);
-      const account = stream.account.toString();
-      // §5, §9: only the account that enabled it may resume a session; another's SM-ID is as unknown as a wrong one.
       if (!sm || sm.ended || sm.stream.jid.toBareString() !== account) {
         const gone = ended.get(previd);
-        const handled = gone && gone.account === account && gone.until > Date.now() ? gone.h : undefined;
-        return stream.sendNonza(failed('item-not-found', handled));
+        return failed('item-not-found', gone && gone.account === account && gone.until > Date.now() ? gone.h : undefined);
       }
-      if (sm.check(h) === 'too-high') return stream.close(tooHigh(h, sm));
+      if (sm.check(h) === 'too-high') return tooHigh(h, sm);
+      sm.ack(h);
+      return sm;
+    }
+
+    /** The session is being resumed: it waits no longer; returns the <resumed/> for the client. */
+    function takeOver(sm: SmState): XmlElement {
       clearTimeout(sm.hibernation);
       hibernating.delete(sm);
-      sm.ack(h);
       sm.awaitingAck = false;
-      stream.sendNonza(xml('resumed', { xmlns: NS.SM, previd, h: String(sm.inbound) }));
-      stream.handOver(sm.stream);
-      // §5: what the client did not acknowledge is sent again, in order, under the same sequence numbers.
+      sm.requestedAt = undefined; // what was asked on the old connection may never have arrived
+      return xml('resumed', { xmlns: NS.SM, previd: sm.id, h: String(sm.inbound) });
+    }
+
+    /** §5: what the client did not acknowledge is sent again, in order, under the same sequence numbers. */
+    function resend(sm: SmState): void {
       for (const u of sm.unacked) sm.stream.resend(resendable(u));
       requestAckWhenDue(sm, true);
     }
+
+    // XEP-0198 with XEP-0388: <resume/> inside SASL2's <authenticate/>, <resumed/> or <failed/> inside <success/>.
+    // It runs before Bind 2 (InlineOrder.Resume): a resumed session needs no resource, and after a failed
+    // resumption the client's <bind/> in the same request still gives it a new session.
+    const sasl2 = ctx.server.registerSasl2Inline({
+      ns: NS.SM,
+      order: InlineOrder.Resume,
+      advertise: () => (opts.resume_timeout_s > 0 ? xml('sm', { xmlns: NS.SM }) : undefined),
+      negotiate(elements, auth) {
+        if (elements.length !== 1 || elements[0]!.name !== 'resume') return failed('bad-request');
+        const found = resumptionOf(elements[0]!, auth.account.toString());
+        // The stream error of §4 would end the authentication that just succeeded; the session is not resumed.
+        if (found instanceof StreamError) return failed('undefined-condition');
+        if (!(found instanceof SmState)) return found;
+        const resumed = takeOver(found);
+        auth.resume(found.stream, () => resend(found));
+        return resumed;
+      },
+    });
 
     // XEP-0203: a stanza that waited for the client says since when (as Prosody does); iqs are not stamped.
     function resendable({ stanza, at }: Unacked): string {
@@ -348,6 +389,7 @@ export default defineModule<SmOptions>({
       streamElements.dispose();
       preBindElements.dispose();
       bind2.dispose();
+      sasl2.dispose();
       for (const sm of hibernating) clearTimeout(sm.hibernation);
       // Sessions closed by the shutdown route their unacknowledged stanzas before storage closes.
       await Promise.allSettled([...rerouting]);

@@ -36,6 +36,11 @@ export class SmState {
   /** An <r/> of ours is unanswered (one at a time, so a slow client is not flooded with requests). */
   awaitingAck = false;
   requestScheduled = false;
+  /**
+   * The send count our last <r/> asked about: another is only worth sending once more was sent, so a client that
+   * counts fewer stanzas than it got (it answers with the same 'h') is not asked again and again (as in Prosody).
+   */
+  requestedAt: number | undefined;
   /** The SM-ID when the session may be resumed (§5). */
   id: string | undefined;
   /** How long the session waits to be resumed, in seconds (the 'max' of our <enabled/>). */

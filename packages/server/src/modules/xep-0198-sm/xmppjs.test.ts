@@ -2,6 +2,7 @@
 // socket, reconnects and resumes; stanzas sent meanwhile arrive, and the session keeps its full JID and presence.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { xml } from '@xmpp/client';
 import { startTestServer, type TestClient, type TestServer } from '../../testing/harness';
 
 /** Drops the client's TCP connection without closing the stream, and waits until xmpp.js notices. */
@@ -53,7 +54,9 @@ for (const profile of ['SASL', 'SASL2'] as const) {
       const bob = await ts.client('bob');
       await bob.iq(`<iq type='set'><query xmlns='jabber:iq:roster'><item jid='alice@localhost'/></query></iq>`);
       const alice = await ts.client('alice', { presence: false });
-      await alice.send(`<presence to='${bob.jid}'/>`);
+      // Through xmpp.js's middleware (the harness writes raw XML), so its stream management counts what it sends.
+      const send = (el: ReturnType<typeof xml>) => (alice.xmpp as any).send(el) as Promise<void>;
+      await send(xml('presence', { to: bob.jid }));
       await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === alice.jid);
       await bob.send(`<message to='${alice.jid}' type='chat' id='m1'><body>one</body></message>`);
       await alice.waitFor((el) => el.attrs.id === 'm1');
@@ -61,9 +64,8 @@ for (const profile of ['SASL', 'SASL2'] as const) {
 
       await loseConnection(alice);
       await bob.send(`<message to='${alice.jid}' type='chat' id='m2'><body>two</body></message>`);
-      const sm = (alice.xmpp as any).streamManagement;
-      const how = await reconnect(alice);
-      if (profile === 'SASL' || sm.id) assert.equal(how, 'resumed');
+      // SASL: a top-level <resume/> after authenticating; SASL2: <resume/> inside <authenticate/> (XEP-0388).
+      assert.equal(await reconnect(alice), 'resumed');
       const m2 = await alice.waitFor((el) => el.attrs.id === 'm2');
       assert.equal(m2.getChildText('body'), 'two');
       // One delivery of each: what xmpp.js acknowledged before the loss is not sent again.
@@ -73,7 +75,7 @@ for (const profile of ['SASL', 'SASL2'] as const) {
 
       // The session went on: no unavailable presence reached bob, and stanzas flow both ways on the same JID.
       assert.equal(bob.received.some((el) => el.name === 'presence' && el.attrs.type === 'unavailable'), false);
-      await alice.send(`<message to='${bob.jid}' type='chat' id='m3'><body>back</body></message>`);
+      await send(xml('message', { to: bob.jid, type: 'chat', id: 'm3' }, xml('body', {}, 'back')));
       const back = await bob.waitFor((el) => el.attrs.id === 'm3');
       assert.equal(back.attrs.from, alice.jid);
       await alice.stop();
