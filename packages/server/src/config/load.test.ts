@@ -61,7 +61,7 @@ test('defaults with no file', () => {
   });
   assert.deepEqual(config.offline, { max_per_user: 1000 });
   assert.deepEqual(config.modules, { disabled: [], options: {} });
-  assert.deepEqual(config.cluster, { backend: 'local' });
+  assert.deepEqual(config.cluster, { backend: 'local', nodes: [], workers: 1 });
 });
 
 test('defaults are not shared between loads', () => {
