@@ -129,6 +129,13 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
       ),
     );
     this.publishAll({ t: 'hello', n: this.nodeId });
+    // Back from a bus outage: the others may have dropped us, and we missed their changes. Saying hello again
+    // makes them drop what they mirror of us and send their snapshots; our own sessions are announced again.
+    this.bus.onReconnect?.(() => {
+      for (const node of [...this.peers.keys()]) this.drop(node, 'bus reconnected');
+      this.publishAll({ t: 'hello', n: this.nodeId });
+      for (const s of this.localById.values()) if (this.isCurrent(s)) this.announce(s);
+    });
     this.timer = setInterval(() => this.tick(), this.heartbeatMs);
     this.timer.unref();
     // Wait (briefly) for the others' snapshots, so the first logins already see the whole directory.

@@ -15,6 +15,8 @@ export class RedisBus implements Bus {
   private readonly pending = new Map<string, string[]>();
   private flushScheduled = false;
   private closed = false;
+  private readyOnce = false;
+  private reconnected: (() => void) | undefined;
 
   constructor(url: string, private readonly log: Logger) {
     const options = { lazyConnect: true, maxRetriesPerRequest: null, enableOfflineQueue: true };
@@ -26,6 +28,11 @@ export class RedisBus implements Bus {
         if (!this.closed) this.log.warn({ err: err.message, connection: name }, 'cluster bus: Redis connection error');
       });
     }
+    // ioredis resubscribes by itself after a reconnect; what was published meanwhile is lost, so say so.
+    this.sub.on('ready', () => {
+      if (this.readyOnce && !this.closed) this.reconnected?.();
+      this.readyOnce = true;
+    });
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const handler = this.handlers.get(channel.toString());
       if (!handler) return;
@@ -63,6 +70,10 @@ export class RedisBus implements Bus {
       });
     }
     this.pending.clear();
+  }
+
+  onReconnect(fn: () => void): void {
+    this.reconnected = fn;
   }
 
   async subscribe(channel: string, handler: (payload: string) => void): Promise<void> {

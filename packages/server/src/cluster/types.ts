@@ -24,6 +24,8 @@ export interface Cluster {
 export interface Bus {
   publish(channel: string, payload: string): void;
   subscribe(channel: string, handler: (payload: string) => void): Promise<void>;
+  /** Called after the connection to the bus came back: messages may have been lost meanwhile. */
+  onReconnect?(fn: () => void): void;
   close(): Promise<void>;
 }
 
