@@ -87,32 +87,3 @@ export class RedisBus implements Bus {
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }
 }
-
-/** An in-process bus for tests of several nodes in one process (same ordering and batching semantics). */
-export class MemoryBusHub {
-  private readonly channels = new Map<string, Set<(payload: string) => void>>();
-
-  bus(): Bus {
-    const mine = new Map<string, (payload: string) => void>();
-    let closed = false;
-    return {
-      publish: (channel, payload) => {
-        if (closed) return;
-        // Delivered asynchronously, as over a network.
-        setImmediate(() => {
-          for (const h of this.channels.get(channel) ?? []) h(payload);
-        });
-      },
-      subscribe: async (channel, handler) => {
-        let set = this.channels.get(channel);
-        if (!set) this.channels.set(channel, (set = new Set()));
-        set.add(handler);
-        mine.set(channel, handler);
-      },
-      close: async () => {
-        closed = true;
-        for (const [channel, handler] of mine) this.channels.get(channel)?.delete(handler);
-      },
-    };
-  }
-}

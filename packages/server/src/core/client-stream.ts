@@ -25,9 +25,11 @@ export interface AuthenticatedStream {
   /**
    * XEP-0198 §5: `session` (an earlier session of the same account, detached or still connected) continues on this
    * stream's transport, with what the client sent after the current element; an old transport is closed with
-   * <conflict/>. This stream is done. Elements the client pipelined are processed once the caller returns.
+   * <conflict/>. This stream is done. Elements the client pipelined are processed once the caller's synchronous
+   * part is over, so what it writes to the session first (<resumed/>, resent stanzas) comes first. False when the
+   * session or this stream's transport is gone.
    */
-  handOver(session: ClientStream): void;
+  handOver(session: ClientStream): boolean;
 }
 
 /** A top-level non-stanza element on an authenticated stream before binding; returns whether it was handled. */

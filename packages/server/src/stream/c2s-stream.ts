@@ -327,10 +327,12 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
     this.sasl = this.sasl2 = undefined; // one authentication per stream (XEP-0388 §4.8)
     if (outcome.resumed) {
       // XEP-0198 inline: <success/> carries <resumed/>, then the earlier session goes on over this transport.
+      if (!this.handOver(outcome.resumed.session)) return this.close(new StreamError('undefined-condition', 'The session ended before it was resumed'));
       this.conn.write(outcome.reply.toString());
-      this.handOver(outcome.resumed.session);
       return outcome.resumed.then();
     }
+    // The transport may have gone while the features negotiated (storage awaits): nothing to establish then.
+    if (this.phase === 'closed') return;
     if (outcome.bound) {
       // The session enters the table in the same tick as <success/> is written: nothing routed to it can come first.
       this.jid = outcome.bound;
@@ -570,12 +572,13 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
     );
   }
 
-  handOver(session: ClientStream): void {
-    if (!(session instanceof C2sStream) || session === this || session.phase !== 'established' || this.successor) {
-      throw new Error('only an established session of this node can take over a stream');
-    }
+  handOver(session: ClientStream): boolean {
+    if (!(session instanceof C2sStream) || session === this || this.successor) throw new Error('only a session of this node can take over a stream');
     if (this.username === undefined || !session.jid.bare().equals(this.account)) throw new Error('not the same account');
+    // Either may have ended while an authentication with inline resumption awaited storage (XEP-0388).
+    if (this.phase === 'closed' || session.phase !== 'established') return false;
     session.adopt(this);
+    return true;
   }
 
   private adopt(from: C2sStream): void {

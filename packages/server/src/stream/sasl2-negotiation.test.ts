@@ -25,7 +25,7 @@ describe('SASL2 (XEP-0388)', () => {
     assert.ok(sasl2, features);
     assert.equal(sasl2.slice(0, classic!.length), classic);
     // Bind 2 lists the session features modules registered (carbons here; stream management too, when loaded).
-    assert.match(sasl2, /<inline><bind xmlns='urn:xmpp:bind:0'><inline>(<feature var='[^']+'\/>)*<feature var='urn:xmpp:carbons:2'\/>/);
+    assert.match(sasl2, /<inline>.*<bind xmlns='urn:xmpp:bind:0'><inline>(<feature var='[^']+'\/>)*<feature var='urn:xmpp:carbons:2'\/>/);
     assert.match(sasl2, /<fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-NONE<\/mechanism><\/fast>/);
     r.destroy();
   });

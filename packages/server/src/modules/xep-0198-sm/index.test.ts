@@ -401,6 +401,24 @@ describe('XEP-0198 limits', () => {
     }
   });
 
+  it('an idle timeout (connection-timeout) leaves a resumable session waiting, and the client resumes it', async () => {
+    const ts = await startTestServer({ c2s: { idle_timeout_s: 1, whitespace_ping_s: 0 } } as never);
+    try {
+      await ts.createUser('alice');
+      const { r, id } = await enabled(ts, 'alice', 'idle');
+      await r.waitClosed(5000);
+      assert.match(r.data, /<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+      assert.ok(ts.running.server.sessions.get(Jid.parse('alice@localhost/idle')));
+      const n = await ts.raw();
+      await authenticate(n, 'alice');
+      n.write(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+      await n.waitFor(`<resumed xmlns='${SM}' previd='${id}' h='0'/>`);
+      n.destroy();
+    } finally {
+      await ts.stop();
+    }
+  });
+
   it('resume_timeout_s: 0 turns resumption off', async () => {
     const ts = await startTestServer({ modules: { options: { sm: { resume_timeout_s: 0 } } } } as never);
     try {

@@ -1,8 +1,7 @@
 // XEP-0198 Stream Management on client streams: acknowledgements both ways (§4) and resumption of a session whose
 // connection dropped (§5). The stream core only detaches a session from a lost transport and re-attaches it to a
 // new one (stream/c2s-stream.ts); what is counted, kept, resent and finally routed elsewhere is decided here.
-import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { NS, StreamError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
@@ -11,46 +10,9 @@ import type { AuthenticatedStream, ClientStream } from '../../core/client-stream
 import type { Session } from '../../core/sessions';
 import { SmState, incrementH, parseH, type Unacked } from './state';
 import { isRoutedAgain } from './unacked';
+import { options, type SmOptions } from './options';
+import { Resumptions } from './resumption';
 
-const options = z.object({
-  resume_timeout_s: z
-    .number()
-    .int()
-    .min(0)
-    .max(86_400)
-    .default(300)
-    .describe("Seconds a session whose connection dropped waits to be resumed (XEP-0198 §5); a client's 'max' can only shorten it; 0 turns resumption off"),
-  request_ack_every: z
-    .number()
-    .int()
-    .min(1)
-    .max(10_000)
-    .default(1)
-    .describe('Ask the client to acknowledge (<r/>) once this many stanzas wait for it, at most one request outstanding'),
-  max_unacked: z
-    .number()
-    .int()
-    .min(1)
-    .default(1000)
-    .describe('Unacknowledged stanzas kept per session; past it the session ends (resource-constraint) and they are routed elsewhere'),
-  max_hibernating: z
-    .number()
-    .int()
-    .min(0)
-    .default(1000)
-    .describe('Sessions waiting to be resumed at once, server-wide; past it the longest-waiting ends. They count as sessions toward c2s.max_connections'),
-  max_hibernating_per_account: z
-    .number()
-    .int()
-    .min(0)
-    .default(10)
-    .describe('Sessions of one account waiting to be resumed at once; past it that account’s longest-waiting ends'),
-});
-type SmOptions = z.infer<typeof options>;
-
-/** How long an ended resumable session's 'h' is remembered, for <failed h='…'/> (§5). */
-const REMEMBER_ENDED_MS = 60 * 60_000;
-const REMEMBER_ENDED_MAX = 10_000;
 
 export default defineModule<SmOptions>({
   name: 'sm',
@@ -59,7 +21,7 @@ export default defineModule<SmOptions>({
       spec: 'XEP-0198',
       version: '1.6.3',
       status: 'complete',
-      note: "client streams; a second <enable/> is answered with <failed/> (as Prosody and ejabberd do); no 'location'",
+      note: "client streams, also inline in SASL2 and Bind 2; a second `<enable/>` gets `<failed/>` (as in Prosody and ejabberd); no 'location'",
     },
   ],
   options: options as unknown as z.ZodType<SmOptions>,
@@ -69,14 +31,17 @@ export default defineModule<SmOptions>({
     // Kept beside the session rather than in session.state: reading that allocates it for every session a stanza
     // is sent to, and most sessions never enable stream management.
     const states = new WeakMap<Session, SmState>();
-    /** Resumable sessions, live or hibernating, by SM-ID. */
-    const resumable = new Map<string, SmState>();
+    const resumptions = new Resumptions(
+      { maxHibernating: opts.max_hibernating, maxHibernatingPerAccount: opts.max_hibernating_per_account },
+      (sm) => {
+        ctx.log.debug({ jid: sm.stream.jid.toString() }, 'stream management: a hibernating session ends');
+        // A session already gone without 'session/closed' (replaced by a bind) ends here too.
+        sm.stream.close();
+        end(sm);
+      },
+    );
     /** Sessions with stream management by full JID: a bind that replaces one ends its stream management too. */
     const byJid = new Map<string, SmState>();
-    /** Hibernating sessions, longest-waiting first. */
-    const hibernating = new Set<SmState>();
-    /** §5: the last 'h' of resumable sessions that ended, so a late <resume/> learns what reached us. */
-    const ended = new Map<string, { account: string; h: number; until: number }>();
     /** Messages sent to a bare JID, by the sessions they went to (RFC 6121 §8.5.2.1.1 may pick several). */
     const recipients = new WeakMap<XmlElement, Session[]>();
     const rerouting = new Set<Promise<void>>();
@@ -149,11 +114,9 @@ export default defineModule<SmOptions>({
       const sm = new SmState(stream);
       const resume = el.attrs.resume === 'true' || el.attrs.resume === '1';
       if (resume && opts.resume_timeout_s > 0) {
-        // §5: unguessable and never reused; which account it belongs to is checked on <resume/>.
-        sm.id = randomBytes(18).toString('base64url');
+        // §3: the client's 'max' is a preference; ours is the upper bound.
         const max = parseH(el.attrs.max);
-        sm.window = max !== undefined && max > 0 ? Math.min(max, opts.resume_timeout_s) : opts.resume_timeout_s;
-        resumable.set(sm.id, sm);
+        resumptions.add(sm, max !== undefined && max > 0 ? Math.min(max, opts.resume_timeout_s) : opts.resume_timeout_s);
       }
       states.set(stream, sm);
       return sm;
@@ -229,69 +192,43 @@ export default defineModule<SmOptions>({
       ({ session }) => {
         const sm = states.get(session);
         if (!sm || sm.ended || sm.id === undefined) return false;
-        hibernate(sm);
+        sm.awaitingAck = false;
+        resumptions.hibernate(sm);
         return true;
       },
       Priority.Filter,
     );
 
-    function hibernate(sm: SmState): void {
-      sm.awaitingAck = false;
-      hibernating.delete(sm);
-      hibernating.add(sm);
-      clearTimeout(sm.hibernation);
-      sm.hibernation = setTimeout(() => {
-        ctx.log.debug({ jid: sm.stream.jid.toString() }, 'stream management: resumption window over');
-        terminate(sm);
-      }, sm.window * 1000);
-      sm.hibernation.unref();
-      const account = sm.stream.jid.toBareString();
-      const ofAccount = [...hibernating].filter((s) => s.stream.jid.toBareString() === account);
-      if (ofAccount.length > opts.max_hibernating_per_account) terminate(ofAccount[0]!);
-      if (hibernating.size > opts.max_hibernating) terminate(hibernating.values().next().value!);
-    }
-
-    /** Ends a hibernating session; a session already gone without 'session/closed' (replaced) ends here too. */
-    function terminate(sm: SmState): void {
-      sm.stream.close();
-      end(sm);
-    }
-
     function resume(el: XmlElement, stream: AuthenticatedStream): void {
       const found = resumptionOf(el, stream.account.toString());
       if (found instanceof StreamError) return stream.close(found);
       if (!(found instanceof SmState)) return stream.sendNonza(found);
-      stream.sendNonza(takeOver(found));
-      stream.handOver(found.stream);
+      if (!stream.handOver(found.stream)) return stream.sendNonza(failed('item-not-found'));
+      found.stream.sendNonza(resumed(found));
+      takeOver(found);
       resend(found);
     }
 
-    /**
-     * §5: the session a <resume/> asks for, a <failed/> to answer with, or the stream error for an 'h' above what
-     * was sent (§4). Only the account that enabled it may resume a session (§5, §9): another account's SM-ID is as
-     * unknown as a wrong one, and learns nothing.
-     */
+    /** §5: the session a <resume/> asks for, a <failed/> to answer with, or the stream error of §4 for a bad 'h'. */
     function resumptionOf(el: XmlElement, account: string): SmState | XmlElement | StreamError {
       const previd = el.attrs.previd;
       const h = parseH(el.attrs.h);
       if (!previd || h === undefined) return failed('bad-request');
-      const sm = resumable.get(previd);
-      if (!sm || sm.ended || sm.stream.jid.toBareString() !== account) {
-        const gone = ended.get(previd);
-        return failed('item-not-found', gone && gone.account === account && gone.until > Date.now() ? gone.h : undefined);
-      }
+      const lookup = resumptions.lookup(previd, account);
+      if (!lookup.found) return failed('item-not-found', lookup.h);
+      const sm = lookup.found;
       if (sm.check(h) === 'too-high') return tooHigh(h, sm);
       sm.ack(h);
       return sm;
     }
 
-    /** The session is being resumed: it waits no longer; returns the <resumed/> for the client. */
-    function takeOver(sm: SmState): XmlElement {
-      clearTimeout(sm.hibernation);
-      hibernating.delete(sm);
+    const resumed = (sm: SmState): XmlElement => xml('resumed', { xmlns: NS.SM, previd: sm.id, h: String(sm.inbound) });
+
+    /** The session goes on over the client's new stream: it waits no longer. */
+    function takeOver(sm: SmState): void {
+      resumptions.wake(sm);
       sm.awaitingAck = false;
       sm.requestedAt = undefined; // what was asked on the old connection may never have arrived
-      return xml('resumed', { xmlns: NS.SM, previd: sm.id, h: String(sm.inbound) });
     }
 
     /** §5: what the client did not acknowledge is sent again, in order, under the same sequence numbers. */
@@ -313,9 +250,13 @@ export default defineModule<SmOptions>({
         // The stream error of §4 would end the authentication that just succeeded; the session is not resumed.
         if (found instanceof StreamError) return failed('undefined-condition');
         if (!(found instanceof SmState)) return found;
-        const resumed = takeOver(found);
-        auth.resume(found.stream, () => resend(found));
-        return resumed;
+        // Taken over once the stream hands its transport to the session, after <success/>: if the client is gone
+        // before that, the session keeps waiting for it.
+        auth.resume(found.stream, () => {
+          takeOver(found);
+          resend(found);
+        });
+        return resumed(found);
       },
     });
 
@@ -351,15 +292,10 @@ export default defineModule<SmOptions>({
     function end(sm: SmState): void {
       if (sm.ended) return;
       sm.ended = true;
-      clearTimeout(sm.hibernation);
-      hibernating.delete(sm);
+      resumptions.forget(sm);
       const session = sm.stream;
       states.delete(session);
       if (byJid.get(session.jid.toString()) === sm) byJid.delete(session.jid.toString());
-      if (sm.id !== undefined) {
-        resumable.delete(sm.id);
-        remember(sm.id, session.jid.toBareString(), sm.inbound);
-      }
       const unacked = sm.unacked.splice(0);
       if (unacked.length === 0) return;
       const done = routeAgain(session, unacked)
@@ -376,21 +312,12 @@ export default defineModule<SmOptions>({
       }
     }
 
-    function remember(id: string, account: string, h: number): void {
-      const now = Date.now();
-      for (const [key, entry] of ended) {
-        if (entry.until > now && ended.size < REMEMBER_ENDED_MAX) break;
-        ended.delete(key);
-      }
-      ended.set(id, { account, h, until: now + REMEMBER_ENDED_MS });
-    }
-
     ctx.onStop(async () => {
       streamElements.dispose();
       preBindElements.dispose();
       bind2.dispose();
       sasl2.dispose();
-      for (const sm of hibernating) clearTimeout(sm.hibernation);
+      resumptions.stop();
       // Sessions closed by the shutdown route their unacknowledged stanzas before storage closes.
       await Promise.allSettled([...rerouting]);
     });

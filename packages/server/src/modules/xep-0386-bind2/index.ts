@@ -21,7 +21,7 @@ export default defineModule({
       spec: 'XEP-0386',
       version: '1.0.1',
       status: 'partial',
-      note: 'resource from tag and user-agent id; inline features from modules (carbons, stream management); no MAM metadata in <bound/>',
+      note: 'resource from tag and user-agent id; inline features from modules (carbons, stream management); no MAM metadata in `<bound/>`',
     },
   ],
   setup(ctx) {

@@ -11,7 +11,7 @@ export default defineModule({
       spec: 'XEP-0388',
       version: '1.0.4',
       status: 'partial',
-      note: 'no <continue/> tasks (second factor, SCRAM hash upgrades); inline features from modules (Bind 2, FAST)',
+      note: 'no `<continue/>` tasks (second factor, SCRAM hash upgrades); inline features from modules (Bind 2, FAST)',
     },
   ],
   setup(ctx) {

@@ -71,7 +71,7 @@ describe('FAST (XEP-0484)', () => {
 
   before(async () => {
     ts = await startTestServer();
-    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy', 'judy']) await ts.createUser(u);
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy', 'judy', 'kim']) await ts.createUser(u);
   });
   after(() => ts.stop());
 
@@ -122,6 +122,16 @@ describe('FAST (XEP-0484)', () => {
     });
     assert.match(await fastLogin(ts, 'erin', 'ua-e', token), new RegExp(failure('credentials-expired')));
     assert.equal((await store().getAll('erin@localhost')).size, 0);
+  });
+
+  it('forgets clients whose tokens all expired when the account gets a new token', async () => {
+    await requestToken(ts, 'kim', 'ua-gone');
+    await age('kim@localhost', (t) => {
+      t.expiresAt = Date.now() - 1000;
+    });
+    const { token } = await requestToken(ts, 'kim', 'ua-new');
+    const left = [...(await store().getAll('kim@localhost')).values()];
+    assert.deepEqual(left.map((e) => e.new?.token), [token]);
   });
 
   it('rotates a token past half its lifetime, keeping the old one until the new one is used (§3.4)', async () => {

@@ -65,8 +65,29 @@ export class FastTokens {
       };
       entry.new = token;
       await this.save(owner, key, entry);
+      await this.sweep(owner, key);
       return token;
     });
+  }
+
+  /**
+   * A client that never comes back would keep its entry forever: each issue for an account drops the account's
+   * other clients whose tokens have all expired (each under its own client's queue, so no issue races the drop).
+   */
+  private async sweep(owner: string, except: string): Promise<void> {
+    const now = this.now();
+    const alive = (t: StoredToken | undefined): boolean => t !== undefined && t.expiresAt > now;
+    const drops: Promise<void>[] = [];
+    for (const [key, entry] of await this.store.getAll(owner)) {
+      if (key === except || alive(entry.new) || alive(entry.current)) continue;
+      drops.push(
+        this.run(owner, key, async () => {
+          const latest = await this.store.get(owner, key);
+          if (latest && !alive(latest.new) && !alive(latest.current)) await this.store.set(owner, key, undefined);
+        }),
+      );
+    }
+    await Promise.all(drops);
   }
 
   /**
