@@ -59,8 +59,10 @@ export const parley: Target = {
         : []),
       '',
     ].join('\n'));
+    // BENCH_PARLEY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server under load (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = (process.env['BENCH_PARLEY_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
     const command = [
-      process.execPath, CLI, 'start',
+      process.execPath, ...nodeArgs, CLI, 'start',
       '--config', configFile,
       '--domain', BENCH_DOMAIN,
       '--data-dir', dataDir,

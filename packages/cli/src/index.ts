@@ -123,8 +123,10 @@ function untilSignal(stop: (signal: string) => Promise<void>): Promise<void> {
       stopping = true;
       void stop(signal).then(resolve);
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    // Kept installed: a second signal (the primary forwarding one a worker already got) must not kill the
+    // process halfway through its clean shutdown.
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
   });
 }
 
