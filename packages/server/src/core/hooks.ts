@@ -58,6 +58,22 @@ export class Hooks<EventMap extends object> {
     return (this.table.get(name)?.length ?? 0) > 0;
   }
 
+  /**
+   * Runs synchronous handlers in priority order until one returns true, without the promise fire() costs: for
+   * events on the per-stanza path (a room's fan-out sends each copy through 'session/sending'). A handler that
+   * returns a promise anyway is not awaited; its rejection is reported to `onError`.
+   */
+  emit<K extends keyof EventMap & string>(name: K, event: EventMap[K], onError?: (err: unknown) => void): boolean {
+    const list = this.table.get(name);
+    if (!list) return false;
+    for (const entry of list.length > 1 ? list.slice() : list) {
+      const r = entry.handler(event);
+      if (r === true) return true;
+      if (r !== undefined && typeof r !== 'boolean') r.catch((err: unknown) => onError?.(err));
+    }
+    return false;
+  }
+
   /** Runs handlers in priority order until one returns true; resolves to whether the event was handled. */
   async fire<K extends keyof EventMap & string>(name: K, event: EventMap[K]): Promise<boolean> {
     const list = this.table.get(name);

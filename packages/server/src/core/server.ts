@@ -50,6 +50,8 @@ export class ParleyServer implements ServerApi {
   private readonly streamElements = new Map<string, StreamElementHandler>();
   private readonly preBindElements = new Map<string, PreBindElementHandler>();
   private stopping = false;
+  /** Reports a failed handler of an event emitted without awaiting it (Hooks.emit). */
+  readonly hookFailed = (err: unknown): void => this.log.error({ err }, 'event handler failed');
 
   constructor(
     readonly config: Config,

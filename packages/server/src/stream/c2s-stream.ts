@@ -410,7 +410,7 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
       if (await this.policy.streamElement?.(el, this)) return;
       return this.close(new StreamError('unsupported-stanza-type', `<${name}/> is not a stanza`));
     }
-    if (this.server.hooks.has('session/received')) void this.server.hooks.fire('session/received', { session: this, stanza: el });
+    if (this.server.hooks.has('session/received')) this.server.hooks.emit('session/received', { session: this, stanza: el }, this.server.hookFailed);
     if (name === 'iq' && el.attrs.type === 'set' && el.getChild('session', NS.SESSION)) {
       this.send(xml('iq', { type: 'result', id: el.attrs.id, from: this.server.domain }));
       return;
@@ -454,7 +454,7 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
   /** Queues a stanza for the client (written in one batch per tick by the connection). */
   send(stanza: XmlElement): void {
     if (this.phase === 'closed') return;
-    if (this.server.hooks.has('session/sending')) void this.server.hooks.fire('session/sending', { session: this, stanza });
+    if (this.server.hooks.has('session/sending')) this.server.hooks.emit('session/sending', { session: this, stanza }, this.server.hookFailed);
     // A hibernating session keeps what it is sent for the client to resume (XEP-0198 §5): a handler above queued it.
     if (this.writable) this.conn.write(stanza.toString());
   }
