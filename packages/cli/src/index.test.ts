@@ -6,25 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'node:net';
-import { RawClient } from '../../server/src/testing/harness';
+import { RawClient, isRedisUp } from '../../server/src/testing/harness';
 
 const BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function redisUp(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(6379, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-const REDIS_UP = await redisUp();
+const REDIS_UP = await isRedisUp();
 
 function parley(args: string[], input?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', cwd: dir, timeout: 60_000 });

@@ -8,24 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import type { XmlElement } from '@parley/protocol';
-import { startTestServer, type TestClient, type TestServer } from '../testing/harness';
+import { isRedisUp, startTestServer, type TestClient, type TestServer } from '../testing/harness';
 import { RemoteSession } from './remote-session';
 import type { ClusterNode } from './node';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
-
-function redisUp(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(6379, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -37,7 +25,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promi
 
 const body = (text: string) => (el: XmlElement) => el.name === 'message' && el.getChildText('body') === text;
 
-describe('cluster: two nodes, one domain', { skip: !(await redisUp()) && 'Redis is not running on 127.0.0.1:6379' }, () => {
+describe('cluster: two nodes, one domain', { skip: !(await isRedisUp()) && 'Redis is not running on 127.0.0.1:6379' }, () => {
   let a: TestServer;
   let b: TestServer;
   const dir = mkdtempSync(join(tmpdir(), 'parley-cluster-'));

@@ -14,6 +14,18 @@ import { silentLogger, createLogger } from '../log';
 // Test servers use a generated self-signed certificate; clients here must accept it.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 
+/** Whether the Redis that cluster tests need listens on 127.0.0.1:6379 (CI starts it; tests skip, saying why, without it). */
+export function isRedisUp(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(6379, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 export interface TestServer {
   running: RunningServer;
   config: Config;
