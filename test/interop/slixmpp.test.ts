@@ -1,4 +1,5 @@
-// Interop with a real other client library: slixmpp (Debian's python3-slixmpp), over STARTTLS with SCRAM.
+// Interop with a real other client library: slixmpp (Debian's python3-slixmpp), over STARTTLS with SCRAM: two users
+// chatting, and its XEP-0198 plugin resuming a session after the connection is lost.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
@@ -18,8 +19,9 @@ describe('interop: slixmpp', { skip: available ? false : 'python3-slixmpp is not
   });
   after(() => ts.stop());
 
-  it('two users subscribe, see presence, chat, and get offline messages', async () => {
-    const script = fileURLToPath(new URL('./slixmpp_two_users.py', import.meta.url));
+  /** Runs one of the scenario scripts beside this file; it prints PASS and exits 0 when it saw what it expects. */
+  async function runScenario(name: string): Promise<void> {
+    const script = fileURLToPath(new URL(`./${name}`, import.meta.url));
     const child = spawn(PYTHON, [script, '127.0.0.1', String(ts.port), ts.domain]);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -33,5 +35,9 @@ describe('interop: slixmpp', { skip: available ? false : 'python3-slixmpp is not
     });
     assert.equal(code, 0, out);
     assert.match(out, /PASS/);
-  });
+  }
+
+  it('two users subscribe, see presence, chat, and get offline messages', () => runScenario('slixmpp_two_users.py'));
+
+  it('resumes a session after the connection is lost, with what was sent meanwhile (XEP-0198)', () => runScenario('slixmpp_sm.py'));
 });

@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto';
 import { SaslFailure } from '@parley/protocol';
 import { decodeUtf8, normalizeUsername } from './identity';
-import type { ChannelBindingType, SaslContext, SaslExchange, SaslMechanism, SaslStep } from './types';
+import { ClientFirstExchange, type ChannelBindingType, type SaslContext, type SaslExchange, type SaslMechanism, type SaslStep } from './types';
 
 export type HtMechanismName = 'HT-SHA-256-NONE' | 'HT-SHA-256-ENDP' | 'HT-SHA-256-EXPR';
 
@@ -41,23 +41,15 @@ export interface HtOptions {
   allowInsecure: boolean;
 }
 
-class HtExchange implements SaslExchange {
-  private state: 'start' | 'prompted' | 'done' = 'start';
-
+class HtExchange extends ClientFirstExchange {
   constructor(
     private readonly mech: HtMechanism,
     private readonly ctx: SaslContext,
-  ) {}
+  ) {
+    super();
+  }
 
-  async step(response: Buffer | null): Promise<SaslStep> {
-    if (this.state === 'start' && response === null) {
-      // RFC 4422 §5: a client-first mechanism without an initial response is prompted with an empty challenge.
-      this.state = 'prompted';
-      return { kind: 'challenge', data: Buffer.alloc(0) };
-    }
-    if (this.state === 'done') throw new SaslFailure('malformed-request', 'exchange already finished');
-    this.state = 'done';
-    if (response === null || response.length === 0) throw new SaslFailure('malformed-request', 'empty response');
+  protected async finish(response: Buffer): Promise<SaslStep> {
     // Draft §3.1: authcid NUL hashed-token. The hash is binary and may hold NULs itself: split at the first one.
     const nul = response.indexOf(0);
     if (nul <= 0 || nul === response.length - 1) throw new SaslFailure('malformed-request', 'expected authcid NUL hashed-token');

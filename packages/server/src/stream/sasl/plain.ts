@@ -4,7 +4,7 @@ import { SaslFailure } from '@parley/protocol';
 import type { Credentials } from '../../storage/types';
 import { DEFAULT_ITERATIONS, deriveCredentials, verifyPassword } from './credentials';
 import { checkAuthzid, decodeUtf8, normalizeUsername } from './identity';
-import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from './types';
+import { ClientFirstExchange, type SaslContext, type SaslExchange, type SaslMechanism, type SaslStep } from './types';
 
 export interface PlainOptions {
   /** Offer PLAIN on unencrypted streams too (c2s.allow_plaintext_auth: tests and benchmarks only). */
@@ -13,24 +13,15 @@ export interface PlainOptions {
   fakeIterations?: number;
 }
 
-class PlainExchange implements SaslExchange {
-  private state: 'start' | 'prompted' | 'done' = 'start';
-
+class PlainExchange extends ClientFirstExchange {
   constructor(
     private readonly ctx: SaslContext,
     private readonly standIn: () => Promise<Credentials>,
-  ) {}
+  ) {
+    super();
+  }
 
-  async step(response: Buffer | null): Promise<SaslStep> {
-    if (this.state === 'start' && response === null) {
-      // RFC 4422 §5 / RFC 6120 §6.4.2: no initial response, so an empty challenge asks for the credentials.
-      this.state = 'prompted';
-      return { kind: 'challenge', data: Buffer.alloc(0) };
-    }
-    if (this.state === 'done') throw new SaslFailure('malformed-request', 'exchange already finished');
-    this.state = 'done';
-    if (response === null || response.length === 0) throw new SaslFailure('malformed-request', 'empty response');
-
+  protected async finish(response: Buffer): Promise<SaslStep> {
     const parts = decodeUtf8(response).split('\0');
     // RFC 4616 §2: exactly two NULs; authcid and passwd are 1*SAFE (non-empty).
     if (parts.length !== 3) throw new SaslFailure('malformed-request', 'expected authzid NUL authcid NUL passwd');

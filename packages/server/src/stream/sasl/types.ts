@@ -1,4 +1,5 @@
 // SASL (RFC 6120 §6, RFC 4422) seen from the server: a mechanism creates one exchange per attempt.
+import { SaslFailure } from '@parley/protocol';
 import type { Credentials } from '../../storage/types';
 
 export type ChannelBindingType = 'tls-exporter' | 'tls-server-end-point' | 'tls-unique';
@@ -39,4 +40,25 @@ export interface SaslMechanism {
   /** Whether the mechanism may be offered on this stream (PLAIN only over TLS, -PLUS only with channel binding). */
   isAvailable(ctx: SaslContext): boolean;
   start(ctx: SaslContext): SaslExchange;
+}
+
+/**
+ * A client-first mechanism of one message (PLAIN, the HT family): without an initial response the client is
+ * prompted with an empty challenge (RFC 4422 §5, RFC 6120 §6.4.2), then exactly one non-empty response is taken.
+ */
+export abstract class ClientFirstExchange implements SaslExchange {
+  private state: 'start' | 'prompted' | 'done' = 'start';
+
+  async step(response: Buffer | null): Promise<SaslStep> {
+    if (this.state === 'start' && response === null) {
+      this.state = 'prompted';
+      return { kind: 'challenge', data: Buffer.alloc(0) };
+    }
+    if (this.state === 'done') throw new SaslFailure('malformed-request', 'exchange already finished');
+    this.state = 'done';
+    if (response === null || response.length === 0) throw new SaslFailure('malformed-request', 'empty response');
+    return this.finish(response);
+  }
+
+  protected abstract finish(response: Buffer): Promise<SaslStep>;
 }
