@@ -48,7 +48,11 @@ export interface ServerEvents
   'pre-presence/broadcast': StanzaEvent;
   /** Resource bound; stanzas may flow. */
   'session/bound': SessionEvent;
-  /** Stream gone (closed, error, or replaced); the session is already out of the table. */
+  /**
+   * Stream gone (closed or failed); the session is already out of the table. A session replaced by a new bind of
+   * its full JID (RFC 6120 §7.7.2.2) ends without this event: its successor, with the same JID, carries on, and an
+   * unavailable broadcast for that JID would wrongly describe the new session.
+   */
   'session/closed': SessionEvent & { error?: string };
   /** Initial presence sent (RFC 6121 §4.2): time to deliver offline messages, probe contacts. */
   'session/available': SessionEvent;
