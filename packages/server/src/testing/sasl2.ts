@@ -1,6 +1,7 @@
 // Raw XEP-0388 SASL2 / XEP-0386 Bind 2 / XEP-0484 FAST requests for byte-level tests with RawClient: the client
 // side of PLAIN, SCRAM-SHA-256 and HT-SHA-256-*, written out so that tests show exactly what goes on the wire.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
 import type { RawClient } from './harness';
 
 export const SASL2 = 'urn:xmpp:sasl:2';
@@ -94,6 +95,21 @@ export async function openStream(r: RawClient): Promise<string> {
   const features = await r.waitFor('</stream:features>');
   r.data = '';
   return features;
+}
+
+/**
+ * Sends each request on a stream of its own (a stream allows only a few failed attempts) and expects the answer
+ * to contain the given text while the stream stays open: bad input gets a precise failure, never a disconnect.
+ */
+export async function expectAnswersOnFreshStreams(connect: () => Promise<RawClient>, cases: [request: string, expected: string][]): Promise<void> {
+  for (const [request, expected] of cases) {
+    const r = await connect();
+    await openStream(r);
+    r.write(request);
+    await r.waitFor(expected);
+    assert.equal(r.closed, false);
+    r.destroy();
+  }
 }
 
 /** The text content of the first <name>…</name> in some XML text. */

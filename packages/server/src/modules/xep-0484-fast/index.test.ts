@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { client as xmppClient, xml, type FastToken } from '@xmpp/client';
 import { startTestServer, RawClient, type TestServer } from '../../testing/harness';
-import { FAST, SASL2, attrOf, authenticate, htInitial, htResponder, openStream, plain, textOf } from '../../testing/sasl2';
+import { FAST, SASL2, attrOf, authenticate, expectAnswersOnFreshStreams, htInitial, htResponder, openStream, plain, textOf } from '../../testing/sasl2';
 import type { ClientTokens } from './tokens';
 
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
@@ -202,14 +202,7 @@ describe('FAST (XEP-0484)', () => {
       [authenticate('HT-SHA-256-NONE', { initial: Buffer.from('judy-without-nul').toString('base64'), userAgent: { id: 'u' }, extra: `<fast xmlns='${FAST}'/>` }), failure('malformed-request')],
       [authenticate('HT-SHA-256-NONE', { initial: Buffer.from('judy\0short').toString('base64'), userAgent: { id: 'u' }, extra: `<fast xmlns='${FAST}'/>` }), failure('not-authorized')],
     ];
-    for (const [request, expected] of cases) {
-      const r = await ts.raw();
-      await openStream(r);
-      r.write(request);
-      await r.waitFor(expected);
-      assert.equal(r.closed, false);
-      r.destroy();
-    }
+    await expectAnswersOnFreshStreams(() => ts.raw(), cases);
   });
 
   it('offers the channel-bound HT mechanisms over TLS and holds a token to the mechanism it was issued for', async () => {
