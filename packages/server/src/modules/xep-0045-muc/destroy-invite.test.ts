@@ -54,8 +54,11 @@ describe('XEP-0045 multi-user chat: destruction and invitations', () => {
     const denied = next(bob, (e) => e.name === 'message' && e.attrs.type === 'error');
     await bob.send(`<message to='party@${SERVICE}'><x xmlns='${MUC_USER}'><invite to='carol@localhost'/></x></message>`);
     assert.equal(errorOf(await denied), 'forbidden');
-    // The invitee declines through the room.
+    // The invitee declines through the room (only an invitee may: limits.test.ts).
     const carol = await ts.client('carol');
+    const invited = next(carol, messageFrom(`party@${SERVICE}`));
+    await alice.send(`<message to='party@${SERVICE}'><x xmlns='${MUC_USER}'><invite to='carol@localhost'/></x></message>`);
+    await invited;
     const declined = next(alice, (e) => e.name === 'message' && e.getChild('x', MUC_USER)?.getChild('decline') !== undefined);
     await carol.send(`<message to='party@${SERVICE}'><x xmlns='${MUC_USER}'><decline to='${alice.jid}'><reason>Sorry</reason></decline></x></message>`);
     const d = (await declined).getChild('x', MUC_USER)!.getChild('decline')!;

@@ -15,6 +15,7 @@ import { handlePresence } from './presence';
 import { registerGet, registerSet } from './register';
 import type { Room } from './room';
 import { MucService, type MucOptions } from './service';
+import type { StoredHistory } from './history';
 import { forwardIq } from './iq-forward';
 import { mamForm, mamMetadata, mamQuery } from './mam';
 
@@ -39,6 +40,27 @@ const options = z.object({
   max_history: z.number().int().min(0).max(10_000).default(100).describe('Upper bound of muc#roomconfig_historylength'),
   default_history: z.number().int().min(0).max(10_000).default(20).describe('History length of new rooms (XEP-0045 §7.2.15)'),
   restrict_room_creation: z.boolean().default(false).describe('Only server administrators may create rooms'),
+  max_rooms_per_user: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(50)
+    .describe('Rooms one user may have created that still exist (XEP-0045 §10.1.1); administrators are exempt'),
+  max_history_bytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Bytes of discussion history a room keeps (serialised stanzas), besides its history length (§7.2.15)'),
+  max_invites_per_message: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(5)
+    .describe('Invitees one mediated invitation message may name (§7.8.2); more is refused with policy-violation'),
 });
 
 export default defineModule<MucOptions>({
@@ -62,8 +84,10 @@ export default defineModule<MucOptions>({
       secret = randomBytes(32).toString('base64');
       await secrets.set(service.domain, secret);
     }
-    const svc = new MucService(ctx, service.domain, secret, ctx.map('muc_rooms'), ctx.archive('muc_history'));
+    const svc = new MucService(ctx, service.domain, secret, ctx.map('muc_rooms'), ctx.archive('muc_history'), ctx.keyval<StoredHistory>('muc_room_history'));
     await svc.load();
+    // §7.2.15 history of persistent rooms outlives a restart: occupied rooms write theirs at shutdown.
+    ctx.onStop(() => svc.saveAllHistory());
 
     service.iq.get(NS.DISCO_INFO, 'query', { to: ['host'], feature: false }, (req) => serviceInfo(service.info, req));
     service.iq.get(NS.DISCO_ITEMS, 'query', { to: ['host'], feature: false }, (req) => serviceItems(svc, req));

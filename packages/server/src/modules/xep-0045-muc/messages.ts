@@ -61,7 +61,7 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
   const msg = reflect(stanza, room.occJid(occ.nick), occ, id !== undefined ? [stanzaId(id, room.jidString)] : []);
   if (hasBody || subject) {
     const when = Date.now();
-    room.history.add(msg, room.jidString, room.config.historyLength, when);
+    room.history.add(msg, room.jidString, svc.historyLimits(room), when);
     // XEP-0313 §6.1.2: logged persistent rooms keep their history in the archive (mam.ts serves it).
     if (id !== undefined) {
       void svc.archive
@@ -90,7 +90,11 @@ async function privateMessage(svc: MucService, room: Room, occ: Occupant | undef
   await svc.send(addressed(msg, target.jid.toString()));
 }
 
-/** §7.8.2: mediated invitation; in members-only rooms an allowed inviter makes the invitee a member. */
+/**
+ * §7.8.2: mediated invitation; in members-only rooms an allowed inviter makes the invitee a member. One message
+ * may name several invitees, at most muc.max_invites_per_message: more is refused as a whole, before anything is
+ * sent, so that a room cannot be used to fan one stanza out to any number of JIDs.
+ */
 async function invite(svc: MucService, room: Room, occ: Occupant | undefined, from: Jid, userX: XmlElement): Promise<void> {
   if (!occ) throw new StanzaError('not-acceptable', 'only occupants may invite');
   const aff = room.affiliation(occ.bare);
@@ -98,14 +102,20 @@ async function invite(svc: MucService, room: Room, occ: Occupant | undefined, fr
   if (room.config.membersOnly && !privileged && !room.config.allowInvites) {
     throw new StanzaError('forbidden', 'you may not invite others to this room');
   }
-  for (const inv of userX.getChildren('invite')) {
+  const invites = userX.getChildren('invite');
+  const max = svc.ctx.options.max_invites_per_message;
+  if (invites.length > max) throw new StanzaError('policy-violation', `at most ${max} invitees per message`);
+  const invitees = invites.map((inv) => {
     const invitee = Jid.tryParse(inv.attrs.to);
     if (!invitee) throw new StanzaError('jid-malformed', 'invalid invitee');
+    return { invitee, reason: inv.getChildText('reason') };
+  });
+  for (const { invitee, reason } of invitees) {
     if (room.config.membersOnly && room.affiliation(invitee) === 'none') {
       room.setAffiliation(invitee.toBareString(), 'member');
       await svc.persist(room);
     }
-    const reason = inv.getChildText('reason');
+    room.invitations.add(invitee.toBareString(), from);
     const x = xml('x', { xmlns: NS.MUC_USER }, xml('invite', { from: from.toString() }, reason !== undefined ? xml('reason', null, reason) : null));
     if (room.config.passwordProtected) x.append(xml('password', null, room.config.password));
     const body = `${from.toBareString()} invites you to the room ${room.jidString}${reason ? `: ${reason}` : ''}`;
@@ -113,14 +123,22 @@ async function invite(svc: MucService, room: Room, occ: Occupant | undefined, fr
   }
 }
 
-/** §7.8.2: the invitee declines; the room forwards it to the inviter. */
+/**
+ * §7.8.2: the invitee declines; the room forwards it to the inviter. Only a decline that answers a pending
+ * invitation (invitations.ts) is relayed, once: anyone else would be using the room to send text to any JID.
+ */
 async function decline(svc: MucService, room: Room, from: Jid, userX: XmlElement): Promise<void> {
   const d = userX.getChild('decline')!;
-  const inviter = Jid.tryParse(d.attrs.to);
-  if (!inviter) throw new StanzaError('jid-malformed', 'invalid inviter');
+  let named: Jid | undefined;
+  if (d.attrs.to !== undefined) {
+    named = Jid.tryParse(d.attrs.to);
+    if (!named) throw new StanzaError('jid-malformed', 'invalid inviter');
+  }
+  const inviter = room.invitations.take(from.toBareString(), named?.toBareString());
+  if (inviter === undefined) throw new StanzaError('item-not-found', 'you have no pending invitation to this room from that inviter');
   const reason = d.getChildText('reason');
   const x = xml('x', { xmlns: NS.MUC_USER }, xml('decline', { from: from.toBareString() }, reason !== undefined ? xml('reason', null, reason) : null));
-  await svc.send(xml('message', { from: room.jidString, to: inviter.toString() }, x));
+  await svc.send(xml('message', { from: room.jidString, to: inviter }, x));
 }
 
 /** §7.13 voice request from a visitor (sent to moderators), and §8.6 a moderator's approval. */

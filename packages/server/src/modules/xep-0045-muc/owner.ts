@@ -41,7 +41,7 @@ export async function ownerSet(svc: MucService, room: Room, req: IqRequest): Pro
   room.config = after;
   // §10.1.2: an empty submit accepts the defaults (an instant room); any submit unlocks a new room.
   room.locked = false;
-  room.history.trim(after.historyLength);
+  room.history.trim(svc.historyLimits(room));
   await svc.persist(room);
   if (!wasLocked) {
     // §10.2.1: tell the occupants what kind of change happened.

@@ -57,7 +57,11 @@ async function join(svc: MucService, existing: Room | undefined, stanza: XmlElem
     if (svc.ctx.options.restrict_room_creation && !svc.ctx.server.isAdmin(from)) {
       throw new StanzaError('not-allowed', 'room creation is restricted');
     }
-    room = svc.create(to);
+    // §10.1.1: restricted creation is refused with <not-allowed/>; here the restriction is a quota per user.
+    if (!svc.mayCreate(from)) {
+      throw new StanzaError('not-allowed', `you may have at most ${svc.ctx.options.max_rooms_per_user} rooms; destroy one to create another`);
+    }
+    room = svc.create(to, from);
     room.locked = true;
     room.setAffiliation(bare, 'owner');
     created = true;
@@ -93,6 +97,10 @@ async function join(svc: MucService, existing: Room | undefined, stanza: XmlElem
     payload: presencePayload(stanza),
   };
   const me = from.toString();
+  // The first occupant of a persistent room brings its history back from storage (service.ts).
+  await svc.loadHistory(room);
+  // §7.8.2: entering answers the invitations to this user; a later decline is no longer relayed.
+  room.invitations.accepted(bare);
   // §7.2.3: the presence of every existing occupant first …
   for (const other of room.occupants.values()) {
     const v = buildPresence(room, other);

@@ -2,6 +2,7 @@
 // present now (roles, by room nickname) — and the muc#user payloads that describe an occupant to others.
 import { Jid, NS, xml, XmlElement } from '@parley/protocol';
 import { HistoryBuffer } from './history';
+import { PendingInvitations } from './invitations';
 
 export type Role = 'moderator' | 'participant' | 'visitor' | 'none';
 export type Affiliation = 'owner' | 'admin' | 'member' | 'outcast' | 'none';
@@ -83,7 +84,16 @@ export class Room {
   subjectBy = '';
   /** §10.1.2: a new room stays locked until its owner configures it or accepts the instant room. */
   locked = false;
+  /** Discussion history (§7.2.15), in memory only while the room has occupants. */
   readonly history = new HistoryBuffer();
+  /** True while the history lives in storage (an empty persistent room); the first join loads it. */
+  historyInStorage = false;
+  /** Storage may hold a copy of the history (written once, or loaded at start): deleted with the room. */
+  historyStored = false;
+  /** The bare JID that created the room, counted against muc.max_rooms_per_user (§10.1.1). */
+  createdBy: string | undefined;
+  /** §7.8.2 mediated invitations not yet answered, so that only a real invitee's decline is relayed. */
+  readonly invitations = new PendingInvitations();
   /** XEP-0045 §7.10: registered nicknames, bare JID → nick. */
   readonly registered = new Map<string, string>();
   destroyed = false;

@@ -3,24 +3,39 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Jid, xml } from '@parley/protocol';
 import { createMemoryStorage } from '../../storage';
+import type { Storage } from '../../storage/types';
 import { silentLogger } from '../../log';
 import type { ModuleContext } from '../../core/module-api';
 import { HistoryBuffer } from './history';
 import { MucService, type MucOptions } from './service';
 
+const OPTIONS: MucOptions = {
+  max_history: 100,
+  default_history: 20,
+  restrict_room_creation: false,
+  max_rooms_per_user: 50,
+  max_history_bytes: 65536,
+  max_invites_per_message: 5,
+};
+
+function service(storage: Storage, options: Partial<MucOptions> = {}): MucService {
+  const ctx = { options: { ...OPTIONS, ...options }, log: silentLogger(), server: { isAdmin: () => false } } as unknown as ModuleContext<MucOptions>;
+  return new MucService(ctx, 'conference.localhost', 'secret', storage.map('muc_rooms'), storage.archive('muc_history'), storage.keyval('muc_room_history'));
+}
+
 describe('MUC service state', () => {
   it('saves persistent rooms and loads them again', async () => {
     const storage = createMemoryStorage();
-    const ctx = { options: { max_history: 100, default_history: 20, restrict_room_creation: false }, log: silentLogger() } as unknown as ModuleContext<MucOptions>;
-    const make = () => new MucService(ctx, 'conference.localhost', 'secret', storage.map('muc_rooms'), storage.archive('muc_history'));
+    const make = () => service(storage);
     const first = make();
-    const room = first.create(Jid.parse('keep@conference.localhost'));
+    const alice = Jid.parse('alice@localhost/home');
+    const room = first.create(Jid.parse('keep@conference.localhost'), alice);
     room.config = { ...room.config, persistent: true, name: 'Kept' };
     room.setAffiliation('alice@localhost', 'owner');
     room.setAffiliation('eve@localhost', 'outcast');
     room.subject = 'Hello';
     await first.persist(room);
-    const temp = first.create(Jid.parse('temp@conference.localhost'));
+    const temp = first.create(Jid.parse('temp@conference.localhost'), alice);
     await first.persist(temp);
     const second = make();
     await second.load();
@@ -38,7 +53,7 @@ describe('MUC service state', () => {
   it('selects history by stanzas, characters and time', () => {
     const h = new HistoryBuffer();
     const t0 = Date.UTC(2024, 0, 1);
-    for (let i = 0; i < 5; i++) h.add(xml('message', { from: 'r@c/n', type: 'groupchat' }, xml('body', null, `m${i}`)), 'r@c', 3, t0 + i * 1000);
+    for (let i = 0; i < 5; i++) h.add(xml('message', { from: 'r@c/n', type: 'groupchat' }, xml('body', null, `m${i}`)), 'r@c', { stanzas: 3, bytes: 1 << 20 }, t0 + i * 1000);
     const bodies = (es: ReturnType<HistoryBuffer['select']>) => es.map((e) => e.stanza.getChildText('body'));
     assert.deepEqual(bodies(h.select({})), ['m2', 'm3', 'm4'], 'the room keeps its history length');
     assert.deepEqual(bodies(h.select({ maxstanzas: 1 })), ['m4']);

@@ -1,9 +1,12 @@
 // The MUC service: its rooms, fan-out to occupants, persistence of persistent rooms (§10.2
-// muc#roomconfig_persistentroom), occupant ids (XEP-0421) and the removal of occupants and rooms.
+// muc#roomconfig_persistentroom), occupant ids (XEP-0421) and the removal of occupants and rooms. What a room
+// may cost is bounded here: rooms per creator (§10.1.1), and the discussion history of a persistent room that
+// nobody occupies is kept in storage, not memory, until someone enters again.
 import { createHmac } from 'node:crypto';
 import { Jid, NS, xml, XmlElement } from '@parley/protocol';
 import type { ModuleContext } from '../../core/module-api';
-import type { ArchiveStore, MapStore } from '../../storage/types';
+import type { ArchiveStore, KeyValueStore, MapStore } from '../../storage/types';
+import type { HistoryLimits, StoredHistory } from './history';
 import {
   addressed, buildPresence, defaultConfig, Room,
   type Affiliation, type Occupant, type PresenceOptions, type PresenceVariants, type RoomConfig,
@@ -16,6 +19,12 @@ export interface MucOptions {
   default_history: number;
   /** Only server administrators may create rooms. */
   restrict_room_creation: boolean;
+  /** Rooms one bare JID may have created and that still exist (administrators are exempt). */
+  max_rooms_per_user: number;
+  /** Bytes of discussion history a room keeps (the serialised stanzas), besides its history length. */
+  max_history_bytes: number;
+  /** <invite/> elements one mediated-invitation message may carry (§7.8.2). */
+  max_invites_per_message: number;
 }
 
 interface StoredRoom {
@@ -24,10 +33,14 @@ interface StoredRoom {
   subject: string;
   subjectBy: string;
   registered?: Record<string, string>;
+  /** Absent for rooms saved before creators were recorded: those count against nobody. */
+  createdBy?: string;
 }
 
 export class MucService {
   readonly rooms = new Map<string, Room>();
+  /** Creator bare JID → rooms it created that still exist (§10.1.1 limit). */
+  private readonly created = new Map<string, number>();
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
@@ -35,6 +48,7 @@ export class MucService {
     private readonly secret: string,
     private readonly store: MapStore<StoredRoom>,
     readonly archive: ArchiveStore,
+    private readonly historyStore: KeyValueStore<StoredHistory>,
   ) {}
 
   /** Recreates the persistent rooms at start. */
@@ -48,7 +62,10 @@ export class MucService {
       for (const [j, n] of Object.entries(s.registered ?? {})) room.registered.set(j, n);
       room.subject = s.subject;
       room.subjectBy = s.subjectBy;
-      this.rooms.set(owner, room);
+      // Nobody is in it yet: its history stays in storage until the first join.
+      room.historyInStorage = true;
+      room.historyStored = true;
+      this.track(room, s.createdBy);
     }
   }
 
@@ -56,10 +73,70 @@ export class MucService {
     return this.rooms.get(jid.toBareString());
   }
 
-  create(jid: Jid): Room {
+  /**
+   * §10.1.1: "The privilege to create rooms MAY be restricted to certain users"; a user who has created
+   * muc.max_rooms_per_user rooms that still exist may create no more. Administrators are exempt.
+   */
+  mayCreate(creator: Jid): boolean {
+    if (this.ctx.server.isAdmin(creator)) return true;
+    return (this.created.get(creator.toBareString()) ?? 0) < this.ctx.options.max_rooms_per_user;
+  }
+
+  create(jid: Jid, creator: Jid): Room {
     const room = new Room(jid.bare(), defaultConfig({ historyLength: this.ctx.options.default_history }));
-    this.rooms.set(room.jidString, room);
+    this.track(room, creator.toBareString());
     return room;
+  }
+
+  private track(room: Room, creator: string | undefined): void {
+    room.createdBy = creator;
+    this.rooms.set(room.jidString, room);
+    if (creator !== undefined) this.created.set(creator, (this.created.get(creator) ?? 0) + 1);
+  }
+
+  /** The room is gone: it no longer counts against its creator, and its stored history goes with it. */
+  private async forget(room: Room): Promise<void> {
+    room.destroyed = true;
+    if (this.rooms.get(room.jidString) === room) this.rooms.delete(room.jidString);
+    const creator = room.createdBy;
+    if (creator !== undefined) {
+      const n = (this.created.get(creator) ?? 1) - 1;
+      if (n > 0) this.created.set(creator, n);
+      else this.created.delete(creator);
+    }
+    room.history.clear();
+    room.invitations.clear();
+    if (room.historyStored) await this.historyStore.set(room.jidString, undefined);
+  }
+
+  /** The bounds of a room's history: its configured length and the service's byte bound. */
+  historyLimits(room: Room): HistoryLimits {
+    return { stanzas: room.config.historyLength, bytes: this.ctx.options.max_history_bytes };
+  }
+
+  /** The first occupant enters a room whose history was in storage: it comes back into memory. */
+  async loadHistory(room: Room): Promise<void> {
+    if (!room.historyInStorage) return;
+    room.history.restore(await this.historyStore.get(room.jidString), this.historyLimits(room));
+    room.historyInStorage = false;
+  }
+
+  /** Writes a persistent room's history to storage; `release` drops it from memory (the room is empty). */
+  async saveHistory(room: Room, release: boolean): Promise<void> {
+    if (room.historyInStorage || room.destroyed || !room.config.persistent) return;
+    await this.historyStore.set(room.jidString, room.history.size > 0 ? room.history.toStored() : undefined);
+    room.historyStored = true;
+    if (release) {
+      room.history.clear();
+      room.historyInStorage = true;
+    }
+  }
+
+  /** At shutdown: the history of occupied persistent rooms is kept for the next start, like that of empty ones. */
+  async saveAllHistory(): Promise<void> {
+    for (const room of this.rooms.values()) {
+      await this.saveHistory(room, false).catch((err) => this.ctx.log.warn({ err, room: room.jidString }, 'muc history not saved'));
+    }
   }
 
   /** Saves a persistent room's configuration and affiliations; a room that stopped being persistent is forgotten. */
@@ -75,6 +152,7 @@ export class MucService {
       subject: room.subject,
       subjectBy: room.subjectBy,
       registered: Object.fromEntries(room.registered),
+      createdBy: room.createdBy,
     });
   }
 
@@ -126,12 +204,14 @@ export class MucService {
     await this.maybeDestroyEmpty(room);
   }
 
-  /** §10.1.3 / §9 temporary rooms disappear with their last occupant. */
+  /**
+   * §10.1.3 / §9 temporary rooms disappear with their last occupant; a persistent room stays, its history moved
+   * to storage so that rooms nobody is in cost no memory for it.
+   */
   async maybeDestroyEmpty(room: Room): Promise<void> {
-    if (room.occupants.size === 0 && !room.config.persistent) {
-      room.destroyed = true;
-      this.rooms.delete(room.jidString);
-    }
+    if (room.occupants.size !== 0 || room.destroyed) return;
+    if (!room.config.persistent) await this.forget(room);
+    else await this.saveHistory(room, true);
   }
 
   /** §10.9: destroys a room; every occupant gets unavailable presence with <destroy/>. */
@@ -149,8 +229,7 @@ export class MucService {
       sends.push(this.send(addressed(v.anon, occ.jid.toString())));
     }
     await Promise.all(sends);
-    room.destroyed = true;
-    this.rooms.delete(room.jidString);
+    await this.forget(room);
     await this.store.deleteAll(room.jidString);
   }
 }
