@@ -63,4 +63,39 @@ describe('MUC service state', () => {
     assert.deepEqual(bodies(h.select({ maxchars: one * 2 })), ['m3', 'm4']);
     assert.equal(h.select({ maxstanzas: 1 })[0]!.stanza.getChild('delay', 'urn:xmpp:delay')!.attrs.stamp, new Date(t0 + 4000).toISOString());
   });
+
+  it('keeps persistent rooms\' history across a restart: empty rooms in storage, occupied ones saved at stop', async () => {
+    const storage = createMemoryStorage();
+    const first = service(storage);
+    const alice = Jid.parse('alice@localhost/home');
+    const room = first.create(Jid.parse('keep@conference.localhost'), alice);
+    room.config = { ...room.config, persistent: true };
+    await first.persist(room);
+    for (const b of ['a', 'b', 'c']) room.history.add(xml('message', { from: 'keep@conference.localhost/A', type: 'groupchat' }, xml('body', null, b)), room.jidString, first.historyLimits(room));
+    await first.saveAllHistory();
+    assert.equal(room.history.size, 3, 'an occupied room keeps its history in memory as well');
+    // Restarted with a shorter history: the stored history comes back on the first join, within today's bounds.
+    const second = service(storage, { max_history_bytes: 65536 });
+    await second.load();
+    const loaded = second.rooms.get('keep@conference.localhost')!;
+    assert.equal(loaded.history.size, 0, 'nothing in memory before someone enters');
+    loaded.config = { ...loaded.config, historyLength: 2 };
+    await second.loadHistory(loaded);
+    assert.deepEqual(loaded.history.select({}).map((e) => e.stanza.getChildText('body')), ['b', 'c']);
+    assert.equal(loaded.history.select({})[0]!.stanza.getChildren('delay', 'urn:xmpp:delay').length, 1, 'no second <delay/>');
+  });
+
+  it('bounds history by bytes, dropping the oldest, and keeps nothing larger than the bound', () => {
+    const h = new HistoryBuffer();
+    const msg = (body: string) => xml('message', { from: 'r@c/n', type: 'groupchat' }, xml('body', null, body));
+    h.add(msg('m0'), 'r@c', { stanzas: 10, bytes: 1 << 20 });
+    const one = h.bytes;
+    h.add(msg('m1'), 'r@c', { stanzas: 10, bytes: one * 2 });
+    h.add(msg('m2'), 'r@c', { stanzas: 10, bytes: one * 2 });
+    assert.deepEqual(h.select({}).map((e) => e.stanza.getChildText('body')), ['m1', 'm2']);
+    assert.ok(h.bytes <= one * 2);
+    h.add(msg('x'.repeat(one * 3)), 'r@c', { stanzas: 10, bytes: one * 2 });
+    assert.equal(h.size, 0);
+    assert.equal(h.bytes, 0);
+  });
 });

@@ -106,7 +106,9 @@ export class MucService {
     }
     room.history.clear();
     room.invitations.clear();
-    if (room.historyStored) await this.historyStore.set(room.jidString, undefined);
+    if (room.historyStored) {
+      await this.historyStore.set(room.jidString, undefined).catch((err) => this.ctx.log.warn({ err, room: room.jidString }, 'muc history not deleted'));
+    }
   }
 
   /** The bounds of a room's history: its configured length and the service's byte bound. */
@@ -144,6 +146,11 @@ export class MucService {
     if (room.destroyed) return;
     if (!room.config.persistent) {
       await this.store.deleteAll(room.jidString);
+      // A temporary room's history lives and dies in memory: no copy stays behind in storage.
+      if (room.historyStored && !room.historyInStorage) {
+        await this.historyStore.set(room.jidString, undefined);
+        room.historyStored = false;
+      }
       return;
     }
     await this.store.set(room.jidString, 'state', {
@@ -211,7 +218,8 @@ export class MucService {
   async maybeDestroyEmpty(room: Room): Promise<void> {
     if (room.occupants.size !== 0 || room.destroyed) return;
     if (!room.config.persistent) await this.forget(room);
-    else await this.saveHistory(room, true);
+    // Should storage fail, the history stays in memory rather than being lost.
+    else await this.saveHistory(room, true).catch((err) => this.ctx.log.warn({ err, room: room.jidString }, 'muc history kept in memory'));
   }
 
   /** §10.9: destroys a room; every occupant gets unavailable presence with <destroy/>. */
