@@ -54,6 +54,21 @@ describe('pubsub access re-checked for existing subscribers (XEP-0060 §4.5, §1
     });
   });
 
+  it('refuses an owner-set subscription the access model does not allow (§8.8.2.4), and delivers nothing to it', async () => {
+    const bob = await ts.client('bob', { resource: 'owner-set' });
+    ok(await alice.iq(set(`<create node='private'/><configure>${form(NODE_CONFIG, { 'pubsub#access_model': 'whitelist' })}</configure>`)));
+    const e = errorOf(await alice.iq(set(`<subscriptions node='private'><subscription jid='bob@localhost' subscription='subscribed'/></subscriptions>`, PSO)));
+    assert.equal(e.condition, 'not-acceptable');
+    assert.deepEqual(await subscribers(alice, 'private'), []);
+    ok(await alice.iq(pub('private', 'secret')));
+    await settle(bob);
+    assert.ok(!bob.received.some(isEvent('private', hasItem('secret'))));
+    // Once on the whitelist, the owner may subscribe him.
+    ok(await alice.iq(set(`<affiliations node='private'><affiliation jid='bob@localhost' affiliation='member'/></affiliations>`, PSO)));
+    ok(await alice.iq(set(`<subscriptions node='private'><subscription jid='bob@localhost' subscription='subscribed'/></subscriptions>`, PSO)));
+    assert.deepEqual(await subscribers(alice, 'private'), ['bob@localhost']);
+  });
+
   it('whitelist: a member whose affiliation is removed stops receiving', async () => {
     const carol = await ts.client('carol');
     ok(await alice.iq(set(`<create node='club'/><configure>${form(NODE_CONFIG, { 'pubsub#access_model': 'whitelist' })}</configure>`)));

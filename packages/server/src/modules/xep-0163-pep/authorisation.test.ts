@@ -97,12 +97,13 @@ describe('PEP authorisation: only the account owns and publishes to its PEP (XEP
     const node = 'urn:xmpp:avatar:data';
     const victim = 'nurse@localhost';
     await ts.createUser('nurse');
-    // A node as the old create handler stored it: mallory recorded as its owner, under the nurse's JID (stored
+    // A node as the old create handler stored it: mallory recorded as its owner, anyone allowed to publish, under
+    // the nurse's JID (stored
     // before anything read the nurse's PEP, so the server loads it from storage).
     await ts.running.server.storage.map('pep_nodes').set(victim, node, {
       name: node,
       config: {
-        title: '', description: '', type: '', access_model: 'open', publish_model: 'publishers', max_items: 1,
+        title: '', description: '', type: '', access_model: 'open', publish_model: 'open', max_items: 1,
         persist_items: true, deliver_payloads: true, deliver_notifications: true, notify_retract: true, notify_delete: true,
         notify_config: false, send_last_published_item: 'on_sub_and_presence', roster_groups_allowed: [], notification_type: 'headline',
       },
@@ -118,6 +119,9 @@ describe('PEP authorisation: only the account owns and publishes to its PEP (XEP
     const nurse = await ts.client('nurse');
     const affs = ok(await nurse.iq(get(`<affiliations node='${node}'/>`, PSO, victim))).getChild('pubsub', PSO)!.getChild('affiliations')!.getChildren('affiliation');
     assert.deepEqual(affs.map((a) => `${a.attrs.jid}=${a.attrs.affiliation}`), [`${victim}=owner`]);
+    // The stored publish model is inert, and does not keep the account from configuring its node.
+    assert.equal(errorOf(await romeo.iq(set(pub(node, 'a2', 'forged'), PS, victim))).condition, 'forbidden');
+    ok(await nurse.iq(set(`<configure node='${node}'>${form(NODE_CONFIG, { 'pubsub#title': 'Avatar' })}</configure>`, PSO, victim)));
     ok(await nurse.iq(set(`<delete node='${node}'/>`, PSO, victim)));
   });
 });

@@ -84,9 +84,13 @@ export class PubSubEngine {
     return model === 'subscribers' && node.subscriptions.some((s) => s.state === 'subscribed' && bareOf(s.jid) === bare);
   }
 
-  /** XEP-0163 §2.2: a personal service keeps one publisher, so a publish model naming others is not acceptable (§8.2.5.2). */
-  private checkConfig(config: NodeConfig): void {
-    if (this.host.personal && config.publish_model !== 'publishers') {
+  /**
+   * XEP-0163 §2.2: a personal service keeps one publisher, so setting a publish model naming others is not
+   * acceptable (§8.2.5.2). A node stored with one before this rule keeps it (mayPublish ignores it) and stays
+   * configurable.
+   */
+  private checkConfig(config: NodeConfig, before: NodeConfig): void {
+    if (this.host.personal && config.publish_model !== 'publishers' && config.publish_model !== before.publish_model) {
       throw pubsubError('not-acceptable', undefined, undefined, 'PEP nodes have one publisher, the account (XEP-0163 §2.2)');
     }
   }
@@ -139,9 +143,9 @@ export class PubSubEngine {
     if (!this.host.mayCreate(service, actor)) throw pubsubError('forbidden');
     const nodeName = name ?? newId();
     if (await this.nodes.get(service, nodeName)) throw pubsubError('conflict', undefined, undefined, `node ${nodeName} exists`);
-    let config = this.host.defaultConfig(service, nodeName);
-    if (configure) config = applyConfigForm(config, configure, this.host.maxItems);
-    this.checkConfig(config);
+    const defaults = this.host.defaultConfig(service, nodeName);
+    const config = configure ? applyConfigForm(defaults, configure, this.host.maxItems) : defaults;
+    this.checkConfig(config, defaults);
     const node: NodeRecord = {
       name: nodeName,
       config,
@@ -163,7 +167,7 @@ export class PubSubEngine {
     const node = await this.node(service, name);
     this.requireOwner(service, node, actor);
     const config = applyConfigForm(node.config, x, this.host.maxItems);
-    this.checkConfig(config);
+    this.checkConfig(config, node.config);
     node.config = config;
     await this.nodes.save(service, node);
     await this.items.trim(service, name, node.config.persist_items ? node.config.max_items : 1);

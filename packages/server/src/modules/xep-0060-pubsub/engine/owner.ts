@@ -42,12 +42,23 @@ export async function setAffiliations(engine: PubSubEngine, service: string, act
   await engine.pruneSubscriptions(service, node);
 }
 
+/**
+ * §8.8.2: the owner sets subscriptions. §8.8.2.4: an entry the service cannot honour makes the request
+ * not-acceptable, and nothing changes: a subscription for an entity the access model refuses would deliver nothing
+ * (§15.3) and be cancelled at the next notification. On an authorize node the owner's approval is the access.
+ */
 export async function setSubscriptions(
   engine: PubSubEngine, service: string, actor: Jid, name: string,
   changes: { jid: string; state: SubscriptionRecord['state'] | 'none'; subid?: string }[],
 ): Promise<void> {
   const node = await engine.node(service, name);
   engine.requireOwner(service, node, actor);
+  if (node.config.access_model !== 'authorize') {
+    for (const c of changes) {
+      if (c.state !== 'subscribed' || (await engine.mayAccess(service, node, Jid.parse(c.jid).toBareString()))) continue;
+      throw new StanzaError('not-acceptable', `${c.jid} may not access the node (access model ${node.config.access_model})`);
+    }
+  }
   for (const c of changes) {
     const matching = node.subscriptions.filter((s) => s.jid === c.jid && (c.subid === undefined || s.subid === c.subid));
     if (c.state === 'none') node.subscriptions = node.subscriptions.filter((s) => !matching.includes(s));
