@@ -1,5 +1,5 @@
 // XEP-0060 owner and publisher operations on the pubsub service, each refused end to end to those without the
-// right (§8.1.3.1, §7.1.3.1, §7.2.3.1, §8.2.3.2, §8.4.3.1, §8.5.3.2, §8.8.1.3, §8.8.2.3, §8.9.1.3, §8.9.2.4: forbidden).
+// right (§8.1.1, §7.1.3.1, §7.2.3.1, §8.2.3.2, §8.4.3.1, §8.5.3.2, §8.8.1.3, §8.8.2.3, §8.9.1.3, §8.9.2.3: forbidden).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer, type TestClient } from '../../testing/harness';
@@ -73,7 +73,7 @@ describe('pubsub service authorisation (XEP-0060 §7, §8)', () => {
     assert.deepEqual(items.map((i) => i.attrs.id), ['c1', 'c2', 'a1']);
   });
 
-  it('keeps a node with an owner (§8.9.2.5)', async () => {
+  it('keeps a node with an owner (§8.9.2.4)', async () => {
     ok(await alice.iq(set(`<create node='kept'/>`)));
     assert.equal(errorOf(await alice.iq(affiliate('kept', 'alice@localhost', 'none'))).condition, 'not-acceptable');
     ok(await alice.iq(set(`<affiliations node='kept'><affiliation jid='bob@localhost' affiliation='owner'/><affiliation jid='alice@localhost' affiliation='none'/></affiliations>`, PSO)));

@@ -39,7 +39,7 @@ export default defineModule({
         maxItems: opts.max_items,
         autoCreate: false,
         personal: false,
-        // §8.1.3.1: creation is restricted to this server's users (or its admins).
+        // §8.1.1: creation is restricted to this server's users (or its admins).
         mayCreate: (_s, actor) =>
           actor.domain === ctx.server.domain && actor.local !== undefined && (opts.creators !== 'admins' || ctx.server.isAdmin(actor)),
         defaultConfig: () => defaultNodeConfig({ max_items: Math.min(opts.default_max_items, opts.max_items) }),

@@ -1,6 +1,6 @@
 // XEP-0163 §2.2 "One Publisher Per Node": the account is the only owner and publisher of its PEP nodes. Another
 // user must not create, configure, publish to, retract from, purge or delete nodes at someone else's bare JID
-// (XEP-0060 §8.1.3.1 / §7.1.3.1 / §8.2.3.2 …: forbidden), else items go out `from` the victim. End to end with
+// (XEP-0060 §8.1.1 / §7.1.3.1 / §8.2.3.2 …: forbidden), else items go out `from` the victim. End to end with
 // xmpp.js clients; each case is an attack that a review found working.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -27,7 +27,7 @@ export interface PubSubHost {
    * owner and publisher of all its nodes. Affiliations stored for anyone else grant member or outcast, never more.
    */
   readonly personal: boolean;
-  /** §8.1.3.1: may `actor` create nodes at `service` (explicitly, or by publishing with auto-create)? */
+  /** §8.1.1: may `actor` create nodes at `service` (explicitly, or by publishing with auto-create)? */
   mayCreate(service: string, actor: Jid): boolean;
   defaultConfig(service: string, node: string): NodeConfig;
   /** A local account's roster (contact bare JID → entry); empty when unknown. */
@@ -139,7 +139,7 @@ export class PubSubEngine {
 
   /** §8.1: create a node (instant node with a generated name when `name` is undefined). */
   async create(service: string, actor: Jid, name: string | undefined, configure?: XmlElement): Promise<NodeRecord> {
-    // §8.1.3.1: checked before anything else, so a refused creator learns nothing about existing nodes.
+    // §8.1.1: checked before anything else, so a refused creator learns nothing about existing nodes.
     if (!this.host.mayCreate(service, actor)) throw pubsubError('forbidden');
     const nodeName = name ?? newId();
     if (await this.nodes.get(service, nodeName)) throw pubsubError('conflict', undefined, undefined, `node ${nodeName} exists`);
@@ -223,8 +223,8 @@ export class PubSubEngine {
     return { node, item: full };
   }
 
-  /** §7.2: delete an item; subscribers hear of it when asked (notify='true') or when notify_retract is on. */
   /**
+   * §7.2: delete an item; subscribers hear of it when asked (notify='true') or when notify_retract is on.
    * §4.1 / §7.2.3.1: owners retract any item, publishers too (the MAY of §4.1); whoever may still publish to the
    * node retracts the items they published. An entity that lost the right to publish (outcast, affiliation
    * removed, not the account of a PEP service) retracts nothing, and is refused before learning whether an item exists.

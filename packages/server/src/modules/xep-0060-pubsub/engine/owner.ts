@@ -5,9 +5,9 @@ import type { PubSubEngine } from './engine';
 import { unsupported, type Affiliation, type SubscriptionRecord } from './types';
 
 /**
- * Which affiliation changes a node accepts. §8.9.2.5: a node never loses its last owner. A personal service
+ * Which affiliation changes a node accepts. §8.9.2.4: a node never loses its last owner. A personal service
  * (XEP-0163 §2.2) has one owner and publisher, the account: its own affiliation does not change, and nobody else
- * becomes owner or publisher (§8.9.2.4.2: an affiliation the service does not support is feature-not-implemented).
+ * becomes owner or publisher (§8.9.2.3.2: an affiliation the service does not support is feature-not-implemented).
  */
 function checkAffiliations(engine: PubSubEngine, service: string, current: Record<string, Affiliation>, changes: { jid: string; affiliation: Affiliation }[]): void {
   if (engine.host.personal) {
