@@ -38,6 +38,10 @@ export default defineModule({
       {
         maxItems: opts.max_items,
         autoCreate: false,
+        personal: false,
+        // §8.1.1: creation is restricted to this server's users (or its admins).
+        mayCreate: (_s, actor) =>
+          actor.domain === ctx.server.domain && actor.local !== undefined && (opts.creators !== 'admins' || ctx.server.isAdmin(actor)),
         defaultConfig: () => defaultNodeConfig({ max_items: Math.min(opts.default_max_items, opts.max_items) }),
         roster: rosterReader(ctx.map('roster')),
         // §4.5: the presence and roster access models refer to the rosters of the node's owners.
@@ -50,15 +54,7 @@ export default defineModule({
     for (const f of PUBSUB_FEATURES) svc.info.features.add(f);
 
     svc.iq.get(NS.PUBSUB, 'pubsub', { to: ['host'] }, (req) => handlePubsub(engine, service, req));
-    svc.iq.set(NS.PUBSUB, 'pubsub', { to: ['host'] }, (req) => {
-      const create = req.payload.getChild('create');
-      if (create) {
-        // §8.1.3.1: creation is restricted to this server's users (or its admins).
-        const local = req.from.domain === ctx.server.domain && req.from.local !== undefined;
-        if (!local || (opts.creators === 'admins' && !ctx.server.isAdmin(req.from))) throw pubsubError('forbidden');
-      }
-      return handlePubsub(engine, service, req);
-    });
+    svc.iq.set(NS.PUBSUB, 'pubsub', { to: ['host'] }, (req) => handlePubsub(engine, service, req));
     svc.iq.get(NS.PUBSUB_OWNER, 'pubsub', { to: ['host'] }, (req) => handlePubsubOwner(engine, service, req));
     svc.iq.set(NS.PUBSUB_OWNER, 'pubsub', { to: ['host'] }, (req) => handlePubsubOwner(engine, service, req));
 

@@ -59,3 +59,26 @@ export function answerCaps(c: TestClient, features: string[]): void {
     void c.send(`<iq type='result' id='${el.attrs.id}' to='${el.attrs.from}'><query xmlns='http://jabber.org/protocol/disco#info' node='${q.attrs.node}'><identity category='client' type='pc' name='t'/>${fs}</query></iq>`);
   });
 }
+
+/**
+ * A round trip to the server: anything the server queued for this client before the reply (notifications of an
+ * earlier publish, whose iq result the publisher already has) has been received when this resolves. Lets a test
+ * assert that a notification did NOT arrive without sleeping.
+ */
+export async function settle(c: TestClient): Promise<void> {
+  ok(await c.iq(`<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`));
+}
+
+/** `owner` cancels `contact`'s subscription to its presence (RFC 6121 §3.2), seen by the contact. */
+export async function revokePresence(owner: TestClient, contact: TestClient): Promise<void> {
+  const ownerBare = owner.jid.split('/')[0]!;
+  const contactBare = contact.jid.split('/')[0]!;
+  const seen = contact.received.length;
+  await owner.send(`<presence to='${contactBare}' type='unsubscribed'/>`);
+  await contact.waitFor((el) => contact.received.indexOf(el) >= seen && el.name === 'presence' && el.attrs.type === 'unsubscribed' && el.attrs.from?.startsWith(ownerBare) === true);
+}
+
+/** A pubsub subscription-state notification (XEP-0060 §13.14) for a node. */
+export const isSubscriptionEvent = (node: string, state: string) => (el: XmlElement) =>
+  el.name === 'message' && el.getChild('event', EV)?.getChild('subscription')?.attrs.node === node &&
+  el.getChild('event', EV)?.getChild('subscription')?.attrs.subscription === state;

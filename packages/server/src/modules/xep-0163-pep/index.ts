@@ -40,6 +40,9 @@ export default defineModule({
       {
         maxItems: opts.max_items,
         autoCreate: true,
+        // XEP-0163 §2.2: the account is the one owner-publisher of its nodes, and the only one who creates them.
+        personal: true,
+        mayCreate: (service, actor) => actor.toBareString() === service,
         // §5 recommended defaults: presence access, the last item only, sent on subscription and on presence.
         defaultConfig: () => defaultNodeConfig({ access_model: 'presence', max_items: 1, send_last_published_item: 'on_sub_and_presence' }),
         roster,
@@ -70,7 +73,9 @@ export default defineModule({
     const compat = new BookmarksCompat(engine);
 
     ctx.disco.account.identities.push({ category: 'pubsub', type: 'pep' });
-    for (const f of [...PUBSUB_FEATURES, `${NS.PUBSUB}#auto-create`, `${NS.PUBSUB}#auto-subscribe`, `${NS.BOOKMARKS2}#compat-pep`]) {
+    // XEP-0060 §10: no publisher affiliation in PEP, the account is the only publisher (XEP-0163 §2.2).
+    const features = PUBSUB_FEATURES.filter((f) => f !== `${NS.PUBSUB}#publisher-affiliation`);
+    for (const f of [...features, `${NS.PUBSUB}#auto-create`, `${NS.PUBSUB}#auto-subscribe`, `${NS.BOOKMARKS2}#compat-pep`]) {
       ctx.disco.account.features.add(f);
     }
 
@@ -116,7 +121,7 @@ export default defineModule({
       for (const node of (await engine.nodes.all(service)).values()) {
         if (node.config.send_last_published_item !== 'on_sub_and_presence') continue;
         if (caps.interested(full.toString(), node.name, bare) !== true) continue;
-        if (!(await engine.mayAccess(service, node, bare))) continue;
+        // sendLast delivers only to those the access model admits now.
         await engine.sendLast(service, node, full.toString());
       }
     }

@@ -3,10 +3,10 @@
 // a host says what a "service" is (a domain, or an account's bare JID), supplies rosters for the presence and
 // roster access models, defaults, and (PEP) implicit recipients. All methods take the service address and the
 // requesting entity; they throw StanzaErrors with the XEP's conditions.
-import { Jid, newId, type XmlElement } from '@parley/protocol';
+import { Jid, StanzaError, newId, type XmlElement } from '@parley/protocol';
 import { ItemStore, NodeStore } from './store';
 import { applyConfigForm, applySubscribeOptions, checkPreconditions } from './config-form';
-import { configurationEvent, deleteEvent, eventMessage, itemsEvent, purgeEvent } from './notify';
+import { configurationEvent, deleteEvent, eventMessage, itemsEvent, purgeEvent, subscriptionEvent } from './notify';
 import {
   pubsubError, type Affiliation, type NodeConfig, type NodeRecord, type StoredItem, type SubscriptionRecord,
 } from './types';
@@ -22,6 +22,13 @@ export interface PubSubHost {
   readonly maxItems: number;
   /** §7.1.4 auto-create on publish (PEP: XEP-0163 §3). */
   readonly autoCreate: boolean;
+  /**
+   * XEP-0163 §2.2 "One Publisher Per Node": every service is an account's bare JID, and that account is the only
+   * owner and publisher of all its nodes. Affiliations stored for anyone else grant member or outcast, never more.
+   */
+  readonly personal: boolean;
+  /** §8.1.1: may `actor` create nodes at `service` (explicitly, or by publishing with auto-create)? */
+  mayCreate(service: string, actor: Jid): boolean;
   defaultConfig(service: string, node: string): NodeConfig;
   /** A local account's roster (contact bare JID → entry); empty when unknown. */
   roster(owner: string): Promise<Map<string, RosterEntry>>;
@@ -55,10 +62,37 @@ export class PubSubEngine {
     return node;
   }
 
-  /** §4.1: the affiliation of a bare JID; the account is the owner of every PEP node (XEP-0163 §1.2). */
+  /**
+   * §4.1: the affiliation of a bare JID. In a personal service the account is the owner of every node and nobody
+   * else owns or publishes (XEP-0163 §2.2), whatever an older version stored for a node.
+   */
   affiliation(service: string, node: NodeRecord, bare: string): Affiliation {
+    if (!this.host.personal) return node.affiliations[bare] ?? 'none';
     if (bare === service) return 'owner';
-    return node.affiliations[bare] ?? 'none';
+    const stored = node.affiliations[bare];
+    return stored === 'member' || stored === 'outcast' ? stored : 'none';
+  }
+
+  /** §4.1 / §7.1.3.1: may `bare` publish to the node (by affiliation, or by the node's publish model)? */
+  mayPublish(service: string, node: NodeRecord, bare: string): boolean {
+    const aff = this.affiliation(service, node, bare);
+    if (aff === 'owner' || aff === 'publisher' || aff === 'publish-only') return true;
+    // XEP-0163 §2.2: in a personal service the account is the only publisher, whatever the publish model says.
+    if (this.host.personal || aff === 'outcast') return false;
+    const model = node.config.publish_model;
+    if (model === 'open') return true;
+    return model === 'subscribers' && node.subscriptions.some((s) => s.state === 'subscribed' && bareOf(s.jid) === bare);
+  }
+
+  /**
+   * XEP-0163 §2.2: a personal service keeps one publisher, so setting a publish model naming others is not
+   * acceptable (§8.2.5.2). A node stored with one before this rule keeps it (mayPublish ignores it) and stays
+   * configurable.
+   */
+  private checkConfig(config: NodeConfig, before: NodeConfig): void {
+    if (this.host.personal && config.publish_model !== 'publishers' && config.publish_model !== before.publish_model) {
+      throw pubsubError('not-acceptable', undefined, undefined, 'PEP nodes have one publisher, the account (XEP-0163 §2.2)');
+    }
   }
 
   requireOwner(service: string, node: NodeRecord, actor: Jid): void {
@@ -74,7 +108,7 @@ export class PubSubEngine {
     if (model === 'open') return;
     if (model === 'whitelist') throw pubsubError('not-allowed', 'closed-node');
     if (model === 'authorize') {
-      if (node.subscriptions.some((s) => s.state === 'subscribed' && Jid.parse(s.jid).toBareString() === bare)) return;
+      if (node.subscriptions.some((s) => s.state === 'subscribed' && bareOf(s.jid) === bare)) return;
       throw pubsubError('not-authorized', 'not-subscribed');
     }
     for (const owner of this.host.rosterOwners(service, node)) {
@@ -92,25 +126,31 @@ export class PubSubEngine {
     throw pubsubError('not-authorized', 'not-in-roster-group');
   }
 
+  /** Whether `bare` passes the access model now; a storage failure propagates instead of reading as a refusal. */
   async mayAccess(service: string, node: NodeRecord, bare: string, rosters?: Map<string, Map<string, RosterEntry>>): Promise<boolean> {
     try {
       await this.checkAccess(service, node, bare, rosters);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if (err instanceof StanzaError) return false;
+      throw err;
     }
   }
 
   /** §8.1: create a node (instant node with a generated name when `name` is undefined). */
   async create(service: string, actor: Jid, name: string | undefined, configure?: XmlElement): Promise<NodeRecord> {
+    // §8.1.1: checked before anything else, so a refused creator learns nothing about existing nodes.
+    if (!this.host.mayCreate(service, actor)) throw pubsubError('forbidden');
     const nodeName = name ?? newId();
     if (await this.nodes.get(service, nodeName)) throw pubsubError('conflict', undefined, undefined, `node ${nodeName} exists`);
-    let config = this.host.defaultConfig(service, nodeName);
-    if (configure) config = applyConfigForm(config, configure, this.host.maxItems);
+    const defaults = this.host.defaultConfig(service, nodeName);
+    const config = configure ? applyConfigForm(defaults, configure, this.host.maxItems) : defaults;
+    this.checkConfig(config, defaults);
     const node: NodeRecord = {
       name: nodeName,
       config,
-      affiliations: service === actor.toBareString() ? {} : { [actor.toBareString()]: 'owner' },
+      // §8.1: the creator owns the node; in a personal service that is the account, owner by definition.
+      affiliations: this.host.personal ? {} : { [actor.toBareString()]: 'owner' },
       subscriptions: [],
       created: Date.now(),
       creator: actor.toBareString(),
@@ -119,13 +159,19 @@ export class PubSubEngine {
     return node;
   }
 
-  /** §8.2.4: owners change the configuration; a lower max_items trims at once. */
+  /**
+   * §8.2.4: owners change the configuration; a lower max_items trims at once, and subscriptions the new access
+   * model no longer allows are cancelled (§4.5, §13.14) rather than left to receive what they may not see.
+   */
   async configure(service: string, actor: Jid, name: string, x: XmlElement): Promise<void> {
     const node = await this.node(service, name);
     this.requireOwner(service, node, actor);
-    node.config = applyConfigForm(node.config, x, this.host.maxItems);
+    const config = applyConfigForm(node.config, x, this.host.maxItems);
+    this.checkConfig(config, node.config);
+    node.config = config;
     await this.nodes.save(service, node);
     await this.items.trim(service, name, node.config.persist_items ? node.config.max_items : 1);
+    await this.pruneSubscriptions(service, node);
     if (node.config.notify_config) await this.broadcast(service, node, configurationEvent(node));
   }
 
@@ -153,19 +199,14 @@ export class PubSubEngine {
     let node = await this.nodes.get(service, name);
     if (!node) {
       if (!this.host.autoCreate) throw pubsubError('item-not-found');
-      // XEP-0163 §3: only the account itself creates its PEP nodes by publishing.
-      if (service.includes('@') && service !== bare) throw pubsubError('forbidden');
+      // §7.1.4 / XEP-0163 §3: auto-create is node creation, under the same rule (PEP: the account only).
       node = await this.create(service, actor, name, options);
+    } else if (!this.mayPublish(service, node, bare)) {
+      // §7.1.3.1: refused before the preconditions, which would tell a stranger about the node's configuration.
+      throw pubsubError('forbidden');
     } else if (options) {
       checkPreconditions(node.config, options, this.host.maxItems);
     }
-    const aff = this.affiliation(service, node, bare);
-    const model = node.config.publish_model;
-    const subscribed = node.subscriptions.some((s) => s.state === 'subscribed' && Jid.parse(s.jid).toBareString() === bare);
-    const allowed =
-      aff === 'owner' || aff === 'publisher' || aff === 'publish-only' ||
-      (model === 'subscribers' && subscribed) || (model === 'open' && aff !== 'outcast');
-    if (!allowed) throw pubsubError('forbidden');
     const payloads = item?.elements() ?? [];
     // §7.1.3.6 / §7.1.3.7: persistent or payload-delivering nodes need exactly one payload.
     if ((node.config.persist_items || node.config.deliver_payloads) && payloads.length === 0) throw pubsubError('bad-request', 'payload-required');
@@ -182,14 +223,21 @@ export class PubSubEngine {
     return { node, item: full };
   }
 
-  /** §7.2: delete an item; subscribers hear of it when asked (notify='true') or when notify_retract is on. */
+  /**
+   * §7.2: delete an item; subscribers hear of it when asked (notify='true') or when notify_retract is on.
+   * §4.1 / §7.2.3.1: owners retract any item, publishers too (the MAY of §4.1); whoever may still publish to the
+   * node retracts the items they published. An entity that lost the right to publish (outcast, affiliation
+   * removed, not the account of a PEP service) retracts nothing, and is refused before learning whether an item exists.
+   */
   async retract(service: string, actor: Jid, name: string, id: string, notify: boolean | undefined): Promise<void> {
     const node = await this.node(service, name);
-    const aff = this.affiliation(service, node, actor.toBareString());
+    const bare = actor.toBareString();
+    const aff = this.affiliation(service, node, bare);
+    if (!this.mayPublish(service, node, bare)) throw pubsubError('forbidden');
     const items = await this.items.items(service, name);
     const existing = items.get(id);
     if (!existing) throw pubsubError('item-not-found');
-    if (aff !== 'owner' && !(aff === 'publisher' || existing.publisher === actor.toBareString())) throw pubsubError('forbidden');
+    if (aff !== 'owner' && aff !== 'publisher' && existing.publisher !== bare) throw pubsubError('forbidden');
     await this.items.retract(service, name, id);
     if (notify ?? node.config.notify_retract) await this.broadcast(service, node, itemsEvent(node, [], [id]));
   }
@@ -261,16 +309,27 @@ export class PubSubEngine {
     return { node, items };
   }
 
-  /** Sends an event to every explicit subscriber with delivery on and to the host's implicit recipients. */
+  /**
+   * Sends an event to every explicit subscriber with delivery on and to the host's implicit recipients, each of
+   * whom must pass the access model now (§15.3: the model decides whether notifications are sent, not only whether
+   * one may subscribe). A subscription that no longer passes (presence subscription cancelled, moved out of the
+   * roster group, whitelist membership removed) is cancelled on the way (XEP-0163 §7.1).
+   */
   async broadcast(service: string, node: NodeRecord, content: XmlElement): Promise<void> {
+    const rosters = new Map<string, Map<string, RosterEntry>>();
     const to = new Set<string>();
-    for (const s of node.subscriptions) if (s.state === 'subscribed' && s.deliver) to.add(s.jid);
+    const lost: SubscriptionRecord[] = [];
+    for (const s of node.subscriptions) {
+      if (s.state !== 'subscribed') continue;
+      if (!(await this.mayAccess(service, node, bareOf(s.jid), rosters))) lost.push(s);
+      else if (s.deliver) to.add(s.jid);
+    }
     if (this.host.implicitRecipients) {
-      const rosters = new Map<string, Map<string, RosterEntry>>();
       for (const jid of await this.host.implicitRecipients(service, node)) {
-        if (!to.has(jid) && (await this.mayAccess(service, node, Jid.parse(jid).toBareString(), rosters))) to.add(jid);
+        if (!to.has(jid) && (await this.mayAccess(service, node, bareOf(jid), rosters))) to.add(jid);
       }
     }
+    await this.cancelSubscriptions(service, node, lost);
     for (const jid of to) {
       const msg = eventMessage(service, node, content);
       msg.attrs.to = jid;
@@ -278,8 +337,36 @@ export class PubSubEngine {
     }
   }
 
-  /** §6.1.7 / XEP-0163 §4.3.4: the last published item to one entity, with its publish time. */
+  /** §4.5 / XEP-0163 §7.1: cancels the subscriptions whose subscriber the node's access model no longer admits. */
+  async pruneSubscriptions(service: string, node: NodeRecord): Promise<void> {
+    const rosters = new Map<string, Map<string, RosterEntry>>();
+    const lost: SubscriptionRecord[] = [];
+    for (const s of node.subscriptions) {
+      if (s.state === 'subscribed' && !(await this.mayAccess(service, node, bareOf(s.jid), rosters))) lost.push(s);
+    }
+    await this.cancelSubscriptions(service, node, lost);
+  }
+
+  /** Removes subscriptions and tells each former subscriber (§13.14, subscription='none'). */
+  private async cancelSubscriptions(service: string, node: NodeRecord, lost: SubscriptionRecord[]): Promise<void> {
+    if (lost.length === 0) return;
+    const gone = new Set(lost);
+    // Filtered after the awaits above, so a subscription added meanwhile is kept.
+    node.subscriptions = node.subscriptions.filter((s) => !gone.has(s));
+    await this.nodes.save(service, node);
+    for (const s of lost) {
+      const msg = eventMessage(service, node, subscriptionEvent(node, s.jid, 'none'));
+      msg.attrs.to = s.jid;
+      await this.host.send(msg);
+    }
+  }
+
+  /**
+   * §6.1.7 / XEP-0163 §4.3.4: the last published item to one entity, with its publish time, if the entity may
+   * see the node's items now (the last item is a delivery like any other, §15.3).
+   */
   async sendLast(service: string, node: NodeRecord, to: string): Promise<void> {
+    if (!(await this.mayAccess(service, node, bareOf(to)))) return;
     const last = await this.items.last(service, node.name);
     if (!last) return;
     const msg = eventMessage(service, node, itemsEvent(node, [last]), last.when);
@@ -292,4 +379,8 @@ export class PubSubEngine {
     for (const name of (await this.nodes.all(service)).keys()) await this.items.drop(service, name);
     await this.nodes.deleteAll(service);
   }
+}
+
+function bareOf(jid: string): string {
+  return Jid.parse(jid).toBareString();
 }

@@ -147,8 +147,12 @@ export async function handlePubsubOwner(engine: PubSubEngine, service: string, r
       case 'subscriptions':
         return result(xml('subscriptions', { node: name }, ...node.subscriptions.map((s) => subscriptionEl(undefined, s))));
       case 'affiliations': {
-        const affs = Object.entries(node.affiliations).map(([jid, a]) => xml('affiliation', { jid, affiliation: a }));
-        if (service.includes('@') && !node.affiliations[service]) affs.unshift(xml('affiliation', { jid: service, affiliation: 'owner' }));
+        // §8.9.1: the affiliations in effect (a personal service's account first; nothing stored overrides it).
+        const jids = new Set([...(engine.host.personal ? [service] : []), ...Object.keys(node.affiliations)]);
+        const affs = [...jids]
+          .map((jid) => ({ jid, affiliation: engine.affiliation(service, node, jid) }))
+          .filter((a) => a.affiliation !== 'none')
+          .map((a) => xml('affiliation', a));
         return result(xml('affiliations', { node: name }, ...affs));
       }
       default:
@@ -183,13 +187,6 @@ export async function handlePubsubOwner(engine: PubSubEngine, service: string, r
         if (!a.attrs.jid || !AFFILIATIONS.includes(aff)) throw new StanzaError('bad-request');
         return { jid: Jid.parse(jidOf(a.attrs.jid)).toBareString(), affiliation: aff };
       });
-      // §8.9.2.4: an owner may not leave the node without owners.
-      const owners = new Set(Object.entries(node.affiliations).filter(([, a]) => a === 'owner').map(([j]) => j));
-      for (const c of changes) {
-        if (c.affiliation === 'owner') owners.add(c.jid);
-        else owners.delete(c.jid);
-      }
-      if (!service.includes('@') && owners.size === 0) throw new StanzaError('not-acceptable', 'a node needs an owner');
       await setAffiliations(engine, service, from, name, changes);
       return undefined;
     }

@@ -1,5 +1,6 @@
 // XEP-0060 §7.1.2.1 event notifications (items, retract §7.2.2.1, purge §8.5.2, delete §8.4.2, configuration
-// §8.2.5), sent as <message type='headline'> (or 'normal', pubsub#notification_type) from the service.
+// §8.2.5, subscription state §13.14), sent as <message type='headline'> (or 'normal', pubsub#notification_type)
+// from the service.
 import { NS, newId, parseXml, xml, type XmlElement } from '@parley/protocol';
 import type { NodeRecord, StoredItem } from './types';
 
@@ -43,6 +44,11 @@ export function purgeEvent(node: NodeRecord): XmlElement {
 
 export function deleteEvent(node: NodeRecord, redirect?: string): XmlElement {
   return xml('delete', { node: node.name }, redirect ? xml('redirect', { uri: redirect }) : null);
+}
+
+/** §13.14: a subscription's new state, told to the (former) subscriber. */
+export function subscriptionEvent(node: NodeRecord, jid: string, state: 'none' | 'subscribed' | 'pending'): XmlElement {
+  return xml('subscription', { node: node.name, jid, subscription: state });
 }
 
 export function configurationEvent(node: NodeRecord): XmlElement {
