@@ -7,6 +7,7 @@ import { RedisBus } from './cluster/redis-bus';
 import type { Config } from './config';
 import { createLogger, type Logger } from './log';
 import { openStorage } from './storage';
+import { ensurePrivateDir } from './private-files';
 import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
@@ -23,7 +24,9 @@ export interface RunningServer {
 
 /** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
 export async function createCore(config: Config, log: Logger, options: { cluster?: ClusterNode } = {}): Promise<ParleyServer> {
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
+  // The data directory holds the database and the development certificate's private key: owner-only.
+  ensurePrivateDir(config.data_dir, log);
+  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path }, log);
   const server = new ParleyServer(config, storage, log);
   // Modules register their cache invalidations while loading: the cluster must be in place first.
   if (options.cluster) server.setCluster(options.cluster);
@@ -69,7 +72,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   let tls: Awaited<ReturnType<typeof loadTlsMaterial>>;
   try {
-    tls = await loadTlsMaterial(config);
+    tls = await loadTlsMaterial(config, log);
   } catch (err) {
     await server.stop();
     await cluster?.stop();

@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import type { Logger } from '../log';
+import { PRIVATE_DIR_MODE, ensurePrivateFile, tightenIfPresent } from '../private-files';
 import { archiveItem, checkArchiveItem, checkLimit, newArchiveId, toJson } from './common';
 import { StorageError } from './errors';
 import { migrate } from './migrations';
@@ -33,10 +35,22 @@ function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function openSqliteStorage(path: string): Storage {
+export interface SqliteOptions {
+  /** Told when an existing database file was readable by other users and has been tightened. */
+  log?: Logger;
+}
+
+export function openSqliteStorage(path: string, options: SqliteOptions = {}): Storage {
   const inMemory = path === ':memory:' || path === '';
-  // A fresh install's data_dir may not exist yet; 0o700 because the file holds SCRAM keys.
-  if (!inMemory) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!inMemory) {
+    // A fresh install's data_dir may not exist yet; owner-only because the file holds SCRAM keys and FAST tokens.
+    mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+    // SQLite would create the file with 0644 (less the umask). Created here first with 0600 instead (an empty file
+    // is an empty database); SQLite gives the -wal and -shm files the database file's permissions. Files that an
+    // older version created world-readable are tightened, the -wal and -shm ones too in case they outlived a crash.
+    ensurePrivateFile(path, options.log);
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenIfPresent(path + suffix, options.log);
+  }
   const db = new Database(path);
   try {
     // Before journal_mode: switching to WAL needs a lock another process may hold for a moment.
