@@ -11,6 +11,7 @@ import { ensurePrivateDir } from './private-files';
 import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
+import { tlsServerOptions } from './net/tls-options';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
@@ -78,7 +79,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await cluster?.stop();
     throw err;
   }
-  const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+  // One policy (versions, cipher suites) for STARTTLS and direct TLS alike.
+  const tlsOptions = tlsServerOptions(tls, config.tls);
+  const secureContext = createSecureContext(tlsOptions);
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
   const policy: C2sPolicy = {
@@ -101,7 +104,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       port: config.c2s.port,
       tlsPort: config.c2s.tls_port,
       secureContext,
-      tls,
+      tls: tlsOptions,
       maxConnections: config.c2s.max_connections,
       maxConnectionsPerIp: config.c2s.max_connections_per_ip,
       idleTimeoutMs: config.c2s.idle_timeout_s * 1000,

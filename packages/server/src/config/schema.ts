@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { Jid, normalizeDomain } from '@parley/protocol';
+import { DEFAULT_TLS_CIPHERS, cipherListProblems } from '../net/tls-options';
 
 function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   const error = max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer from ${min} to ${max}`;
@@ -97,9 +98,18 @@ const tls = z
   .strictObject({
     cert: z.string().min(1).optional().describe('PEM certificate (chain) file; when absent a self-signed certificate is generated in <data_dir>/certs'),
     key: z.string().min(1).optional().describe('PEM private key file for tls.cert'),
+    min_version: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('Oldest TLS version accepted (RFC 9325 §3.1: TLS 1.2 or later); TLS 1.3 is used whenever the client has it'),
+    ciphers: z
+      .string()
+      .min(1)
+      .default(DEFAULT_TLS_CIPHERS)
+      .describe('OpenSSL cipher list, colon-separated; TLS_* names are TLS 1.3 suites. Default: Mozilla intermediate (ECDHE with AEAD only for TLS 1.2)'),
   })
   .prefault({})
-  .describe('TLS certificate');
+  .describe('TLS certificate and parameters');
 
 const c2s = z
   .strictObject({
@@ -249,6 +259,9 @@ export const configObjectSchema = z
     if ((c.tls.cert === undefined) !== (c.tls.key === undefined)) {
       const missing = c.tls.cert === undefined ? 'cert' : 'key';
       ctx.addIssue({ code: 'custom', path: ['tls', missing], message: 'tls.cert and tls.key must be given together' });
+    }
+    for (const message of cipherListProblems(c.tls.ciphers, c.tls.min_version)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'ciphers'], message });
     }
     if (c.cluster.backend === 'redis' && c.cluster.redis_url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'redis_url'], message: "required when cluster.backend is 'redis'" });
