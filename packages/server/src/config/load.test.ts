@@ -60,7 +60,7 @@ test('defaults with no file', () => {
     upload: 'upload.localhost',
     proxy: 'proxy.localhost',
   });
-  assert.deepEqual(config.offline, { max_per_user: 1000 });
+  assert.deepEqual(config.offline, { max_per_user: 1000, max_bytes_per_user: 10 * 1024 * 1024, delivery_batch: 50 });
   assert.deepEqual(config.modules, { disabled: [], options: {} });
   assert.deepEqual(config.cluster, { backend: 'local', nodes: [], workers: 1 });
 });

@@ -192,6 +192,12 @@ const auth = z
 const offline = z
   .strictObject({
     max_per_user: intIn(0).default(1000).describe('Messages kept for an offline user (RFC 6121 §8.5.2.2); 0 stores none'),
+    max_bytes_per_user: intIn(0)
+      .default(10 * 1024 * 1024)
+      .describe('Bytes of messages kept for an offline user (XEP-0160 §2: beyond it, service-unavailable); 0 stores none'),
+    delivery_batch: intIn(1, 10000)
+      .default(50)
+      .describe('Stored messages written to the client at a time when it comes online, each batch after the previous left'),
   })
   .prefault({})
   .describe('Offline message storage');

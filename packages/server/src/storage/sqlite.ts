@@ -118,6 +118,10 @@ class SqliteStorage implements Storage {
       archiveAppend: db.prepare<[string, string, string, number, string | null, string]>(
         'INSERT INTO archive (store, owner, id, when_ms, with_jid, payload) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
+      // octet_length: the stored UTF-8 length, read from the record header without decoding the text.
+      archiveUsage: db.prepare<[string, string], { items: number; bytes: number }>(
+        'SELECT count(*) AS items, coalesce(sum(octet_length(payload)), 0) AS bytes FROM archive WHERE store = ? AND owner = ?',
+      ),
       archiveSeq: db.prepare<[string, string, string], number>('SELECT seq FROM archive WHERE store = ? AND id = ? AND owner = ?').pluck(),
     };
     this.accounts = this.accountStore();
@@ -342,6 +346,8 @@ class SqliteStorage implements Storage {
         const [clause, params] = where(owner, { with: query.with, start: query.start, end: query.end });
         return this.read(() => this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params)) as number;
       },
+
+      usage: async (owner) => this.read(() => sql.archiveUsage.get(name, owner))!,
 
       delete: async (owner, options = {}) => {
         const clauses = ['store = ?', 'owner = ?'];
