@@ -43,7 +43,7 @@ export async function createCore(config: Config, log: Logger, options: { cluster
 /** The cluster node for a configuration with cluster.backend 'redis': connected to Redis, not started yet. */
 async function connectCluster(config: Config, log: Logger): Promise<{ bus: RedisBus; nodeId: string; name: string | undefined; members: string[] } | undefined> {
   if (config.cluster.backend !== 'redis') return undefined;
-  const bus = new RedisBus(config.cluster.redis_url!, log);
+  const bus = new RedisBus(config.cluster.redis_url!, log, { maxQueuedBytes: config.cluster.redis_queue_bytes });
   try {
     await bus.connect();
   } catch (err) {

@@ -62,7 +62,7 @@ test('defaults with no file', () => {
   });
   assert.deepEqual(config.offline, { max_per_user: 1000, max_bytes_per_user: 10 * 1024 * 1024, delivery_batch: 50 });
   assert.deepEqual(config.modules, { disabled: [], options: {} });
-  assert.deepEqual(config.cluster, { backend: 'local', nodes: [], workers: 1 });
+  assert.deepEqual(config.cluster, { backend: 'local', redis_queue_bytes: 16 * 1024 * 1024, nodes: [], workers: 1 });
 });
 
 test('defaults are not shared between loads', () => {

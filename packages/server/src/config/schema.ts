@@ -217,6 +217,9 @@ const cluster = z
   .strictObject({
     backend: z.enum(['local', 'redis']).default('local').describe('local: a single node; redis: several nodes share sessions and routing'),
     redis_url: z.string().min(1).optional().describe('Redis connection URL (required with backend: redis), e.g. redis://localhost:6379'),
+    redis_queue_bytes: intIn(0)
+      .default(16 * 1024 * 1024)
+      .describe('Bytes of cluster messages kept while Redis is unreachable or slow; past it new ones are dropped (and logged). 0 keeps none'),
     name: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and hyphen only (1–64)')
