@@ -7,9 +7,11 @@ import { RedisBus } from './cluster/redis-bus';
 import type { Config } from './config';
 import { createLogger, type Logger } from './log';
 import { openStorage } from './storage';
+import { ensurePrivateDir } from './private-files';
 import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
+import { tlsServerOptions } from './net/tls-options';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
@@ -23,7 +25,9 @@ export interface RunningServer {
 
 /** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
 export async function createCore(config: Config, log: Logger, options: { cluster?: ClusterNode } = {}): Promise<ParleyServer> {
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
+  // The data directory holds the database and the development certificate's private key: owner-only.
+  ensurePrivateDir(config.data_dir, log);
+  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path }, log);
   const server = new ParleyServer(config, storage, log);
   // Modules register their cache invalidations while loading: the cluster must be in place first.
   if (options.cluster) server.setCluster(options.cluster);
@@ -39,7 +43,7 @@ export async function createCore(config: Config, log: Logger, options: { cluster
 /** The cluster node for a configuration with cluster.backend 'redis': connected to Redis, not started yet. */
 async function connectCluster(config: Config, log: Logger): Promise<{ bus: RedisBus; nodeId: string; name: string | undefined; members: string[] } | undefined> {
   if (config.cluster.backend !== 'redis') return undefined;
-  const bus = new RedisBus(config.cluster.redis_url!, log);
+  const bus = new RedisBus(config.cluster.redis_url!, log, { maxQueuedBytes: config.cluster.redis_queue_bytes });
   try {
     await bus.connect();
   } catch (err) {
@@ -69,13 +73,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   let tls: Awaited<ReturnType<typeof loadTlsMaterial>>;
   try {
-    tls = await loadTlsMaterial(config);
+    tls = await loadTlsMaterial(config, log);
   } catch (err) {
     await server.stop();
     await cluster?.stop();
     throw err;
   }
-  const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+  // One policy (versions, cipher suites) for STARTTLS and direct TLS alike.
+  const tlsOptions = tlsServerOptions(tls, config.tls);
+  const secureContext = createSecureContext(tlsOptions);
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
   const policy: C2sPolicy = {
@@ -98,7 +104,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       port: config.c2s.port,
       tlsPort: config.c2s.tls_port,
       secureContext,
-      tls,
+      tls: tlsOptions,
       maxConnections: config.c2s.max_connections,
       maxConnectionsPerIp: config.c2s.max_connections_per_ip,
       idleTimeoutMs: config.c2s.idle_timeout_s * 1000,

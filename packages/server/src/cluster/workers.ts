@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { openStorage } from '../storage';
+import { ensurePrivateDir } from '../private-files';
 import { loadTlsMaterial } from '../net/dev-certificate';
 import { startServer, type RunningServer } from '../main';
 
@@ -45,9 +46,10 @@ export interface RunningPrimary {
  * first, so that N workers do not race to create them.
  */
 export async function startPrimary(config: Config, log: Logger): Promise<RunningPrimary> {
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
+  ensurePrivateDir(config.data_dir, log);
+  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path }, log);
   await storage.close();
-  await loadTlsMaterial(config);
+  await loadTlsMaterial(config, log);
 
   let stopping = false;
   const workers = new Map<number, Worker>();

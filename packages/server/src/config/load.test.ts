@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, configKeys, loadConfig, type Config } from './index';
+import { DEFAULT_TLS_CIPHERS } from '../net/tls-options';
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-config-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +34,7 @@ test('defaults with no file', () => {
   assert.equal(config.data_dir, './data');
   assert.equal(config.log.level, 'info');
   assert.deepEqual(config.storage, { backend: 'sqlite', path: join('./data', 'parley.sqlite') });
-  assert.deepEqual(config.tls, {});
+  assert.deepEqual(config.tls, { min_version: 'TLSv1.2', ciphers: DEFAULT_TLS_CIPHERS });
   assert.deepEqual(config.c2s, {
     port: 5222,
     tls_port: 5223,
@@ -59,9 +60,9 @@ test('defaults with no file', () => {
     upload: 'upload.localhost',
     proxy: 'proxy.localhost',
   });
-  assert.deepEqual(config.offline, { max_per_user: 1000 });
+  assert.deepEqual(config.offline, { max_per_user: 1000, max_bytes_per_user: 10 * 1024 * 1024, delivery_batch: 50 });
   assert.deepEqual(config.modules, { disabled: [], options: {} });
-  assert.deepEqual(config.cluster, { backend: 'local', nodes: [], workers: 1 });
+  assert.deepEqual(config.cluster, { backend: 'local', redis_queue_bytes: 16 * 1024 * 1024, nodes: [], workers: 1 });
 });
 
 test('defaults are not shared between loads', () => {

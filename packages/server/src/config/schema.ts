@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { Jid, normalizeDomain } from '@parley/protocol';
+import { DEFAULT_TLS_CIPHERS, cipherListProblems } from '../net/tls-options';
 
 function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   const error = max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer from ${min} to ${max}`;
@@ -97,9 +98,18 @@ const tls = z
   .strictObject({
     cert: z.string().min(1).optional().describe('PEM certificate (chain) file; when absent a self-signed certificate is generated in <data_dir>/certs'),
     key: z.string().min(1).optional().describe('PEM private key file for tls.cert'),
+    min_version: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('Oldest TLS version accepted (RFC 9325 §3.1: TLS 1.2 or later); TLS 1.3 is used whenever the client has it'),
+    ciphers: z
+      .string()
+      .min(1)
+      .default(DEFAULT_TLS_CIPHERS)
+      .describe('OpenSSL cipher list, colon-separated; TLS_* names are TLS 1.3 suites. Default: Mozilla intermediate (ECDHE with AEAD only for TLS 1.2)'),
   })
   .prefault({})
-  .describe('TLS certificate');
+  .describe('TLS certificate and parameters');
 
 const c2s = z
   .strictObject({
@@ -182,6 +192,12 @@ const auth = z
 const offline = z
   .strictObject({
     max_per_user: intIn(0).default(1000).describe('Messages kept for an offline user (RFC 6121 §8.5.2.2); 0 stores none'),
+    max_bytes_per_user: intIn(0)
+      .default(10 * 1024 * 1024)
+      .describe('Bytes of messages kept for an offline user (XEP-0160 §2: beyond it, service-unavailable); 0 stores none'),
+    delivery_batch: intIn(1, 10000)
+      .default(50)
+      .describe('Stored messages written to the client at a time when it comes online, each batch after the previous left'),
   })
   .prefault({})
   .describe('Offline message storage');
@@ -201,6 +217,9 @@ const cluster = z
   .strictObject({
     backend: z.enum(['local', 'redis']).default('local').describe('local: a single node; redis: several nodes share sessions and routing'),
     redis_url: z.string().min(1).optional().describe('Redis connection URL (required with backend: redis), e.g. redis://localhost:6379'),
+    redis_queue_bytes: intIn(0)
+      .default(16 * 1024 * 1024)
+      .describe('Bytes of cluster messages kept while Redis is unreachable or slow; past it new ones are dropped (and logged). 0 keeps none'),
     name: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and hyphen only (1–64)')
@@ -249,6 +268,9 @@ export const configObjectSchema = z
     if ((c.tls.cert === undefined) !== (c.tls.key === undefined)) {
       const missing = c.tls.cert === undefined ? 'cert' : 'key';
       ctx.addIssue({ code: 'custom', path: ['tls', missing], message: 'tls.cert and tls.key must be given together' });
+    }
+    for (const message of cipherListProblems(c.tls.ciphers, c.tls.min_version)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'ciphers'], message });
     }
     if (c.cluster.backend === 'redis' && c.cluster.redis_url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'redis_url'], message: "required when cluster.backend is 'redis'" });

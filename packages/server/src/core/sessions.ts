@@ -22,6 +22,11 @@ export interface Session {
   readonly node?: string;
   /** Queues a stanza for the client. */
   send(stanza: XmlElement): void;
+  /**
+   * Resolves when the client's connection has taken what was queued so far (or is gone), for senders of many
+   * stanzas in a row (offline delivery) to wait between batches. Optional: absent, they only yield between batches.
+   */
+  drained?(): Promise<void>;
   /** Ends the stream, with a stream error when given. */
   close(error?: StreamError): void;
 }

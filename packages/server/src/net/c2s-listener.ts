@@ -1,7 +1,7 @@
 // Client listeners: plain TCP with STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368), with connection
 // limits per server and per IP, whitespace keepalives and an idle timeout (RFC 6120 §4.6).
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContext } from 'node:tls';
+import { createServer as createTlsServer, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { StreamError } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
 import { C2sStream } from '../stream/c2s-stream';
@@ -15,8 +15,8 @@ export interface C2sListenerOptions {
   port: number;
   tlsPort: number | undefined;
   secureContext: SecureContext | undefined;
-  /** PEM certificate and key for the direct TLS listener. */
-  tls: { cert: Buffer; key: Buffer } | undefined;
+  /** Certificate, key, versions and ciphers for the direct TLS listener (the same as secureContext's). */
+  tls: SecureContextOptions | undefined;
   maxConnections: number;
   maxConnectionsPerIp: number;
   idleTimeoutMs: number;
@@ -57,7 +57,7 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
   let tlsServer: NetServer | undefined;
   if (opts.tlsPort !== undefined && opts.tls) {
     // XEP-0368: TLS from the first byte; ALPN 'xmpp-client' is offered for clients that ask.
-    tlsServer = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
+    tlsServer = createTlsServer({ ...opts.tls, ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
     tlsServer.on('tlsClientError', () => {});
     await listen(tlsServer, opts.tlsPort, opts.host);
   }

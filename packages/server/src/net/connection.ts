@@ -15,6 +15,12 @@ export interface Connection {
   readonly canStartTls: boolean;
   setHandlers(handlers: ConnectionHandlers): void;
   write(data: string): void;
+  /**
+   * Resolves once what was written so far has been handed to the network (the transport's buffer drained), or
+   * at once when the connection is closed. Optional: a transport without write backpressure leaves it out, and
+   * callers then only yield to the event loop between writes.
+   */
+  drained?(): Promise<void>;
   /** RFC 6120 §5.4.3.3: upgrade in place after <proceed/>; data then flows over TLS. */
   startTls(): Promise<void>;
   channelBinding(type: ChannelBindingType): Buffer | undefined;

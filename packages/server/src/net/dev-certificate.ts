@@ -2,11 +2,13 @@
 // once in <data_dir>/certs and reused on later starts. RFC 6120 §13.7.1 wants a certificate for the domain;
 // services live on sub-domains (conference.<domain>, …), so the dev certificate also covers *.<domain> (RFC 6125 §6.4.3).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import { generate, type GenerateResult } from 'selfsigned';
 import { ConfigError, type Config } from '../config';
+import type { Logger } from '../log';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ensurePrivateDir, tightenIfPresent } from '../private-files';
 
 const VALID_DAYS = 825;
 /** Regenerate a dev certificate that would expire within this many days rather than fail mid-run. */
@@ -27,7 +29,7 @@ export interface TlsMaterial {
  * Returns the dev certificate for `domain` under `<dataDir>/certs`, generating it when absent, unreadable, expiring,
  * or not covering the domain, `*.<domain>` and `extraNames` (service addresses outside the domain).
  */
-export async function ensureDevCertificate(dataDir: string, domain: string, extraNames: string[] = []): Promise<CertificatePaths> {
+export async function ensureDevCertificate(dataDir: string, domain: string, extraNames: string[] = [], log?: Logger): Promise<CertificatePaths> {
   const dir = join(dataDir, 'certs');
   const base = domainToASCII(domain) || domain;
   const certPath = join(dir, `${base}.crt`);
@@ -35,16 +37,21 @@ export async function ensureDevCertificate(dataDir: string, domain: string, extr
   const names = dnsNames(domain, extraNames);
 
   const existing = await readPair(certPath, keyPath);
-  if (existing && isUsable(existing, names)) return { certPath, keyPath };
+  if (existing && isUsable(existing, names)) {
+    // Written 0600 in a 0700 directory; one copied or restored with looser permissions is tightened.
+    ensurePrivateDir(dir, log);
+    tightenIfPresent(keyPath, log);
+    return { certPath, keyPath };
+  }
 
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const pem = await generateCertificate(names);
   // Write to temporary names and rename, so a crash never leaves a certificate without its key.
   const suffix = `.${process.pid}.${Date.now()}.tmp`;
   try {
-    await writeFile(keyPath + suffix, pem.private, { mode: 0o600, flag: 'wx' });
+    await writeFile(keyPath + suffix, pem.private, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
     await writeFile(certPath + suffix, pem.cert, { mode: 0o644, flag: 'wx' });
-    await chmod(keyPath + suffix, 0o600); // the umask cannot loosen this, but make it explicit
+    await chmod(keyPath + suffix, PRIVATE_FILE_MODE); // the umask cannot loosen this, but make it explicit
     await rename(keyPath + suffix, keyPath);
     await rename(certPath + suffix, certPath);
   } finally {
@@ -55,10 +62,11 @@ export async function ensureDevCertificate(dataDir: string, domain: string, extr
 }
 
 /** The certificate and key for the listeners: from tls.cert / tls.key when configured, else the dev certificate. */
-export async function loadTlsMaterial(config: Pick<Config, 'domain' | 'data_dir' | 'tls' | 'services'>): Promise<TlsMaterial> {
+export async function loadTlsMaterial(config: Pick<Config, 'domain' | 'data_dir' | 'tls' | 'services'>, log?: Logger): Promise<TlsMaterial> {
   if (config.tls.cert !== undefined && config.tls.key !== undefined) {
     const cert = await readConfigured('tls.cert', config.tls.cert);
     const key = await readConfigured('tls.key', config.tls.key);
+    await warnIfOthersMayRead(config.tls.key, log);
     let x509: X509Certificate;
     try {
       x509 = new X509Certificate(cert);
@@ -79,7 +87,7 @@ export async function loadTlsMaterial(config: Pick<Config, 'domain' | 'data_dir'
   if (config.tls.cert !== undefined || config.tls.key !== undefined) {
     throw new ConfigError('tls: tls.cert and tls.key must be given together');
   }
-  const { certPath, keyPath } = await ensureDevCertificate(config.data_dir, config.domain, serviceNames(config));
+  const { certPath, keyPath } = await ensureDevCertificate(config.data_dir, config.domain, serviceNames(config), log);
   return { cert: await readFile(certPath), key: await readFile(keyPath) };
 }
 
@@ -128,6 +136,18 @@ async function readConfigured(key: string, path: string): Promise<Buffer> {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new ConfigError(`${key}: cannot read '${path}': ${reason}`);
+  }
+}
+
+/**
+ * A configured key file belongs to the administrator, and may be shared on purpose with a group (Debian's
+ * ssl-cert): it is not changed, but one every local user can read is worth a warning.
+ */
+async function warnIfOthersMayRead(path: string, log: Logger | undefined): Promise<void> {
+  if (process.platform === 'win32' || !log) return;
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & 0o007) !== 0) {
+    log.warn({ path, mode: `0${mode.toString(8)}` }, 'tls.key: the private key file is readable by every local user; chmod 600 it');
   }
 }
 

@@ -334,6 +334,18 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
         assert.equal(await storage.archive('muc').count(owner), 0);
       });
 
+      it('reports an owner\'s item count and payload bytes (UTF-8)', async () => {
+        const archive = storage.archive('offline');
+        assert.deepEqual(await archive.usage(owner), { items: 0, bytes: 0 });
+        await archive.append(owner, { when: 1, payload: '<m>hi</m>' });
+        await archive.append(owner, { when: 2, payload: '<m>é€😀</m>' }); // 7 ASCII bytes + 2 + 3 + 4
+        await archive.append('romeo@example.com', { when: 3, payload: '<m>other owner</m>' });
+        await storage.archive('mam').append(owner, { when: 4, payload: '<m>other store</m>' });
+        assert.deepEqual(await archive.usage(owner), { items: 2, bytes: 9 + 16 });
+        await archive.delete(owner, { before: 2 });
+        assert.deepEqual(await archive.usage(owner), { items: 1, bytes: 16 });
+      });
+
       it('deletes by ids, only the owner\'s, and an empty id list deletes nothing', async () => {
         const archive = storage.archive('mam');
         await fill(archive, owner, 4);

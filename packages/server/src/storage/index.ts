@@ -1,5 +1,6 @@
 // Opens the configured backend (config key `storage.backend`); callers depend only on the Storage contract.
 import { createMemoryStorage } from './memory';
+import type { Logger } from '../log';
 import { openSqliteStorage } from './sqlite';
 import type { Storage } from './types';
 
@@ -9,13 +10,13 @@ export interface StorageConfig {
   path?: string;
 }
 
-export function openStorage(config: StorageConfig): Storage {
+export function openStorage(config: StorageConfig, log?: Logger): Storage {
   switch (config.backend) {
     case 'memory':
       return createMemoryStorage();
     case 'sqlite':
       if (!config.path) throw new Error('storage.path is required for the sqlite backend');
-      return openSqliteStorage(config.path);
+      return openSqliteStorage(config.path, { log });
     default:
       throw new Error(`unknown storage backend '${(config as { backend: string }).backend}'`);
   }

@@ -183,6 +183,11 @@ export function createMemoryStorage(): Storage {
         open();
         return (table.byOwner.get(owner) ?? []).filter((e) => matches(e.item, query)).length;
       },
+      async usage(owner) {
+        open();
+        const list = table.byOwner.get(owner) ?? [];
+        return { items: list.length, bytes: list.reduce((sum, e) => sum + Buffer.byteLength(e.item.payload, 'utf8'), 0) };
+      },
       async delete(owner, options = {}) {
         open();
         const list = table.byOwner.get(owner);

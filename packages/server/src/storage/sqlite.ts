@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import type { Logger } from '../log';
+import { PRIVATE_DIR_MODE, ensurePrivateFile, tightenIfPresent } from '../private-files';
 import { archiveItem, checkArchiveItem, checkLimit, newArchiveId, toJson } from './common';
 import { StorageError } from './errors';
 import { migrate } from './migrations';
@@ -33,10 +35,22 @@ function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function openSqliteStorage(path: string): Storage {
+export interface SqliteOptions {
+  /** Told when an existing database file was readable by other users and has been tightened. */
+  log?: Logger;
+}
+
+export function openSqliteStorage(path: string, options: SqliteOptions = {}): Storage {
   const inMemory = path === ':memory:' || path === '';
-  // A fresh install's data_dir may not exist yet; 0o700 because the file holds SCRAM keys.
-  if (!inMemory) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!inMemory) {
+    // A fresh install's data_dir may not exist yet; owner-only because the file holds SCRAM keys and FAST tokens.
+    mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+    // SQLite would create the file with 0644 (less the umask). Created here first with 0600 instead (an empty file
+    // is an empty database); SQLite gives the -wal and -shm files the database file's permissions. Files that an
+    // older version created world-readable are tightened, the -wal and -shm ones too in case they outlived a crash.
+    ensurePrivateFile(path, options.log);
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenIfPresent(path + suffix, options.log);
+  }
   const db = new Database(path);
   try {
     // Before journal_mode: switching to WAL needs a lock another process may hold for a moment.
@@ -103,6 +117,10 @@ class SqliteStorage implements Storage {
 
       archiveAppend: db.prepare<[string, string, string, number, string | null, string]>(
         'INSERT INTO archive (store, owner, id, when_ms, with_jid, payload) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      // octet_length: the stored UTF-8 length, read from the record header without decoding the text.
+      archiveUsage: db.prepare<[string, string], { items: number; bytes: number }>(
+        'SELECT count(*) AS items, coalesce(sum(octet_length(payload)), 0) AS bytes FROM archive WHERE store = ? AND owner = ?',
       ),
       archiveSeq: db.prepare<[string, string, string], number>('SELECT seq FROM archive WHERE store = ? AND id = ? AND owner = ?').pluck(),
     };
@@ -328,6 +346,8 @@ class SqliteStorage implements Storage {
         const [clause, params] = where(owner, { with: query.with, start: query.start, end: query.end });
         return this.read(() => this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params)) as number;
       },
+
+      usage: async (owner) => this.read(() => sql.archiveUsage.get(name, owner))!,
 
       delete: async (owner, options = {}) => {
         const clauses = ['store = ?', 'owner = ?'];

@@ -49,11 +49,19 @@ export interface ArchiveResult {
   complete: boolean;
 }
 
+export interface ArchiveUsage {
+  items: number;
+  /** UTF-8 length of the payloads (ids, stamps and JIDs not included). */
+  bytes: number;
+}
+
 export interface ArchiveStore {
   append(owner: string, item: Omit<ArchiveItem, 'id'> & { id?: string }): Promise<string>;
   query(owner: string, query?: ArchiveQuery): Promise<ArchiveResult>;
   /** Number of items for the owner (optionally only those matching `with`). */
   count(owner: string, query?: Pick<ArchiveQuery, 'with' | 'start' | 'end'>): Promise<number>;
+  /** The owner's items and the UTF-8 bytes of their payloads together, for per-owner quotas. */
+  usage(owner: string): Promise<ArchiveUsage>;
   /** Deletes items; with `ids`, only those; with `before`, those older than that time; otherwise all of the owner's. */
   delete(owner: string, options?: { ids?: string[]; before?: number }): Promise<number>;
 }

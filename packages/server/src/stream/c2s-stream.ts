@@ -459,6 +459,12 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
     if (this.writable) this.conn.write(stanza.toString());
   }
 
+  drained(): Promise<void> {
+    // Detached (XEP-0198 hibernation) or closed: nothing is being written, so there is nothing to wait for.
+    if (!this.writable) return Promise.resolve();
+    return this.conn.drained?.() ?? Promise.resolve();
+  }
+
   /** Writes pre-serialised XML (fan-out serialises once for many recipients). */
   sendRaw(xmlText: string): void {
     if (this.writable) this.conn.write(xmlText);

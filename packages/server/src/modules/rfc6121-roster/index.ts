@@ -1,6 +1,7 @@
 // RFC 6121: rosters (§2), subscriptions (§3) and presence (§4), with roster versioning (XEP-0237) and
 // subscription pre-approval (§3.4). Message delivery rules are in rfc6121-routing.
 import { Jid, xml, NS } from '@parley/protocol';
+import { z } from 'zod';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import type { StanzaEvent } from '../../core/events';
@@ -9,15 +10,30 @@ import { registerRosterIq } from './roster-iq';
 import { Subscriptions, isSubscriptionType } from './subscriptions';
 import { PresenceService } from './presence';
 
+const options = z.object({
+  cache_size: z
+    .number()
+    .int()
+    .min(1)
+    .default(10_000)
+    .describe('Rosters of online users kept in memory at most (least recently used go first); offline users’ rosters are never kept'),
+});
+
 export default defineModule({
   name: 'roster',
   specs: [
     { spec: 'RFC 6121', version: '§2–§4', status: 'complete', note: 'roster, subscriptions, presence' },
     { spec: 'XEP-0237', version: '1.3', status: 'partial', note: 'versioning without deltas: a stale version gets the full roster' },
   ],
+  options: options as unknown as z.ZodType<z.infer<typeof options>>,
   setup(ctx) {
-    const { cluster } = ctx.server;
-    const store = new RosterStore(ctx.map<RosterItem>('roster'), ctx.keyval<number>('roster_version'), (owner) => cluster.invalidate('roster', owner));
+    const { cluster, sessions } = ctx.server;
+    const store = new RosterStore(
+      ctx.map<RosterItem>('roster'),
+      ctx.keyval<number>('roster_version'),
+      (owner) => cluster.invalidate('roster', owner),
+      { maxCached: ctx.options.cache_size, isOnline: (owner) => sessions.hasAccount(owner) },
+    );
     cluster.onInvalidate('roster', (owner) => store.forget(owner));
     const subscriptions = new Subscriptions(ctx, store);
     const presence = new PresenceService(ctx, store, subscriptions);

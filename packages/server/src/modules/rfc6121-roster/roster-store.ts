@@ -1,5 +1,8 @@
 // Roster items with their subscription state (RFC 6121 §2.1.2), cached for online users because every
 // presence broadcast reads the roster, and persisted through the 'roster' map store (write-through).
+// Only users with a session are cached: probes and subscription requests to offline users (anyone can send
+// those, to any number of users) read storage each time instead of filling memory, and the cache is an LRU
+// bounded by roster.cache_size, so even many online users (or cluster mirrors) cannot grow it without end.
 import type { KeyValueStore, MapStore } from '../../storage/types';
 import { KeyedQueue } from '../../core/keyed-queue';
 
@@ -21,7 +24,15 @@ export interface RosterItem {
 
 export type Roster = Map<string, RosterItem>;
 
+export interface RosterCacheOptions {
+  /** Rosters kept in memory at most; past it the least recently used one goes (read again from storage when needed). */
+  maxCached: number;
+  /** Whether the user (bare JID string) has a session: only their rosters are worth keeping. */
+  isOnline: (owner: string) => boolean;
+}
+
 export class RosterStore {
+  /** Least recently used first: a Map iterates in insertion order, and a hit re-inserts its entry. */
   private readonly cache = new Map<string, Promise<Roster>>();
   /** Writes to one roster run in order (the version counter is read, incremented and written). */
   private readonly writes = new KeyedQueue();
@@ -33,17 +44,33 @@ export class RosterStore {
     private readonly versions: KeyValueStore<number>,
     /** Told after a roster was written (cluster nodes caching it drop their copy). */
     private readonly changed: (owner: string) => void = () => {},
+    private readonly caching: RosterCacheOptions = { maxCached: Number.POSITIVE_INFINITY, isOnline: () => true },
   ) {}
 
-  /** The whole roster of a user (bare JID string), loaded once and kept while cached. */
+  /** The whole roster of a user (bare JID string): from the cache, or read from storage (and cached if online). */
   load(owner: string): Promise<Roster> {
-    let r = this.cache.get(owner);
-    if (!r) {
-      r = this.items.getAll(owner);
-      this.cache.set(owner, r);
-      r.catch(() => this.cache.delete(owner));
+    const cached = this.cache.get(owner);
+    if (cached) {
+      this.cache.delete(owner);
+      this.cache.set(owner, cached);
+      return cached;
+    }
+    const r = this.items.getAll(owner);
+    if (!this.caching.isOnline(owner)) return r;
+    this.cache.set(owner, r);
+    r.catch(() => {
+      if (this.cache.get(owner) === r) this.cache.delete(owner);
+    });
+    for (const oldest of this.cache.keys()) {
+      if (this.cache.size <= this.caching.maxCached) break;
+      this.cache.delete(oldest);
     }
     return r;
+  }
+
+  /** How many rosters are in memory now. */
+  get cachedCount(): number {
+    return this.cache.size;
   }
 
   async get(owner: string, contact: string): Promise<RosterItem | undefined> {

@@ -113,6 +113,72 @@ describe('XEP-0160 offline messages', () => {
   });
 });
 
+describe('XEP-0160 offline storage limits and batched delivery', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ offline: { max_per_user: 1000, max_bytes_per_user: 20_000, delivery_batch: 10 } });
+    for (const u of ['romeo', 'juliet', 'rosaline', 'friar']) await ts.createUser(u);
+  });
+  after(() => ts.stop());
+
+  it('bounces with service-unavailable once the user’s stored bytes would pass offline.max_bytes_per_user (§2)', async () => {
+    const romeo = await ts.client('romeo', { resource: 'bytes' });
+    const text = 'x'.repeat(6000); // with the envelope and delay stamp, each stored message is about 6.2 KB
+    for (let i = 1; i <= 4; i++) await romeo.send(`<message to='juliet@localhost' type='chat' id='b${i}'><body>${i}${text}</body></message>`);
+    const err = await romeo.waitFor((el) => el.attrs.id === 'b4');
+    assert.equal(err.attrs.type, 'error');
+    assert.equal(err.attrs.from, 'juliet@localhost');
+    assert.equal(condition(err), 'service-unavailable');
+    // A small message still fits in what is left; one larger than the whole allowance never does.
+    await romeo.send(`<message to='juliet@localhost' type='chat' id='small'><body>short</body></message>`);
+    await romeo.send(`<message to='juliet@localhost' type='chat' id='huge'><body>${'y'.repeat(25_000)}</body></message>`);
+    assert.equal(condition(await romeo.waitFor((el) => el.attrs.id === 'huge')), 'service-unavailable');
+    await pause();
+    assert.deepEqual(romeo.received.filter((el) => el.attrs.type === 'error').map((el) => el.attrs.id), ['b4', 'huge']);
+    const usage = await ts.running.server.storage.archive('offline').usage('juliet@localhost');
+    assert.equal(usage.items, 4);
+    assert.ok(usage.bytes <= 20_000, `stored ${usage.bytes} bytes`);
+
+    const juliet = await ts.client('juliet');
+    await juliet.waitFor((el) => el.attrs.id === 'small');
+    assert.deepEqual(juliet.received.filter((el) => el.name === 'message').map((el) => el.attrs.id), ['b1', 'b2', 'b3', 'small']);
+  });
+
+  it('delivers many stored messages in batches of offline.delivery_batch, in order, not in one burst', async () => {
+    const friar = await ts.client('friar', { resource: 'many' });
+    for (let i = 1; i <= 35; i++) await friar.send(`<message to='rosaline@localhost' type='chat' id='m${i}'><body>${i}</body></message>`);
+    await pause(300);
+    assert.equal(friar.received.filter((el) => el.attrs.type === 'error').length, 0);
+    assert.equal(await ts.running.server.storage.archive('offline').count('rosaline@localhost'), 35);
+
+    // A burst: the stanzas queued for rosaline within one turn of the event loop, which her connection writes
+    // out together. Recorded on the server's own outbound path ('session/sending').
+    const bursts: number[] = [];
+    let burstOpen = false;
+    const watch = ts.running.server.hooks.on('session/sending', ({ session, stanza }) => {
+      if (session.jid.toBareString() !== 'rosaline@localhost' || stanza.name !== 'message') return;
+      if (!burstOpen) {
+        burstOpen = true;
+        bursts.push(0);
+        setImmediate(() => (burstOpen = false));
+      }
+      bursts[bursts.length - 1]!++;
+    });
+    try {
+      const rosaline = await ts.client('rosaline');
+      await rosaline.waitFor((el) => el.attrs.id === 'm35');
+      assert.deepEqual(
+        rosaline.received.filter((el) => el.name === 'message').map((el) => el.attrs.id),
+        Array.from({ length: 35 }, (_, i) => `m${i + 1}`),
+      );
+      assert.deepEqual(bursts, [10, 10, 10, 5]);
+      assert.equal(await ts.running.server.storage.archive('offline').count('rosaline@localhost'), 0);
+    } finally {
+      watch.dispose();
+    }
+  });
+});
+
 describe('isWorthStoring', () => {
   const worth = (x: string) => isWorthStoring(parseXml(x));
   it('keeps messages with content, not those with only chat states or a thread', () => {

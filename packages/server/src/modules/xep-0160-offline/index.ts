@@ -38,15 +38,18 @@ export default defineModule({
         if (!isWorthStoring(stanza)) throw new StanzaError('service-unavailable');
         const owner = to.toBareString();
         await queue.run(owner, async () => {
-          // XEP-0160 §2: a full queue is service-unavailable for the sender.
-          if ((await archive.count(owner)) >= config.offline.max_per_user) {
-            throw new StanzaError('service-unavailable', 'The recipient’s offline storage is full');
-          }
           const now = Date.now();
           const stored = stanza.clone();
           // XEP-0160 §2 (RECOMMENDED) / XEP-0203: when and where the message waited.
           stored.append(xml('delay', { xmlns: NS.DELAY, from: domain, stamp: new Date(now).toISOString() }, 'Offline Storage'));
-          await archive.append(owner, { when: now, with: from.toBareString(), payload: stored.toString() });
+          const payload = stored.toString();
+          // XEP-0160 §2: a full queue is service-unavailable for the sender (as RFC 6121 §8.5.2.2.1 answers a
+          // message not stored). Full by count or by bytes: a count alone lets 1000 stanzas of 256 KiB each pile up.
+          const usage = await archive.usage(owner);
+          if (usage.items >= config.offline.max_per_user || usage.bytes + Buffer.byteLength(payload, 'utf8') > config.offline.max_bytes_per_user) {
+            throw new StanzaError('service-unavailable', 'The recipient’s offline storage is full');
+          }
+          await archive.append(owner, { when: now, with: from.toBareString(), payload });
         });
         return true;
       },
@@ -66,22 +69,34 @@ export default defineModule({
       return false;
     });
 
+    /**
+     * Delivers the stored messages a batch at a time (offline.delivery_batch), each batch read, written and
+     * deleted before the next: a user with thousands waiting never has them all in memory, nor in one write.
+     * Between batches the connection drains (when its transport has write backpressure) and other streams get
+     * their turn. A session that goes away in the meantime keeps the rest for next time.
+     */
     async function deliver(owner: string, session: Session): Promise<void> {
-      const { items } = await archive.query(owner);
-      const done: string[] = [];
-      for (const item of items) {
-        // A session that went away in the meantime keeps the rest for next time.
-        if (sessions.get(session.jid) !== session) break;
-        let message: XmlElement | undefined;
-        try {
-          message = parseXml(item.payload);
-        } catch (err) {
-          ctx.log.warn({ err, owner, id: item.id }, 'dropping an unreadable offline message');
+      const isCurrent = () => sessions.get(session.jid) === session;
+      for (;;) {
+        if (!isCurrent()) return;
+        const { items, complete } = await archive.query(owner, { limit: config.offline.delivery_batch });
+        const done: string[] = [];
+        for (const item of items) {
+          if (!isCurrent()) break;
+          let message: XmlElement | undefined;
+          try {
+            message = parseXml(item.payload);
+          } catch (err) {
+            ctx.log.warn({ err, owner, id: item.id }, 'dropping an unreadable offline message');
+          }
+          if (message) session.send(message);
+          done.push(item.id);
         }
-        if (message) session.send(message);
-        done.push(item.id);
+        if (done.length > 0) await archive.delete(owner, { ids: done });
+        if (complete || done.length < items.length) return;
+        await session.drained?.();
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      if (done.length > 0) await archive.delete(owner, { ids: done });
     }
 
     ctx.on('account/deleted', async ({ jid }) => {
