@@ -11,9 +11,10 @@ import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
+import { ClientStreams } from './net/client-streams';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
-import type { C2sPolicy } from './stream/c2s-policy';
+import type { C2sSettings } from './stream/c2s-settings';
 
 export interface RunningServer {
   server: ParleyServer;
@@ -78,7 +79,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
-  const policy: C2sPolicy = {
+  const settings: C2sSettings = {
     requireTls: config.c2s.require_tls && !allowPlaintext,
     maxStanzaSize: config.c2s.max_stanza_size,
     maxSessions: config.c2s.max_connections,
@@ -86,26 +87,28 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext, scramIterations: config.auth.scram_iterations }),
     authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, config.rate_limit.exempt_networks),
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
-    preAuthIq: (iq, stream) => server.handlePreAuthIq(iq, stream),
-    streamElement: (el, stream) => server.handleStreamElement(el, stream),
-    preBindElement: (el, stream) => server.handlePreBindElement(el, stream),
   };
+  // One set of limits for every client transport.
+  const streams = new ClientStreams(server, settings, {
+    maxConnections: config.c2s.max_connections,
+    maxConnectionsPerIp: config.c2s.max_connections_per_ip,
+    idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
+    keepaliveMs: config.c2s.whitespace_ping_s * 1000,
+    perIpExempt: (ip) => settings.authLimiter.isExempt(ip),
+  });
 
   let listener: RunningListener;
   try {
-    listener = await startC2sListeners(server, policy, {
+    listener = await startC2sListeners(streams, {
       host: config.c2s.bind,
       port: config.c2s.port,
       tlsPort: config.c2s.tls_port,
       secureContext,
       tls,
-      maxConnections: config.c2s.max_connections,
-      maxConnectionsPerIp: config.c2s.max_connections_per_ip,
-      idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
-      whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
-      perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
+      maxStanzaSize: config.c2s.max_stanza_size,
     });
   } catch (err) {
+    streams.closeAll();
     await server.stop();
     await cluster?.stop();
     throw err;
@@ -115,7 +118,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     server,
     ports: listener.ports,
     async stop() {
-      await listener.close();
+      // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
+      const closed = listener.close();
+      streams.closeAll();
+      await closed;
       await server.stop();
       await cluster?.stop();
       log.info('Parley stopped');
