@@ -12,13 +12,15 @@ import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { ClientStreams } from './net/client-streams';
+import { startHttpServer, type RunningHttpServer } from './net/http-server';
+import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
 import type { C2sSettings } from './stream/c2s-settings';
 
 export interface RunningServer {
   server: ParleyServer;
-  ports: { c2s: number; c2sTls: number | undefined };
+  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number };
   stop(): Promise<void>;
 }
 
@@ -97,7 +99,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     perIpExempt: (ip) => settings.authLimiter.isExempt(ip),
   });
 
-  let listener: RunningListener;
+  // RFC 7395: WebSocket clients are client streams under the same settings and limits.
+  const websocket = config.websocket.enabled
+    ? registerWebSocketEndpoint(server.http, streams, {
+        maxStanzaSize: config.c2s.max_stanza_size,
+        maxSendBuffer: config.websocket.max_send_buffer,
+        seeOtherUri: config.websocket.see_other_uri,
+        allowedOrigins: config.websocket.allowed_origins,
+      })
+    : undefined;
+
+  let listener: RunningListener | undefined;
+  let http: RunningHttpServer | undefined;
   try {
     listener = await startC2sListeners(streams, {
       host: config.c2s.bind,
@@ -107,19 +120,25 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       tls,
       maxStanzaSize: config.c2s.max_stanza_size,
     });
+    http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls });
   } catch (err) {
+    await listener?.close();
+    websocket?.close();
     streams.closeAll();
     await server.stop();
     await cluster?.stop();
     throw err;
   }
-  log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, modules: server.modules.length }, 'Parley started');
+  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https };
+  log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, modules: server.modules.length }, 'Parley started');
+  const running = { listener, http };
   return {
     server,
-    ports: listener.ports,
+    ports,
     async stop() {
       // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
-      const closed = listener.close();
+      const closed = Promise.all([running.listener.close(), running.http.close()]);
+      websocket?.close();
       streams.closeAll();
       await closed;
       await server.stop();

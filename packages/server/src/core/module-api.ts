@@ -16,6 +16,7 @@ import type { SessionTable } from './sessions';
 import type { Cluster } from '../cluster/types';
 import type { PreAuthIqHandler, PreBindElementHandler, StreamElementHandler } from './c2s-registry';
 import type { Bind2InlineFeature, InlineRegistry, Sasl2InlineFeature } from './sasl2-inline';
+import type { ConnectionMethod, HttpHandler, HttpMethod } from './http-routes';
 
 export interface SpecInfo {
   spec: string;
@@ -72,6 +73,14 @@ export interface C2sFacet {
   registerBind2Inline(feature: Bind2InlineFeature): Disposable;
 }
 
+/** What a module serves on the HTTP server (http.port, http.tls_port); every route is disposed with the module. */
+export interface HttpFacet {
+  /** `method` on `path` (exact, or everything under it when it ends in '/*'). */
+  route(method: HttpMethod, path: string, handler: HttpHandler): Disposable;
+  /** The connection methods the transports serve (WebSocket, BOSH), for XEP-0156 host-meta. */
+  readonly connectionMethods: readonly ConnectionMethod[];
+}
+
 export interface IqRegistrar {
   /** Registers an iq handler on this domain; also advertises `ns` in disco#info of the targets (unless feature: false). */
   get(ns: string, name: string, opts: { to: IqTarget[]; feature?: boolean }, handler: IqHandler): Disposable;
@@ -94,6 +103,8 @@ export interface ModuleContext<O = Record<string, unknown>> {
   readonly iq: IqRegistrar;
   /** Client stream extensions (XEP-0077 before authentication, XEP-0198, SASL2 and Bind 2 inline features). */
   readonly c2s: C2sFacet;
+  /** Paths on the HTTP server (XEP-0156 host-meta; upload, the web app and the admin API next). */
+  readonly http: HttpFacet;
   /** disco#info of the main host and of every account (bare JID). */
   readonly disco: { host: DiscoInfo; account: DiscoInfo };
   on<K extends keyof ServerEvents & string>(event: K, handler: Handler<ServerEvents[K]>, priority?: PriorityValue): Disposable;

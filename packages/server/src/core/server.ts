@@ -14,6 +14,7 @@ import type { C2sFacet, IqRegistrar, ModuleContext, ModuleDefinition, ServerApi,
 import { Router } from './router';
 import { SessionTable } from './sessions';
 import { C2sRegistry } from './c2s-registry';
+import { HttpRoutes } from './http-routes';
 import { LocalCluster, type Cluster } from '../cluster/types';
 
 export interface LoadedModule {
@@ -34,6 +35,8 @@ export class ParleyServer implements ServerApi {
   readonly modules: LoadedModule[] = [];
   /** What modules added to client streams (ctx.c2s), read by the client streams. */
   readonly c2s = new C2sRegistry();
+  /** Routes of the HTTP server (ctx.http), served by net/http-server.ts once the listeners start. */
+  readonly http = new HttpRoutes();
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
   private readonly admins: Set<string>;
@@ -134,6 +137,7 @@ export class ParleyServer implements ServerApi {
 
   private createContext(definition: ModuleDefinition<any>, loaded: LoadedModule, options: unknown): ModuleContext<any> {
     const log = this.log.child({ module: definition.name });
+    const http = this.http;
     const track = (d: Disposable): Disposable => {
       loaded.disposables.push(d);
       return d;
@@ -145,6 +149,12 @@ export class ParleyServer implements ServerApi {
       server: this,
       iq: this.iqRegistrar(this.main, loaded),
       c2s: this.c2sFacet(track),
+      http: {
+        route: (method, path, handler) => track(this.http.route(method, path, handler)),
+        get connectionMethods() {
+          return http.connectionMethods;
+        },
+      },
       disco: { host: this.main.info, account: this.main.accountInfo },
       on: (event, handler, priority) => track(this.hooks.on(event, handler, priority)),
       keyval: (name) => this.storage.keyval(name),
