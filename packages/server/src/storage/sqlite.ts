@@ -329,6 +329,11 @@ class SqliteStorage implements Storage {
         return this.read(() => this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params)) as number;
       },
 
+      replace: async (owner, id, payload) => {
+        const update = 'UPDATE archive SET payload = ? WHERE store = ? AND owner = ? AND id = ?';
+        return (await this.write(() => this.prepared(update).run(payload, name, owner, id))).changes > 0;
+      },
+
       delete: async (owner, options = {}) => {
         const clauses = ['store = ?', 'owner = ?'];
         const params: unknown[] = [name, owner];

@@ -54,6 +54,11 @@ export interface ArchiveStore {
   query(owner: string, query?: ArchiveQuery): Promise<ArchiveResult>;
   /** Number of items for the owner (optionally only those matching `with`). */
   count(owner: string, query?: Pick<ArchiveQuery, 'with' | 'start' | 'end'>): Promise<number>;
+  /**
+   * Replaces the payload of one item, keeping its id, time, 'with' and place in the order (a tombstone for a
+   * retracted message, XEP-0424 §5 / XEP-0425). False when the owner has no such item.
+   */
+  replace(owner: string, id: string, payload: string): Promise<boolean>;
   /** Deletes items; with `ids`, only those; with `before`, those older than that time; otherwise all of the owner's. */
   delete(owner: string, options?: { ids?: string[]; before?: number }): Promise<number>;
 }

@@ -26,7 +26,7 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
     // §7.5 / §7.4: an occupant whose client bounces room messages is gone.
     const room = svc.get(to);
     const occ = room?.byReal.get(from.toString());
-    if (room && occ && to.resource === undefined) await svc.removeOccupant(room, occ, { codes: [333] });
+    if (room && occ && to.resource === undefined) await svc.removeSession(room, occ, from.toString(), { codes: [333] });
     return;
   }
   const room = svc.get(to);
@@ -87,7 +87,8 @@ async function privateMessage(svc: MucService, room: Room, occ: Occupant | undef
   if (!target) throw new StanzaError('item-not-found', 'no such occupant');
   const children = stanza.children.filter((c) => typeof c === 'string' || c.attrs.xmlns !== NS.MUC_USER);
   const msg = reflect(new XmlElement(stanza.name, stanza.attrs, children), room.occJid(occ.nick), occ, [xml('x', { xmlns: NS.MUC_USER })]);
-  await svc.send(addressed(msg, target.jid.toString()));
+  // Multi-session nicks: every joined device of the target gets it.
+  await svc.sendToOccupant(target, msg);
 }
 
 /**
