@@ -2,7 +2,7 @@
 // declines (§7.8.2), voice requests (§7.13). Only occupants may speak; visitors not in moderated rooms.
 import { Jid, NS, StanzaError, xml, XmlElement, formElement, SubmittedForm, findForm } from '@parley/protocol';
 import type { StanzaEvent } from '../../core/events';
-import { AFFILIATION_RANK, addressed, type Occupant, type Room } from './room';
+import { AFFILIATION_RANK, type Occupant, type Room } from './room';
 import type { MucService } from './service';
 import { setRole } from './roles';
 import { isLogged } from './mam';
