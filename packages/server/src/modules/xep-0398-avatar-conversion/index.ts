@@ -18,6 +18,8 @@ type Conversion = { kind: 'pep-to-vcard'; bare: string; metadata: XmlElement } |
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const ID_PREFIX = 'avatar-conversion-';
+/** Client requests awaiting their result at once, at most (the oldest is forgotten first). */
+const MAX_PENDING = 10_000;
 
 export default defineModule({
   name: 'avatar-conversion',
@@ -78,7 +80,10 @@ export default defineModule({
       ({ stanza, from, to, origin }: StanzaEvent) => {
         if (origin.kind !== 'c2s' || stanza.attrs.type !== 'set' || !to.bareEquals(from) || stanza.attrs.id === undefined) return false;
         const conversion = conversionOf(stanza, from.toBareString());
-        if (conversion) pending.set(`${from.toString()}|${stanza.attrs.id}`, conversion);
+        if (!conversion) return false;
+        // A reply that never comes (the request went to another cluster node) must not pile up entries.
+        if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
+        pending.set(`${from.toString()}|${stanza.attrs.id}`, conversion);
         return false;
       },
       Priority.Filter,
