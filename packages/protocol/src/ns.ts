@@ -57,6 +57,14 @@ export const NS = {
   MUC_STABLE_ID: 'http://jabber.org/protocol/muc#stable_id',
   CONFERENCE: 'jabber:x:conference',
   OCCUPANT_ID: 'urn:xmpp:occupant-id:0',
+  // XEP-0410 §3.3: the room answers self-pings itself
+  MUC_SELF_PING: 'http://jabber.org/protocol/muc#self-ping-optimization',
+  // XEP-0424 message retraction, XEP-0425 moderation (current :1; the :0 forms over XEP-0422 fastening still in use)
+  RETRACT: 'urn:xmpp:message-retract:1',
+  RETRACT_0: 'urn:xmpp:message-retract:0',
+  MODERATE: 'urn:xmpp:message-moderate:1',
+  MODERATE_0: 'urn:xmpp:message-moderate:0',
+  FASTEN: 'urn:xmpp:fasten:0',
   // Publish-subscribe
   PUBSUB: 'http://jabber.org/protocol/pubsub',
   PUBSUB_EVENT: 'http://jabber.org/protocol/pubsub#event',
@@ -69,6 +77,10 @@ export const NS = {
   AVATAR_DATA: 'urn:xmpp:avatar:data',
   AVATAR_METADATA: 'urn:xmpp:avatar:metadata',
   NICK: 'http://jabber.org/protocol/nick',
+  // XEP-0398: the server converts between PEP (XEP-0084) and vCard (XEP-0153) avatars
+  AVATAR_CONVERSION: 'urn:xmpp:pep-vcard-conversion:0',
+  // XEP-0215 external service discovery (STUN/TURN)
+  EXTDISCO: 'urn:xmpp:extdisco:2',
   BOOKMARKS2: 'urn:xmpp:bookmarks:1',
   BOOKMARKS: 'storage:bookmarks',
   // Archive, mobile

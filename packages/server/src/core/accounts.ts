@@ -1,7 +1,7 @@
 // Accounts on the main host: creation with SCRAM keys (RFC 5802; the password itself is never stored),
 // password changes, deletion (modules clean their data on 'account/deleted'), and a small existence cache
 // because every message to a bare JID asks "does this user exist?" (RFC 6121 §8.5.1).
-import { Jid, JidError, normalizeLocal } from '@parley/protocol';
+import { Jid, JidError, SaslFailure, normalizeLocal } from '@parley/protocol';
 import type { AccountStore, Credentials } from '../storage/types';
 import { AccountExistsError } from '../storage/types';
 import { SaslPrepError, deriveCredentials } from '../stream/sasl/credentials';
@@ -17,8 +17,12 @@ export class AccountError extends Error {
   }
 }
 
+/** Says why an authenticated account may not log in now (a SaslFailure), or nothing. Modules add these. */
+export type LoginCheck = (username: string) => Promise<SaslFailure | undefined>;
+
 export class AccountService {
   private readonly known = new Set<string>();
+  private readonly loginChecks = new Set<LoginCheck>();
 
   constructor(
     readonly host: string,
@@ -49,6 +53,24 @@ export class AccountService {
     const account = await this.store.get(this.host, username);
     if (account) this.known.add(username);
     return account !== undefined;
+  }
+
+  /** A module's say in who may log in (XEP-0133 §4.3 disabled accounts); disposing removes it. */
+  addLoginCheck(check: LoginCheck): { dispose(): void } {
+    this.loginChecks.add(check);
+    return { dispose: () => this.loginChecks.delete(check) };
+  }
+
+  /**
+   * After the mechanism proved the credentials, and before <success/> (both SASL profiles): a deleted account is
+   * not-authorized, and any login check may refuse with its own RFC 6120 §6.5 condition (account-disabled …).
+   */
+  async assertMayLogIn(username: string): Promise<void> {
+    if (!(await this.exists(username))) throw new SaslFailure('not-authorized');
+    for (const check of this.loginChecks) {
+      const failure = await check(username);
+      if (failure) throw failure;
+    }
   }
 
   async getCredentials(username: string): Promise<Credentials | undefined> {

@@ -26,6 +26,8 @@ export interface AdminCommand {
   node?: string;
   description: string;
   fields: CommandField[];
+  /** Values the form starts with (XEP-0133 §4.25: editing the message of the day shows the current one). */
+  current?(): Promise<CommandArgs>;
   /** `actor` is the admin's JID for XMPP callers, undefined for the local CLI (trusted by file access). */
   run(args: CommandArgs, actor: Jid | undefined): Promise<CommandResult>;
 }

@@ -346,6 +346,20 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
         assert.deepEqual(await archive.usage(owner), { items: 1, bytes: 16 });
       });
 
+      it('replaces one item\'s payload in place, only the owner\'s', async () => {
+        const archive = storage.archive('mam');
+        await fill(archive, owner, 3);
+        await archive.append('romeo@example.com', { id: 'r1', when: 1, payload: 'romeo' });
+        assert.equal(await archive.replace(owner, 'm2', '<tombstone/>'), true);
+        assert.equal(await archive.replace(owner, 'r1', 'stolen'), false);
+        assert.equal(await archive.replace(owner, 'missing', 'x'), false);
+        assert.equal(await storage.archive('muc').replace(owner, 'm2', 'x'), false);
+        const items = (await archive.query(owner)).items;
+        assert.deepEqual(ids(items), ['m1', 'm2', 'm3']);
+        assert.deepEqual(items[1], { id: 'm2', when: 2000, with: 'mercutio@example.com', payload: '<tombstone/>' });
+        assert.equal((await archive.query('romeo@example.com')).items[0]!.payload, 'romeo');
+      });
+
       it('deletes by ids, only the owner\'s, and an empty id list deletes nothing', async () => {
         const archive = storage.archive('mam');
         await fill(archive, owner, 4);

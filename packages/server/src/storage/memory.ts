@@ -188,6 +188,15 @@ export function createMemoryStorage(): Storage {
         const list = table.byOwner.get(owner) ?? [];
         return { items: list.length, bytes: list.reduce((sum, e) => sum + Buffer.byteLength(e.item.payload, 'utf8'), 0) };
       },
+      async replace(owner, id, payload) {
+        open();
+        const found = table.ids.get(id);
+        if (!found || found.owner !== owner) return false;
+        const entry = table.byOwner.get(owner)?.find((e) => e.seq === found.seq);
+        if (!entry) return false;
+        entry.item = archiveItem(id, entry.item.when, entry.item.with, payload);
+        return true;
+      },
       async delete(owner, options = {}) {
         open();
         const list = table.byOwner.get(owner);

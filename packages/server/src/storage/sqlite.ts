@@ -348,6 +348,10 @@ class SqliteStorage implements Storage {
       },
 
       usage: async (owner) => this.read(() => sql.archiveUsage.get(name, owner))!,
+      replace: async (owner, id, payload) => {
+        const update = 'UPDATE archive SET payload = ? WHERE store = ? AND owner = ? AND id = ?';
+        return (await this.write(() => this.prepared(update).run(payload, name, owner, id))).changes > 0;
+      },
 
       delete: async (owner, options = {}) => {
         const clauses = ['store = ?', 'owner = ?'];

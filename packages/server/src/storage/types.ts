@@ -62,6 +62,11 @@ export interface ArchiveStore {
   count(owner: string, query?: Pick<ArchiveQuery, 'with' | 'start' | 'end'>): Promise<number>;
   /** The owner's items and the UTF-8 bytes of their payloads together, for per-owner quotas. */
   usage(owner: string): Promise<ArchiveUsage>;
+  /**
+   * Replaces the payload of one item, keeping its id, time, 'with' and place in the order (a tombstone for a
+   * retracted message, XEP-0424 §5 / XEP-0425). False when the owner has no such item.
+   */
+  replace(owner: string, id: string, payload: string): Promise<boolean>;
   /** Deletes items; with `ids`, only those; with `before`, those older than that time; otherwise all of the owner's. */
   delete(owner: string, options?: { ids?: string[]; before?: number }): Promise<number>;
 }

@@ -106,7 +106,7 @@ export class SaslNegotiation {
       return { reply: xml('challenge', { xmlns: NS.SASL }, result.data.length ? result.data.toString('base64') : '=') };
     }
     this.exchange = undefined;
-    if (!(await this.server.accounts.exists(result.username))) throw new SaslFailure('not-authorized');
+    await this.server.accounts.assertMayLogIn(result.username);
     const additional = result.additional?.toString('base64');
     return { reply: xml('success', { xmlns: NS.SASL }, additional ?? null), username: result.username };
   }

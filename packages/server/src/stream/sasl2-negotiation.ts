@@ -143,7 +143,7 @@ export class Sasl2Negotiation {
       return { reply: xml('challenge', { xmlns: NS.SASL2 }, result.data.length > 0 ? result.data.toString('base64') : null) };
     }
     this.attempt = undefined;
-    if (!(await this.server.accounts.exists(result.username))) throw new SaslFailure('not-authorized');
+    await this.server.accounts.assertMayLogIn(result.username);
     const account = Jid.of(result.username, this.server.domain);
     let bound: Jid | undefined;
     let resumed: Sasl2Outcome['resumed'];

@@ -34,6 +34,11 @@ export function roomInfo(room: Room, req: IqRequest): XmlElement {
     NS.DISCO_INFO,
     NS.DISCO_ITEMS,
     NS.OCCUPANT_ID,
+    // XEP-0410 §3.3: self-pings are answered by the room (iq-forward.ts).
+    NS.MUC_SELF_PING,
+    // XEP-0425 §4: moderators may retract messages (moderation.ts), in the current and the :0 form.
+    NS.MODERATE,
+    NS.MODERATE_0,
     c.public ? 'muc_public' : 'muc_hidden',
     c.membersOnly ? 'muc_membersonly' : 'muc_open',
     c.passwordProtected ? 'muc_passwordprotected' : 'muc_unsecured',

@@ -96,6 +96,19 @@ export class HistoryBuffer {
     this.trim(limits);
   }
 
+  /** The entry whose stanza-id (by the room) is `id`, if the buffer still holds it. */
+  find(id: string, room: string): HistoryEntry | undefined {
+    return this.entries.find((e) => e.stanza.getChildren('stanza-id', NS.STANZA_ID).some((s) => s.attrs.id === id && s.attrs.by === room));
+  }
+
+  /** Replaces an entry's stanza in place (XEP-0425 tombstone), keeping its time; the byte count follows. */
+  replace(entry: HistoryEntry, stanza: XmlElement): void {
+    const serialised = stanza.toString();
+    const bytes = Buffer.byteLength(serialised, 'utf8');
+    this.totalBytes += bytes - entry.bytes;
+    Object.assign(entry, { stanza, chars: serialised.length, bytes });
+  }
+
   /** The entries a joiner asked for, oldest first. */
   select(req: HistoryRequest, now = Date.now()): HistoryEntry[] {
     let max = req.maxstanzas ?? Infinity;

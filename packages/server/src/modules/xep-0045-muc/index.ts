@@ -18,6 +18,7 @@ import { MucService, type MucOptions } from './service';
 import type { StoredHistory } from './history';
 import { forwardIq } from './iq-forward';
 import { mamForm, mamMetadata, mamQuery } from './mam';
+import { applyToIq, moderateIq } from './moderation';
 
 type RoomIq = (svc: MucService, room: Room, req: IqRequest) => unknown;
 
@@ -34,6 +35,9 @@ const ROOM_IQS: Record<string, RoomIq> = {
   [`set|${NS.MAM}|query`]: mamQuery,
   [`get|${NS.MAM}|query`]: mamForm,
   [`get|${NS.MAM}|metadata`]: mamMetadata,
+  // XEP-0425: moderators retract messages (moderation.ts), current form and the 0.2 fastening form.
+  [`set|${NS.MODERATE}|moderate`]: moderateIq,
+  [`set|${NS.FASTEN}|apply-to`]: applyToIq,
 };
 
 const options = z.object({
@@ -66,9 +70,12 @@ const options = z.object({
 export default defineModule<MucOptions>({
   name: 'muc',
   specs: [
-    { spec: 'XEP-0045', version: '1.35', status: 'partial', note: 'no room registration approval workflow, no nick-based iq forwarding beyond results' },
+    { spec: 'XEP-0045', version: '1.35', status: 'partial', note: 'no room registration approval workflow, no nick-based iq forwarding beyond results; multi-session nicks' },
     { spec: 'XEP-0421', version: '0.2.0', status: 'complete' },
     { spec: 'XEP-0249', version: '1.2', status: 'complete', note: 'messages between users, nothing to do on the service' },
+    { spec: 'XEP-0410', version: '1.1.0', status: 'complete', note: 'self-pings answered by the room (§3.3)' },
+    { spec: 'XEP-0425', version: '0.3.0', status: 'complete', note: 'retraction only; the 0.2 apply-to form accepted too' },
+    { spec: 'XEP-0424', version: '0.4.2', status: 'partial', note: 'in rooms: own retraction by stanza-id, tombstone in history and archive' },
   ],
   options: options as unknown as z.ZodType<MucOptions>,
   async setup(ctx) {

@@ -1,7 +1,7 @@
 // XEP-0045 §7.? (IQ to an occupant, cf. §6.6 disco of an occupant): an occupant's iq to room/nick goes to the
 // target's real JID from the sender's room/nick, with an id of the room's own; the reply travels back the same
-// way. Non-occupants get not-acceptable, unknown nicks item-not-found.
-import { StanzaError, XmlElement } from '@parley/protocol';
+// way. Non-occupants get not-acceptable, unknown nicks item-not-found. XEP-0410 self-pings are answered here.
+import { NS, StanzaError, xml, XmlElement } from '@parley/protocol';
 import type { StanzaEvent } from '../../core/events';
 import type { MucService } from './service';
 
@@ -39,6 +39,15 @@ export async function forwardIq(svc: MucService, event: StanzaEvent): Promise<vo
   if (!room || room.locked) throw new StanzaError('item-not-found', 'no such room');
   const sender = room.byReal.get(from.toString());
   if (!sender) throw new StanzaError('not-acceptable', 'only occupants may send iqs to occupants');
+  // XEP-0410 §3.3 server optimisation: a ping to one's own occupant JID is answered by the room itself —
+  // result while this session is joined (not-acceptable above when it is not) — instead of travelling to one
+  // of the occupant's devices, which may be asleep. A nick no longer held gives item-not-found below, which
+  // §3.2 tells the client means "joined, but the nick changed".
+  const payload = stanza.elements()[0];
+  if (type === 'get' && sender.nick === to.resource && payload?.name === 'ping' && payload.attrs.xmlns === NS.PING && stanza.elements().length === 1) {
+    await svc.send(xml('iq', { type: 'result', id: stanza.attrs.id, from: to.toString(), to: from.toString() }));
+    return;
+  }
   const target = room.occupants.get(to.resource!);
   if (!target) throw new StanzaError('item-not-found', 'no such occupant');
   const id = `muc${(++counter).toString(36)}:${stanza.attrs.id ?? ''}`;

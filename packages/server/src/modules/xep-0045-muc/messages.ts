@@ -2,10 +2,11 @@
 // declines (§7.8.2), voice requests (§7.13). Only occupants may speak; visitors not in moderated rooms.
 import { Jid, NS, StanzaError, xml, XmlElement, formElement, SubmittedForm, findForm } from '@parley/protocol';
 import type { StanzaEvent } from '../../core/events';
-import { AFFILIATION_RANK, addressed, type Occupant, type Room } from './room';
+import { AFFILIATION_RANK, type Occupant, type Room } from './room';
 import type { MucService } from './service';
 import { setRole } from './roles';
 import { isLogged } from './mam';
+import { ownRetraction } from './moderation';
 import { newArchiveId, stanzaId, stripStanzaIds } from '../xep-0313-mam/engine';
 
 /** Removes what only the room may say (occupant-id, XEP-0421 §4) and marks the room's. */
@@ -26,7 +27,7 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
     // §7.5 / §7.4: an occupant whose client bounces room messages is gone.
     const room = svc.get(to);
     const occ = room?.byReal.get(from.toString());
-    if (room && occ && to.resource === undefined) await svc.removeOccupant(room, occ, { codes: [333] });
+    if (room && occ && to.resource === undefined) await svc.removeSession(room, occ, from.toString(), { codes: [333] });
     return;
   }
   const room = svc.get(to);
@@ -44,6 +45,15 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
   // §7.4: only occupants may send to all; in a moderated room only those with voice (§8.3).
   if (!occ) throw new StanzaError('not-acceptable', 'only occupants may send messages to the room');
   if (occ.role === 'visitor' || occ.role === 'none') throw new StanzaError('forbidden', 'you have no voice in this room');
+  // XEP-0359 security considerations: only the room may claim where its archive keeps a message.
+  stripStanzaIds(stanza, room.jidString);
+  // XEP-0424 §4: retracting one's own message (moderation.ts checks that it is one's own).
+  const retraction = stanza.getChild('retract', NS.RETRACT);
+  if (retraction) {
+    const id = retraction.attrs.id;
+    if (!id) throw new StanzaError('bad-request', 'retract needs the id of the message');
+    return ownRetraction(svc, room, occ, id, reflect(stanza, room.occJid(occ.nick), occ));
+  }
   const subject = stanza.getChild('subject');
   const hasBody = stanza.getChild('body') !== undefined;
   if (subject && !hasBody) {
@@ -53,8 +63,6 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
     room.subjectBy = occ.nick;
     void svc.persist(room);
   }
-  // XEP-0359 security considerations: only the room may claim where its archive keeps a message.
-  stripStanzaIds(stanza, room.jidString);
   const logged = isLogged(room) && (hasBody || subject !== undefined);
   const id = logged ? newArchiveId() : undefined;
   // XEP-0313 §3.5: occupants learn the archive id, 'by' the room.
@@ -87,7 +95,8 @@ async function privateMessage(svc: MucService, room: Room, occ: Occupant | undef
   if (!target) throw new StanzaError('item-not-found', 'no such occupant');
   const children = stanza.children.filter((c) => typeof c === 'string' || c.attrs.xmlns !== NS.MUC_USER);
   const msg = reflect(new XmlElement(stanza.name, stanza.attrs, children), room.occJid(occ.nick), occ, [xml('x', { xmlns: NS.MUC_USER })]);
-  await svc.send(addressed(msg, target.jid.toString()));
+  // Multi-session nicks: every joined device of the target gets it.
+  await svc.sendToOccupant(target, msg);
 }
 
 /**

@@ -27,13 +27,14 @@ export async function handlePresence(svc: MucService, event: StanzaEvent): Promi
   const room = svc.get(to);
   const occ = room?.byReal.get(from.toString());
   if (type === 'error') {
-    // The occupant's client or server bounced room traffic: it is gone (status 333, "technical problem").
-    if (room && occ) await svc.removeOccupant(room, occ, { codes: [333] });
+    // The occupant's client or server bounced room traffic: that session is gone (status 333, "technical problem").
+    if (room && occ) await svc.removeSession(room, occ, from.toString(), { codes: [333] });
     return;
   }
   if (type === 'unavailable') {
-    // §7.14: exiting; whatever nick it was addressed to (the core also sends one per directed presence).
-    if (room && occ) await svc.removeOccupant(room, occ, { payload: stanza.getChildren('status') });
+    // §7.14: exiting; whatever nick it was addressed to (the core also sends one per directed presence). A
+    // multi-session occupant stays while another of its sessions is joined (service.ts removeSession).
+    if (room && occ) await svc.removeSession(room, occ, from.toString(), { payload: stanza.getChildren('status') });
     return;
   }
   if (type !== undefined) return; // probes and subscriptions have no meaning for a room
@@ -42,6 +43,7 @@ export async function handlePresence(svc: MucService, event: StanzaEvent): Promi
   if (nick === undefined || nick.trim() === '') throw new StanzaError('jid-malformed', 'a room nickname is required');
   if (room && occ) {
     if (occ.nick === nick) return presenceChange(svc, room, occ, stanza);
+    if (occ.sessions.size > 1) return splitSession(svc, room, occ, stanza, from, to, nick);
     return nickChange(svc, room, occ, nick, stanza);
   }
   return join(svc, room, stanza, from, to, nick);
@@ -67,6 +69,8 @@ async function join(svc: MucService, existing: Room | undefined, stanza: XmlElem
     created = true;
   }
   const aff = room.affiliation(bare);
+  const holder = room.occupants.get(nick);
+  const sameUser = holder !== undefined && holder.bare === bare ? holder : undefined;
   if (!created) {
     // §7.2.7: a locked room (being configured) does not exist for others.
     if (room.locked && aff !== 'owner') throw new StanzaError('item-not-found', 'the room is locked until its owner configures it');
@@ -76,11 +80,12 @@ async function join(svc: MucService, existing: Room | undefined, stanza: XmlElem
     if (room.config.membersOnly && AFFILIATION_RANK[aff] < AFFILIATION_RANK.member) {
       throw new StanzaError('registration-required', 'this room is members-only');
     }
-    // §7.2.8: the nickname is taken by someone else, or registered to someone else (§7.10).
-    if (room.occupants.has(nick)) throw new StanzaError('conflict', 'that nickname is in use');
+    // §7.2.8: the nickname is taken by someone else, or registered to someone else (§7.10). The same bare JID
+    // may hold it from several resources (multi-session nicks, §7.2): that is one occupant, not a conflict.
+    if (sameUser === undefined && room.occupants.has(nick)) throw new StanzaError('conflict', 'that nickname is in use');
     for (const [owner, n] of room.registered) if (n === nick && owner !== bare) throw new StanzaError('conflict', 'that nickname is registered');
-    // §7.2.9: max users reached (admins and owners may still enter).
-    if (room.config.maxUsers > 0 && room.occupants.size >= room.config.maxUsers && AFFILIATION_RANK[aff] < AFFILIATION_RANK.admin) {
+    // §7.2.9: max users reached (admins and owners may still enter); another session of an occupant is no new user.
+    if (sameUser === undefined && room.config.maxUsers > 0 && room.occupants.size >= room.config.maxUsers && AFFILIATION_RANK[aff] < AFFILIATION_RANK.admin) {
       throw new StanzaError('service-unavailable', 'the room is full');
     }
     // §7.2.6: password-protected rooms.
@@ -88,9 +93,11 @@ async function join(svc: MucService, existing: Room | undefined, stanza: XmlElem
       throw new StanzaError('not-authorized', 'a password is required');
     }
   }
+  if (sameUser) return joinSession(svc, room, sameUser, stanza, from, mucX, created);
   const occ: Occupant = {
     nick,
     jid: from,
+    sessions: new Map([[from.toString(), from]]),
     bare,
     role: room.defaultRole(aff),
     occupantId: svc.occupantId(room, bare),
@@ -108,20 +115,62 @@ async function join(svc: MucService, existing: Room | undefined, stanza: XmlElem
   }
   room.occupants.set(nick, occ);
   room.byReal.set(me, occ);
-  // … then the new occupant's presence to all, its own last with 110 (§7.2.3), 100 in non-anonymous rooms
-  // (§7.2.4), 170 when logged (§7.2.12), 201 for a new room (§10.1.1), 210 when the nick was changed (§7.2.9).
+  // … then the new occupant's presence to all, its own last with 110 (§7.2.3).
+  await svc.broadcastPresence(room, occ, buildPresence(room, occ, { selfCodes: selfCodesOf(room, stanza, nick, created) }));
+  await sendRoomTail(svc, room, me, mucX);
+}
+
+/** §7.2.3 self-presence codes: 100 in non-anonymous rooms (§7.2.4), 170 when logged (§7.2.12), 201 for a new room (§10.1.1), 210 when the nick was changed (§7.2.9). */
+function selfCodesOf(room: Room, stanza: XmlElement, nick: string, created: boolean): number[] {
   const selfCodes: number[] = [];
   if (room.isNonAnonymous()) selfCodes.push(100);
   if (room.config.enableLogging) selfCodes.push(170);
   if (created) selfCodes.push(201);
   if (rawNick(stanza) !== nick) selfCodes.push(210);
-  await svc.broadcastPresence(room, occ, buildPresence(room, occ, { selfCodes }));
-  // §7.2.15: discussion history, then (§7.2.16) the subject — always, empty when none.
+  return selfCodes;
+}
+
+/** The end of every join: §7.2.15 discussion history, then (§7.2.16) the subject — always, empty when none. */
+async function sendRoomTail(svc: MucService, room: Room, me: string, mucX: XmlElement | undefined): Promise<void> {
   for (const h of room.history.select(parseHistoryRequest(mucX))) await svc.send(addressed(h.stanza, me));
   const subjectFrom = room.subjectBy ? room.occJid(room.subjectBy) : room.jidString;
   await svc.send(
     xml('message', { from: subjectFrom, to: me, type: 'groupchat', id: `subject-${Date.now().toString(36)}` }, xml('subject', null, room.subject || null)),
   );
+}
+
+/**
+ * Multi-session nicks (§7.2 "…from more than one resource", as Prosody and ejabberd allow): another resource of
+ * the same bare JID joins with the nick an occupant of that user holds. It becomes a session of that occupant;
+ * the others see no new occupant, while the joining device gets the whole room state as any joiner does:
+ * every occupant's presence, its self-presence with 110, the history and the subject.
+ */
+async function joinSession(svc: MucService, room: Room, occ: Occupant, stanza: XmlElement, from: Jid, mucX: XmlElement | undefined, created: boolean): Promise<void> {
+  const me = from.toString();
+  room.invitations.accepted(occ.bare);
+  for (const other of room.occupants.values()) {
+    if (other === occ) continue;
+    const v = buildPresence(room, other);
+    await svc.send(addressed(room.canSeeJids(occ) ? v.withJid : v.anon, me));
+  }
+  occ.sessions.set(me, from);
+  occ.jid = from;
+  room.byReal.set(me, occ);
+  await svc.send(addressed(buildPresence(room, occ, { selfCodes: selfCodesOf(room, stanza, occ.nick, created) }).self, me));
+  await sendRoomTail(svc, room, me, mucX);
+}
+
+/**
+ * A nick change from one session of a multi-session occupant: that session alone moves (the others keep the
+ * old nick), so it leaves the occupant — its own unavailable presence with 303 and the new nick (§7.6) — and
+ * joins under the new nick. Checked first, so that a refused change leaves it where it was.
+ */
+async function splitSession(svc: MucService, room: Room, occ: Occupant, stanza: XmlElement, from: Jid, to: Jid, nick: string): Promise<void> {
+  const holder = room.occupants.get(nick);
+  if (holder && holder.bare !== occ.bare) throw new StanzaError('conflict', 'that nickname is in use');
+  for (const [owner, n] of room.registered) if (n === nick && owner !== occ.bare) throw new StanzaError('conflict', 'that nickname is registered');
+  await svc.removeSession(room, occ, from.toString(), { codes: [303], item: { nick }, payload: [] });
+  await join(svc, room, stanza, from, to, nick);
 }
 
 /** §7.7: a changed availability or status is reflected to every occupant. */

@@ -62,8 +62,13 @@ export function defaultConfig(overrides: Partial<RoomConfig> = {}): RoomConfig {
 
 export interface Occupant {
   nick: string;
-  /** The occupant's real full JID. */
+  /**
+   * The real full JID shown in the occupant's <item jid=…/>: the session that joined last. With multi-session
+   * nicks (§7.2, "a user MAY join from more than one resource with the same nick") others see one occupant.
+   */
   jid: Jid;
+  /** Every joined session of the occupant, real full JID → JID: all of them receive what the occupant does. */
+  sessions: Map<string, Jid>;
   bare: string;
   role: Role;
   /** XEP-0421 occupant id (stable per real bare JID and room). */

@@ -173,23 +173,28 @@ export class MucService {
     return this.ctx.server.send(stanza).catch((err) => this.ctx.log.warn({ err }, 'muc delivery failed'));
   }
 
+  /** One stanza to every joined session of an occupant (multi-session nicks: each device gets it). */
+  sendToOccupant(occ: Occupant, stanza: XmlElement): Promise<void> {
+    return Promise.all([...occ.sessions.keys()].map((full) => this.send(addressed(stanza, full)))).then(() => {});
+  }
+
   /** Sends one occupant's presence variants to every occupant (§7.2.3); `self` gets the 110 variant. */
   async broadcastPresence(room: Room, subject: Occupant, v: PresenceVariants, includeSelf = true): Promise<void> {
     const sends: Promise<void>[] = [];
     for (const r of room.occupants.values()) {
       if (r === subject) continue;
-      sends.push(this.send(addressed(room.canSeeJids(r) ? v.withJid : v.anon, r.jid.toString())));
+      sends.push(this.sendToOccupant(r, room.canSeeJids(r) ? v.withJid : v.anon));
     }
-    if (includeSelf) sends.push(this.send(addressed(v.self, subject.jid.toString())));
+    if (includeSelf) sends.push(this.sendToOccupant(subject, v.self));
     await Promise.all(sends);
   }
 
-  /** One stanza built once, addressed per occupant (groupchat messages, config notices). */
+  /** One stanza built once, addressed per occupant session (groupchat messages, config notices). */
   async broadcast(room: Room, stanza: XmlElement, filter?: (o: Occupant) => boolean): Promise<void> {
     const sends: Promise<void>[] = [];
     for (const r of room.occupants.values()) {
       if (filter && !filter(r)) continue;
-      sends.push(this.send(addressed(stanza, r.jid.toString())));
+      sends.push(this.sendToOccupant(r, stanza));
     }
     await Promise.all(sends);
   }
@@ -205,10 +210,25 @@ export class MucService {
   async removeOccupant(room: Room, occ: Occupant, opts: PresenceOptions = {}): Promise<void> {
     if (room.occupants.get(occ.nick) !== occ) return;
     room.occupants.delete(occ.nick);
-    room.byReal.delete(occ.jid.toString());
+    for (const full of occ.sessions.keys()) room.byReal.delete(full);
     const v = buildPresence(room, occ, { type: 'unavailable', role: 'none', payload: [], ...opts });
     await this.broadcastPresence(room, occ, v);
     await this.maybeDestroyEmpty(room);
+  }
+
+  /**
+   * One session of an occupant leaves (§7.14 exit, or its client bounced room traffic). With other sessions
+   * joined under the same nick the occupant stays: as Prosody and ejabberd do for multi-session nicks, only the
+   * leaving session gets its unavailable self-presence and nobody else learns of it; the last session leaving
+   * is the occupant leaving.
+   */
+  async removeSession(room: Room, occ: Occupant, full: string, opts: PresenceOptions = {}): Promise<void> {
+    if (occ.sessions.size <= 1) return this.removeOccupant(room, occ, opts);
+    if (!occ.sessions.delete(full)) return;
+    room.byReal.delete(full);
+    if (occ.jid.toString() === full) occ.jid = [...occ.sessions.values()].at(-1)!;
+    const v = buildPresence(room, occ, { type: 'unavailable', role: 'none', payload: [], ...opts });
+    await this.send(addressed(v.self, full));
   }
 
   /**
@@ -234,7 +254,7 @@ export class MucService {
     for (const occ of occupants) {
       const v = buildPresence(room, occ, { type: 'unavailable', affiliation: 'none', role: 'none', payload: [], extra: [destroyEl] });
       // §10.9 example: <item affiliation='none' role='none'/> and <destroy/>, no real JID.
-      sends.push(this.send(addressed(v.anon, occ.jid.toString())));
+      sends.push(this.sendToOccupant(occ, v.anon));
     }
     await Promise.all(sends);
     await this.forget(room);

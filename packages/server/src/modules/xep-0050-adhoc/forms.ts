@@ -12,7 +12,13 @@ function badPayload(text: string): StanzaError {
   return new StanzaError('bad-request', text, { appCondition: xml('bad-payload', { xmlns: NS.COMMANDS }) });
 }
 
-export function commandForm(command: AdminCommand, node: string): XmlElement {
+export function commandForm(command: AdminCommand, node: string, current: CommandArgs = {}): XmlElement {
+  const valuesOf = (name: string): string[] | undefined => {
+    const v = current[name];
+    if (typeof v === 'string') return [v];
+    if (typeof v === 'boolean') return [v ? '1' : '0'];
+    return v;
+  };
   return formElement({
     type: 'form',
     title: command.description,
@@ -25,6 +31,7 @@ export function commandForm(command: AdminCommand, node: string): XmlElement {
         label: f.label,
         required: f.required,
         options: f.options?.map((value) => ({ value })),
+        values: valuesOf(f.name),
       })),
     ],
   });

@@ -91,7 +91,7 @@ export default defineModule({
         if (id === undefined) throw new StanzaError('resource-constraint', 'too many unfinished command sessions');
         return reply(id, 'executing').append(
           xml('actions', { execute: 'complete' }, xml('complete')),
-          commandForm(command, node),
+          commandForm(command, node, await command.current?.()),
         );
       }
 

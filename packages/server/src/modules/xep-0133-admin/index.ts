@@ -1,10 +1,11 @@
 // XEP-0133 Service Administration: the server's admin commands, declared once as AdminCommands so that the
 // CLI (`parley admin <name> key=value…`), the HTTP API and XEP-0050 ad-hoc commands all run these definitions.
 // Field names and nodes are XEP-0133's, so any client with an "admin commands" menu can use them.
-import { Jid, NS, StanzaError, StreamError, xml } from '@parley/protocol';
+import { Jid, NS, SaslFailure, StanzaError, StreamError, xml } from '@parley/protocol';
 import { defineModule, type ModuleContext } from '../../core/module-api';
 import { AccountError } from '../../core/accounts';
 import type { AdminCommand, CommandArgs, CommandField } from '../../core/commands';
+import type { KeyValueStore } from '../../storage/types';
 import type { Session } from '../../core/sessions';
 
 const node = (name: string) => `${NS.ADMIN}#${name}`;
@@ -31,7 +32,23 @@ const MAX_ITEMS: CommandField = {
   options: ['25', '50', '75', '100', '150', '200', 'none'],
 };
 
-export function adminCommands(ctx: ModuleContext): AdminCommand[] {
+/** XEP-0133 §4.3 / §4.4: what a disabled account keeps of the action (the account and its data stay). */
+export interface DisabledAccount {
+  at: number;
+}
+
+/** The stores behind disable-user (bare JID → DisabledAccount) and the message of the day (domain → text). */
+export interface AdminStores {
+  disabled: KeyValueStore<DisabledAccount>;
+  motd: KeyValueStore<string>;
+}
+
+/** XEP-0133 §4.24: the message of the day as a message from the server. */
+export function motdMessage(domain: string, to: string, text: string) {
+  return xml('message', { from: domain, to, type: 'normal', id: `motd-${Date.now().toString(36)}` }, xml('subject', null, 'Message of the day'), xml('body', null, text));
+}
+
+export function adminCommands(ctx: ModuleContext, stores?: AdminStores): AdminCommand[] {
   const { server } = ctx;
   const { accounts, sessions } = server;
 
@@ -187,7 +204,90 @@ export function adminCommands(ctx: ModuleContext): AdminCommand[] {
         return { note: `announcement sent to ${sent} session${sent === 1 ? '' : 's'}` };
       },
     },
+    ...(stores ? accountStateCommands(stores) : []),
   ];
+
+  /** XEP-0133 §4.3–§4.4 disable / re-enable users, §4.24–§4.26 the message of the day. */
+  function accountStateCommands({ disabled, motd }: AdminStores): AdminCommand[] {
+    const motdText = (args: CommandArgs): string => {
+      const v = args.motd;
+      // XEP-0004 §3.3: a text-multi value is one line per <value/>.
+      const text = Array.isArray(v) ? v.join('\n') : typeof v === 'string' ? v : '';
+      if (text.trim() === '') throw new StanzaError('bad-request', 'missing value for motd');
+      return text;
+    };
+    const setMotd = async (args: CommandArgs) => {
+      const text = motdText(args);
+      await motd.set(server.domain, text);
+      // ejabberd and Prosody show a new message of the day to those online too, not only at their next login.
+      let sent = 0;
+      for (const s of [...sessions.all()]) {
+        if (!s.available) continue;
+        s.send(motdMessage(server.domain, s.jid.toString(), text));
+        sent++;
+      }
+      return { note: `message of the day set, sent to ${sent} session${sent === 1 ? '' : 's'}` };
+    };
+    const MOTD_FIELD: CommandField = { name: 'motd', label: 'Message of the day', type: 'text-multi', required: true };
+    return [
+      {
+        name: 'disable-user',
+        node: node('disable-user'),
+        description: 'Disable users',
+        fields: [{ name: 'accountjids', label: 'The Jabber ID(s) to disable', type: 'jid-multi', required: true }],
+        async run(args) {
+          const note = await each(list(args, 'accountjids'), async (value) => {
+            const user = username(value);
+            if (!(await accounts.exists(user))) throw new AccountError('not-found', `no account ${user}@${server.domain}`);
+            const bare = `${user}@${server.domain}`;
+            await disabled.set(bare, { at: Date.now() });
+            // §4.3: the account can no longer log in (SASL account-disabled, RFC 6120 §6.5.1) and its sessions end.
+            for (const s of sessions.ofAccount(bare)) s.close(new StreamError('not-authorized', 'Account disabled'));
+            return `disabled ${bare}`;
+          });
+          return { note };
+        },
+      },
+      {
+        name: 'reenable-user',
+        node: node('reenable-user'),
+        description: 'Re-enable users',
+        fields: [{ name: 'accountjids', label: 'The Jabber ID(s) to re-enable', type: 'jid-multi', required: true }],
+        async run(args) {
+          const note = await each(list(args, 'accountjids'), async (value) => {
+            const bare = `${username(value)}@${server.domain}`;
+            if (!(await disabled.get(bare))) throw new AccountError('not-found', `${bare} is not disabled`);
+            await disabled.set(bare, undefined);
+            return `re-enabled ${bare}`;
+          });
+          return { note };
+        },
+      },
+      { name: 'set-motd', node: node('set-motd'), description: 'Set message of the day', fields: [MOTD_FIELD], run: setMotd },
+      {
+        name: 'edit-motd',
+        node: node('edit-motd'),
+        description: 'Edit message of the day',
+        fields: [MOTD_FIELD],
+        // §4.25: the form shows the current message.
+        async current() {
+          const text = await motd.get(server.domain);
+          return text === undefined ? {} : { motd: text.split('\n') };
+        },
+        run: setMotd,
+      },
+      {
+        name: 'delete-motd',
+        node: node('delete-motd'),
+        description: 'Delete message of the day',
+        fields: [],
+        async run() {
+          await motd.set(server.domain, undefined);
+          return { note: 'message of the day deleted' };
+        },
+      },
+    ];
+  }
 }
 
 export default defineModule({
@@ -197,10 +297,25 @@ export default defineModule({
       spec: 'XEP-0133',
       version: '1.2',
       status: 'partial',
-      note: 'add, delete, change password, end session, announce, registered/online users; no disable, MOTD or restart',
+      note: 'add, delete, disable, re-enable, change password, end session, announce, set/edit/delete MOTD, registered/online users; no restart',
     },
   ],
   setup(ctx) {
-    for (const command of adminCommands(ctx)) ctx.command(command);
+    const stores: AdminStores = { disabled: ctx.keyval<DisabledAccount>('account_disabled'), motd: ctx.keyval<string>('motd') };
+    for (const command of adminCommands(ctx, stores)) ctx.command(command);
+    // §4.3: a disabled account authenticates no more; RFC 6120 §6.5.1 names the failure.
+    const loginCheck = ctx.server.accounts.addLoginCheck(async (user) =>
+      (await stores.disabled.get(`${user}@${ctx.server.domain}`)) ? new SaslFailure('account-disabled', 'this account is disabled') : undefined,
+    );
+    ctx.onStop(() => loginCheck.dispose());
+    // A deleted account is not disabled any more: a new account of that name starts clean.
+    ctx.on('account/deleted', async ({ jid }) => {
+      await stores.disabled.set(jid.toBareString(), undefined);
+    });
+    // §4.24: the message of the day is shown at login, once per session, as a message from the server.
+    ctx.on('session/available', async ({ session }) => {
+      const text = await stores.motd.get(ctx.server.domain);
+      if (text !== undefined) session.send(motdMessage(ctx.server.domain, session.jid.toString(), text));
+    });
   },
 });

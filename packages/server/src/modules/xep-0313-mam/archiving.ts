@@ -15,6 +15,8 @@ export function isArchivable(stanza: XmlElement): boolean {
   if (type !== 'chat' && type !== 'normal') return false;
   // XEP-0334 §4: no-permanent-store and no-store exclude archives.
   if (stanza.getChild('no-store', NS.HINTS) || stanza.getChild('no-permanent-store', NS.HINTS)) return false;
+  // XEP-0424 §5: a retraction is kept like the message it retracts, so that a client syncing later learns of it.
+  if (stanza.getChild('retract', NS.RETRACT)) return true;
   const ns = stanza.attrs.xmlns;
   return stanza.getChildren('body').some((b) => (b.attrs.xmlns ?? ns ?? NS.CLIENT) === NS.CLIENT);
 }

@@ -58,8 +58,8 @@ async function assertExists(store: ArchiveStore, owner: string, id: string): Pro
   await storeCall(() => store.query(owner, { after: id, limit: 0 }));
 }
 
-/** One item by id (#extended single-item retrieval), using only the ArchiveStore contract. */
-async function fetchById(store: ArchiveStore, owner: string, id: string): Promise<ArchiveItem> {
+/** One item by id (#extended single-item retrieval, retraction tombstones), using only the ArchiveStore contract. */
+export async function fetchById(store: ArchiveStore, owner: string, id: string): Promise<ArchiveItem> {
   const prev = await storeCall(() => store.query(owner, { before: id, reverse: true, limit: 1 }));
   const p = prev.items[0];
   const r = await store.query(owner, p ? { after: p.id, limit: 1 } : { limit: 1 });

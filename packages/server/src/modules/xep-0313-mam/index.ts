@@ -6,6 +6,7 @@ import { defineModule } from '../../core/module-api';
 import type { IqRequest } from '../../core/iq';
 import type { ArchiveItem } from '../../storage/types';
 import { registerArchiving } from './archiving';
+import { registerRetraction } from './retraction';
 import { answerMamQuery, archiveMetadata, queryForm, type ArchiveTarget } from './engine';
 import { ArchivePrefs, parsePrefs, prefsElement, POLICIES, type DefaultPolicy, type Prefs } from './prefs';
 import { scheduleRetention } from './retention';
@@ -54,6 +55,7 @@ export default defineModule<MamOptions>({
     { spec: 'XEP-0059', version: '1.0', status: 'partial', note: 'in MAM queries: max, after, before, count; no index paging' },
     { spec: 'XEP-0359', version: '0.7.0', status: 'partial', note: 'stanza-id on archived messages' },
     { spec: 'XEP-0441', version: '0.2.0', status: 'complete' },
+    { spec: 'XEP-0424', version: '0.4.2', status: 'partial', note: 'archives: a one-to-one retraction tombstones the sender\'s own message in both archives; in rooms by the MUC module' },
   ],
   options: options as unknown as z.ZodType<MamOptions>,
   setup(ctx) {
@@ -62,6 +64,7 @@ export default defineModule<MamOptions>({
     const prefs = new ArchivePrefs(ctx.keyval<Prefs>('mam_prefs'), ctx.map('roster'), ctx.options.default_policy, (owner) => cluster.invalidate('mam-prefs', owner));
     cluster.onInvalidate('mam-prefs', (owner) => prefs.forget(owner));
     registerArchiving(ctx, store, prefs);
+    registerRetraction(ctx, store);
 
     /** §3.3.1: a user's archive is on the user's bare JID, for the user alone (§8.1: forbidden otherwise). */
     function owner(req: IqRequest): string {
