@@ -12,7 +12,7 @@ import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { createMechanisms } from './stream/sasl';
-import { IpRateLimiter } from './stream/rate-limiter';
+import { AddressPolicy, IpRateLimiter } from './stream/rate-limiter';
 import type { C2sPolicy } from './stream/c2s-policy';
 
 export interface RunningServer {
@@ -78,13 +78,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
+  // Every per-address limit (connections, failed logins) counts an IPv6 /64 as one address.
+  const addresses = new AddressPolicy({ exemptNetworks: config.rate_limit.exempt_networks, ipv6PrefixLength: config.rate_limit.ipv6_prefix_length });
   const policy: C2sPolicy = {
     requireTls: config.c2s.require_tls && !allowPlaintext,
     maxStanzaSize: config.c2s.max_stanza_size,
     maxSessions: config.c2s.max_connections,
     registrationOpen: config.registration.mode === 'open',
     mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext, scramIterations: config.auth.scram_iterations }),
-    authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, config.rate_limit.exempt_networks),
+    authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, addresses),
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
     preAuthIq: (iq, stream) => server.handlePreAuthIq(iq, stream),
     streamElement: (el, stream) => server.handleStreamElement(el, stream),
@@ -103,7 +105,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       maxConnectionsPerIp: config.c2s.max_connections_per_ip,
       idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
       whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
-      perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
+      perIpExempt: (ip) => addresses.isExempt(ip),
+      perIpKey: (ip) => addresses.keyOf(ip),
     });
   } catch (err) {
     await server.stop();

@@ -156,6 +156,9 @@ const rateLimit = z
       .array(network())
       .default(['127.0.0.0/8', '::1/128'])
       .describe('Networks exempt from connection and authentication rate limits'),
+    ipv6_prefix_length: intIn(32, 128)
+      .default(64)
+      .describe('IPv6 addresses sharing this prefix count as one address for every per-IP limit (a subscriber holds a /64)'),
   })
   .prefault({})
   .describe('Rate limiting');

@@ -22,6 +22,8 @@ export interface C2sListenerOptions {
   idleTimeoutMs: number;
   whitespacePingMs: number;
   perIpExempt: (ip: string) => boolean;
+  /** What per-IP counts are keyed by: the address, or its IPv6 prefix (rate_limit.ipv6_prefix_length). */
+  perIpKey: (ip: string) => string;
 }
 
 export interface RunningListener {
@@ -35,20 +37,21 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
 
   const accept = (socket: Socket, direct: boolean): void => {
     const ip = normalizeAddress(socket.remoteAddress ?? '');
-    const count = perIp.get(ip) ?? 0;
+    const key = opts.perIpKey(ip);
+    const count = perIp.get(key) ?? 0;
     if (streams.size >= opts.maxConnections || (count >= opts.maxConnectionsPerIp && !opts.perIpExempt(ip))) {
       socket.destroy();
       return;
     }
-    perIp.set(ip, count + 1);
+    perIp.set(key, count + 1);
     const conn = new SocketConnection(socket, direct ? undefined : opts.secureContext);
     const stream = new C2sStream(server, conn, policy);
     streams.add(stream);
     socket.once('close', () => {
       streams.delete(stream);
-      const n = (perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) perIp.delete(ip);
-      else perIp.set(ip, n);
+      const n = (perIp.get(key) ?? 1) - 1;
+      if (n <= 0) perIp.delete(key);
+      else perIp.set(key, n);
     });
   };
 
