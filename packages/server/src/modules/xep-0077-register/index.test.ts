@@ -99,6 +99,16 @@ describe('XEP-0077 registration before authentication (open)', () => {
     assert.equal(await ts.running.server.accounts.exists('x1'), false);
   });
 
+  it('refuses look-alike usernames with jid-malformed (RFC 8265 §3.3 via RFC 7622 §3.3; XEP-0077 §3.1)', async () => {
+    // zero-width space, soft hyphen, word joiner, right-to-left override, replacement character
+    for (const [i, c] of ['\u200b', '\u00ad', '\u2060', '\u202e', '\ufffd'].entries()) {
+      const { r } = await openStream(ts);
+      const reply = await rawIq(r, `la${i}`, registerIq(`la${i}`, `taken${c}`, 'pw'));
+      assert.equal(condition(reply), 'jid-malformed', JSON.stringify(c));
+    }
+    assert.deepEqual((await ts.running.server.accounts.list()).filter((u) => u.startsWith('taken')), ['taken']);
+  });
+
   it('does not rate-limit loopback addresses by default', async () => {
     // per_ip_per_hour is 1 here and earlier tests already registered from 127.0.0.1.
     const { r } = await openStream(ts);
