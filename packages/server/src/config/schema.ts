@@ -176,8 +176,10 @@ const services = z
 const auth = z
   .strictObject({
     scram_iterations: intIn(4096, 10_000_000)
-      .default(4096)
-      .describe('PBKDF2 iterations for new SCRAM keys (RFC 7677 §4 asks for at least 4096)'),
+      .default(600_000)
+      .describe(
+        'PBKDF2 iterations for SCRAM keys (RFC 7677 §4: at least 4096; OWASP: 600,000). Older keys with fewer are re-derived at the next PLAIN login or password change',
+      ),
   })
   .prefault({})
   .describe('Authentication');
