@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../testing/harness';
 import type { Credentials } from '../storage/types';
+import { deriveCredentials } from '../stream/sasl/credentials';
 
 async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -73,6 +74,25 @@ describe('SCRAM keys are upgraded to auth.scram_iterations when the server learn
     assert.equal(await accounts.upgradeCredentials('mercutio', 'queen-mab', weak), false);
     const c = await ts.client('mercutio', { password: 'plague' });
     assert.equal(c.jid.split('/')[0], 'mercutio@localhost');
+  });
+});
+
+describe('accounts named under the looser rules of earlier versions', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer();
+  });
+  after(() => ts.stop());
+
+  it('cannot log in under a look-alike name, and can still be deleted by an administrator', async () => {
+    const { storage, accounts } = ts.running.server;
+    const legacy = 'alice\u200b';
+    await storage.accounts.create('localhost', legacy, await deriveCredentials('secret', 4096));
+    assert.throws(() => accounts.normalize(legacy));
+    await assert.rejects(ts.client(legacy));
+    await accounts.delete(legacy);
+    assert.equal(await storage.accounts.get('localhost', legacy), undefined);
+    await assert.rejects(accounts.delete('bob\u200b'), /invalid username/);
   });
 });
 

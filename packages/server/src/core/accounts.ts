@@ -93,11 +93,25 @@ export class AccountService {
   }
 
   async delete(username: string): Promise<void> {
-    const user = this.normalize(username);
+    const user = await this.storedName(username);
     if (!(await this.store.delete(this.host, user))) throw new AccountError('not-found', `no user ${user}@${this.host}`);
     this.known.delete(user);
     this.deleted(user);
     await this.hooks.fire('account/deleted', { username: user, host: this.host, jid: Jid.of(user, this.host) });
+  }
+
+  /**
+   * The stored name of an account to delete: the normalised one, or, for a name stored before localparts were
+   * UsernameCaseMapped (RFC 8265) that the profile now refuses, that exact name, so that an administrator can
+   * still remove such an account (it can no longer log in: its name is not a localpart).
+   */
+  private async storedName(username: string): Promise<string> {
+    try {
+      return this.normalize(username);
+    } catch (err) {
+      if (err instanceof AccountError && (await this.store.get(this.host, username))) return username;
+      throw err;
+    }
   }
 
   private async derive(password: string): Promise<Credentials> {
