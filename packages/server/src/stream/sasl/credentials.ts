@@ -81,8 +81,9 @@ function candidateForms(password: string): string[] {
 }
 
 /**
- * An approximation of SASLprep (RFC 4013), kept to check keys made before passwords were OpaqueString: the §2.1 mappings, NFKC (§2.2), and rejection of
- * control characters and lone surrogates. Not done: the rest of the §2.3 prohibited tables (private use,
+ * An approximation of SASLprep (RFC 4013), kept to check keys made before passwords were OpaqueString and to find
+ * the passwords the two profiles prepare differently: the §2.1 mappings, NFKC (§2.2), and rejection of control
+ * characters and lone surrogates. Not done: the rest of the §2.3 prohibited tables (private use,
  * non-characters, bidi marks), the bidi rule (§2.4) and the unassigned-code-point check. Both sides only need
  * to hash the same bytes, and for every password full SASLprep accepts this gives the same output.
  */
