@@ -35,3 +35,9 @@ test('OpaqueString: RFC 8265 §4.3 examples', () => {
   assert.throws(() => enforceOpaqueString(''), PrecisError);
   assert.equal(enforceOpaqueString('A\u030a'), '\u00c5'); // NFC
 });
+
+test('the Bidi Rule uses the real Bidi_Class of letters that are not L (modifier letters are ON)', () => {
+  assert.equal(enforceUsernameCaseMapped('\u05d0\u02cc\u05d1'), '\u05d0\u02cc\u05d1'); // ON inside RTL text: allowed
+  assert.throws(() => enforceUsernameCaseMapped('\u05d0b'), PrecisError); // L inside RTL text: rule 2
+  assert.throws(() => enforceUsernameCaseMapped('\u05d0\u200d'), PrecisError); // ZWJ not after a virama
+});

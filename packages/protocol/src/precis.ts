@@ -56,7 +56,8 @@ export function derivedProperty(cp: number): DerivedProperty {
 }
 
 // RFC 5892 Appendix A, the contextual rules of CONTEXTJ and CONTEXTO code points.
-// Canonical_Combining_Class=Virama (9), which RegExp cannot ask for: the viramas of Unicode 15.
+// Canonical_Combining_Class=Virama (9), which RegExp cannot ask for: the viramas up to Unicode 15 (a joiner after a
+// virama of a newer script is refused, the conservative side).
 const VIRAMAS = new Set([
   0x094d, 0x09cd, 0x0a4d, 0x0acd, 0x0b4d, 0x0bcd, 0x0c4d, 0x0ccd, 0x0d3b, 0x0d3c, 0x0d4d, 0x0dca, 0x0e3a, 0x0eba, 0x0f84,
   0x1039, 0x103a, 0x1714, 0x1715, 0x1734, 0x17d2, 0x1a60, 0x1b44, 0x1baa, 0x1bab, 0x1bf2, 0x1bf3, 0x2d7f, 0xa806, 0xa82c,
@@ -114,7 +115,7 @@ function enforceClass(s: string, cls: 'identifier' | 'freeform'): void {
 
 // --- RFC 5893 Bidi Rule, for UsernameCaseMapped (RFC 8265 §3.3.1 directionality rule) ---
 
-type BidiClass = 'L' | 'R' | 'AN' | 'EN' | 'ES' | 'CS' | 'ET' | 'ON' | 'NSM';
+type BidiClass = 'L' | 'R' | 'AN' | 'EN' | 'ES' | 'CS' | 'ET' | 'ON' | 'BN' | 'NSM';
 
 const RTL_SCRIPT = new RegExp(
   '^[' +
@@ -129,6 +130,17 @@ const RTL_SCRIPT = new RegExp(
   'u',
 );
 const NSM = /^[\p{Mn}\p{Me}]$/u;
+// The code points IdentifierClass allows whose Bidi_Class the rules below would get wrong (checked against the
+// Unicode Character Database for every PVALID and contextual code point of Unicode 14): modifier letters and
+// punctuation-like letters that are ON, spacing marks that are L, joiners that are BN.
+const BIDI_OVERRIDES = new Map<number, BidiClass>([
+  ...[0xb7, 0x2b9, 0x2ba, ...range(0x2c6, 0x2cf), 0x2ec, 0x375, 0x2e2f, 0x30fb, 0xa67f, ...range(0xa717, 0xa71f), 0xa788]
+    .map((cp) => [cp, 'ON'] as const),
+  ...[0xcbf, 0xcc6, 0x11a07, 0x11a08, 0x11c3f].map((cp) => [cp, 'L'] as const),
+  [0x200c, 'BN'],
+  [0x200d, 'BN'],
+  [0x1171e, 'NSM'],
+]);
 
 /**
  * The Bidi_Class of a code point that already passed IdentifierClass. RegExp has no Bidi_Class escape, so it is
@@ -136,6 +148,8 @@ const NSM = /^[\p{Mn}\p{Me}]$/u;
  * (R/AL for the right-to-left scripts, L otherwise), the general category (NSM) and a few fixed ranges.
  */
 function bidiClass(cp: number): BidiClass {
+  const override = BIDI_OVERRIDES.get(cp);
+  if (override) return override;
   if (cp < 0x80) {
     if (cp >= 0x30 && cp <= 0x39) return 'EN';
     if ((cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a)) return 'L';
