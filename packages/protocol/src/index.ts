@@ -1,5 +1,6 @@
 export * from './ns';
 export * from './jid';
+export * from './precis';
 export * from './errors';
 export * from './stanza';
 export * from './xml/element';

@@ -244,3 +244,61 @@ test('normalize* helpers', () => {
   assert.equal(normalizeResource('Home'), 'Home');
   assert.throws(() => normalizeResource(''), JidError);
 });
+
+// RFC 7622 §3.5 (examples), prepared with the PRECIS profiles of RFC 8265 (UsernameCaseMapped, OpaqueString) and UTS #46.
+test('RFC 7622 §3.5.1: the valid examples parse, in their prepared form', () => {
+  assert.deepEqual(parts('juliet@example.com/foo bar'), ['juliet', 'example.com', 'foo bar']);
+  assert.deepEqual(parts('juliet@example.com/foo@bar'), ['juliet', 'example.com', 'foo@bar']);
+  assert.deepEqual(parts('foo\\20bar@example.com'), ['foo\\20bar', 'example.com', undefined]);
+  assert.deepEqual(parts('fussball@example.com'), ['fussball', 'example.com', undefined]);
+  assert.deepEqual(parts('fußball@example.com'), ['fußball', 'example.com', undefined]);
+  assert.deepEqual(parts('π@example.com'), ['π', 'example.com', undefined]);
+  assert.deepEqual(parts('Σ@example.com/foo'), ['σ', 'example.com', 'foo']);
+  assert.deepEqual(parts('ς@example.com/foo'), ['ς', 'example.com', 'foo']);
+  assert.deepEqual(parts('king@example.com/♚'), ['king', 'example.com', '♚']);
+  assert.deepEqual(parts('a.example.com/b@example.net'), [undefined, 'a.example.com', 'b@example.net']);
+});
+
+test('RFC 7622 §3.5.2: the invalid examples are refused', () => {
+  for (const s of ['"juliet"@example.com', 'foo bar@example.com', 'juliet@example.com/', '@example.com/', 'henry\u2163@example.com', '♚@example.com', 'juliet@', '/foobar']) {
+    rejects(s);
+  }
+});
+
+test('look-alike localparts are refused (RFC 8265 §3.3 IdentifierClass), whatever the invisible character', () => {
+  // zero-width space, soft hyphen, word joiner, right-to-left override, replacement character, zero-width joiner,
+  // BOM, a variation selector, a noncharacter, an unassigned code point, an old Hangul jamo, fullwidth-looking ligature.
+  for (const c of ['\u200b', '\u00ad', '\u2060', '\u202e', '\ufffd', '\u200d', '\ufeff', '\ufe0f', '\ufdd0', '\u0378', '\u1100', '\ufb01']) {
+    rejects(`alice${c}@example.com`);
+    assert.throws(() => normalizeLocal(`ali${c}ce`), JidError, JSON.stringify(c));
+  }
+  // Width mapping (RFC 8265 §3.3.2): a fullwidth spelling is the same account, not a look-alike.
+  assert.equal(normalizeLocal('ＡＬＩＣＥ'), 'alice');
+});
+
+test('localparts follow the contextual rules and the Bidi Rule (RFC 5892 Appendix A, RFC 5893)', () => {
+  assert.equal(normalizeLocal('l·l'), 'l·l'); // A.3 middle dot between two l
+  assert.throws(() => normalizeLocal('a·b'), JidError);
+  assert.equal(normalizeLocal('\u0375γ'), '\u0375γ'); // A.4 keraia before Greek
+  assert.throws(() => normalizeLocal('\u0375a'), JidError);
+  assert.equal(normalizeLocal('\u0915\u094d\u200d'), '\u0915\u094d\u200d'); // A.2 ZWJ after a virama
+  assert.equal(normalizeLocal('שלום'), 'שלום');
+  assert.equal(normalizeLocal('سلام123'), 'سلام123'); // rule 3: may end in EN
+  assert.throws(() => normalizeLocal('שalom'), JidError); // rule 2: L in an RTL string
+  assert.throws(() => normalizeLocal('1שלום'), JidError); // rule 1: must start with R or AL
+  assert.throws(() => normalizeLocal('\u0661\u06f1'), JidError); // A.8/A.9: the two Arabic digit sets mixed
+});
+
+test('resourceparts are OpaqueString (RFC 8265 §4.2): spaces mapped, case kept, invisible characters refused', () => {
+  assert.equal(normalizeResource('Foo\u3000Bar'), 'Foo Bar');
+  assert.equal(normalizeResource('ＦＵＬＬ'), 'ＦＵＬＬ'); // no width mapping for OpaqueString
+  for (const c of ['\u200b', '\u00ad', '\u202e', '\u0007', '\ufdd0']) assert.throws(() => normalizeResource(`res${c}`), JidError, JSON.stringify(c));
+});
+
+test('domainparts are mapped with UTS #46 and kept as U-labels, so one domain has one spelling (RFC 7622 §3.2)', () => {
+  assert.equal(normalizeDomain('exa\u00admple.com'), 'example.com'); // the soft hyphen maps to nothing
+  assert.equal(normalizeDomain('xn--bcher-kva.example'), 'bücher.example');
+  assert.equal(normalizeDomain('BÜCHER.example'), 'bücher.example');
+  assert.equal(Jid.parse('juliet@xn--bcher-kva.example').toString(), Jid.parse('juliet@bücher.example').toString());
+  for (const d of ['a\u200db.example', '1\u05d0.example', 'xn--zz.example']) assert.throws(() => normalizeDomain(d), JidError, JSON.stringify(d));
+});

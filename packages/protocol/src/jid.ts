@@ -1,30 +1,46 @@
-// RFC 7622 addresses. Jid is immutable; parse() normalises (PRECIS-style) and rejects what the RFC forbids.
+// RFC 7622 addresses. Jid is immutable; parse() prepares each part with its PRECIS profile (RFC 8264/8265) or UTS #46
+// and rejects what the RFCs forbid.
+import { toASCII, toUnicode } from 'tr46';
+import { PrecisError, enforceOpaqueString, enforceUsernameCaseMapped } from './precis';
 
 export class JidError extends Error {
   readonly condition = 'jid-malformed' as const;
 }
 
 const MAX_PART_BYTES = 1023;
-// RFC 7622 §3.3.1: characters the localpart may not contain.
-const LOCAL_FORBIDDEN = /["&'/:<>@\s\p{Cc}]/u;
-const CONTROL = /\p{Cc}/u;
+// RFC 7622 §3.3.1: characters the localpart may not contain even though IdentifierClass allows them.
+const LOCAL_FORBIDDEN = /["&'/:<>@]/;
 const encoder = new TextEncoder();
 
 function byteLength(s: string): number {
   return encoder.encode(s).length;
 }
 
+/**
+ * RFC 7622 §3.3: the localpart is a UsernameCaseMapped string (RFC 8265 §3.3, precis.ts). That refuses look-alikes
+ * built from invisible or compatibility characters (zero-width space, soft hyphen, word joiner, bidi overrides,
+ * U+FFFD, fullwidth letters are width-mapped), which a name that merely looked normalised would let through.
+ */
 export function normalizeLocal(local: string): string {
-  // UsernameCaseMapped (RFC 8265 §3.3): width-map (NFKC covers fullwidth forms), lowercase, NFC.
-  const out = local.normalize('NFKC').toLowerCase().normalize('NFC');
-  if (out.length === 0) throw new JidError('empty localpart');
+  let out: string;
+  try {
+    out = enforceUsernameCaseMapped(local);
+  } catch (err) {
+    if (err instanceof PrecisError) throw new JidError(`invalid localpart: ${err.message}`);
+    throw err;
+  }
   if (byteLength(out) > MAX_PART_BYTES) throw new JidError('localpart too long');
   if (LOCAL_FORBIDDEN.test(out)) throw new JidError(`invalid character in localpart '${local}'`);
   return out;
 }
 
+// RFC 7622 §3.2 with UTS #46 processing (the mapping RFC 5895 describes, then the IDNA2008 checks: CheckJoiners and
+// CheckBidi of RFC 5892/5893). STD3 rules are left to the ASCII check below, which also admits '_' as before.
+const UTS46 = { checkBidi: true, checkJoiners: true, checkHyphens: false, useSTD3ASCIIRules: false, transitionalProcessing: false };
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export function normalizeDomain(domain: string): string {
-  let d = domain.endsWith('.') ? domain.slice(0, -1) : domain; // RFC 7622 §3.2: strip one trailing dot first
+  const d = domain.endsWith('.') ? domain.slice(0, -1) : domain; // RFC 7622 §3.2: strip one trailing dot first
   if (d.length === 0) throw new JidError('empty domainpart');
   if (d.startsWith('[') && d.endsWith(']')) {
     // RFC 7622 §3.2.1: an IPv6 literal; the URL parser validates it and gives the canonical (compressed) form.
@@ -35,43 +51,37 @@ export function normalizeDomain(domain: string): string {
       throw new JidError('invalid IPv6 literal');
     }
   }
-  // RFC 7622 §3.2.2 (RFC 5895 mappings): fullwidth/halfwidth to their usual forms, ideographic full stops to
-  // '.', lowercase, NFC.
-  d = d
-    .replace(/[\uff01-\uffef]/g, (c) => c.normalize('NFKC'))
-    .replace(/[\u3002\uff0e\uff61]/g, '.')
-    .toLowerCase()
-    .normalize('NFC');
   if (byteLength(d) > MAX_PART_BYTES) throw new JidError('domainpart too long');
-  // The URL parser below would read these as port, path, query, userinfo or percent-escapes, or silently drop
-  // them (tab, newline), and so validate a different host than the one we keep.
-  if (/[\s\p{Cc}@:/?#\\%[\]]/u.test(d)) throw new JidError(`invalid domainpart '${domain}'`);
-  // IDNA2008 checks via the WHATWG URL host parser: it rejects forbidden host code points and bad labels.
-  let ascii: string;
-  try {
-    ascii = new URL(`http://${d}/`).hostname;
-  } catch {
-    throw new JidError(`invalid domainpart '${domain}'`);
-  }
+  // The mapping drops or folds characters (soft hyphen, fullwidth forms, ideographic full stops, case), so the
+  // mapped U-label form is what we keep and compare (RFC 7622 §3.2.2): 'exa\u00ADmple.com', 'EXAMPLE.com' and
+  // 'xn--...' spellings of one domain are one domain, never look-alikes of it.
+  const unicode = toUnicode(d, UTS46);
+  const ascii = toASCII(d, { ...UTS46, verifyDNSLength: true });
   if (
-    ascii.length === 0 ||
+    unicode.error ||
+    ascii === null ||
     /[^a-z0-9.\-_]/.test(ascii) ||
     ascii.split('.').some((l) => l.length === 0 || l.length > 63 || l.startsWith('-') || l.endsWith('-')) ||
-    // The URL parser rewrites numeric hosts ('0x7f.1' → '127.0.0.1'); only dotted-decimal IPv4 is a JID domain.
-    (/^[0-9.]+$/.test(ascii) && ascii !== d)
+    // RFC 7622 §3.2: an IP address is dotted-decimal IPv4 only. A name whose last label is a number ('1.2.3',
+    // '0x7f.1', '2130706433') is neither a host name (no numeric top-level label, RFC 3696 §2) nor an address, and
+    // URL parsers elsewhere would read it as one.
+    (/(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/.test(ascii) && !IPV4.test(ascii))
   ) {
     throw new JidError(`invalid domainpart '${domain}'`);
   }
-  // Keep the U-label form (RFC 7622 §3.2.2 compares U-labels); pure-ASCII domains are unchanged.
-  return d;
+  return unicode.domain;
 }
 
+/** RFC 7622 §3.4: the resourcepart is an OpaqueString (RFC 8265 §4.2): spaces mapped, NFC, case kept. */
 export function normalizeResource(resource: string): string {
-  // OpaqueString (RFC 8265 §4.2): non-ASCII spaces to U+0020, NFC, no control characters; case kept.
-  const out = resource.replace(/[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g, ' ').normalize('NFC');
-  if (out.length === 0) throw new JidError('empty resourcepart');
+  let out: string;
+  try {
+    out = enforceOpaqueString(resource);
+  } catch (err) {
+    if (err instanceof PrecisError) throw new JidError(`invalid resourcepart: ${err.message}`);
+    throw err;
+  }
   if (byteLength(out) > MAX_PART_BYTES) throw new JidError('resourcepart too long');
-  if (CONTROL.test(out)) throw new JidError('control character in resourcepart');
   return out;
 }
 

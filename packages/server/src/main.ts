@@ -17,7 +17,7 @@ import { ClientStreams } from './net/client-streams';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
-import { IpRateLimiter } from './stream/rate-limiter';
+import { AddressPolicy, IpRateLimiter } from './stream/rate-limiter';
 import type { C2sSettings } from './stream/c2s-settings';
 
 export interface RunningServer {
@@ -87,13 +87,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const secureContext = createSecureContext(tlsOptions);
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
+  // Every per-address limit (connections, failed logins) counts an IPv6 /64 as one address.
+  const addresses = new AddressPolicy({ exemptNetworks: config.rate_limit.exempt_networks, ipv6PrefixLength: config.rate_limit.ipv6_prefix_length });
   const settings: C2sSettings = {
     requireTls: config.c2s.require_tls && !allowPlaintext,
     maxStanzaSize: config.c2s.max_stanza_size,
     maxSessions: config.c2s.max_connections,
     registrationOpen: config.registration.mode === 'open',
     mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext, scramIterations: config.auth.scram_iterations }),
-    authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, config.rate_limit.exempt_networks),
+    authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, addresses),
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
   };
   // One set of limits for every client transport.
@@ -102,7 +104,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     maxConnectionsPerIp: config.c2s.max_connections_per_ip,
     idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
     keepaliveMs: config.c2s.whitespace_ping_s * 1000,
-    perIpExempt: (ip) => settings.authLimiter.isExempt(ip),
+    perIpExempt: (ip) => addresses.isExempt(ip),
+    perIpKey: (ip) => addresses.keyOf(ip),
   });
 
   // RFC 7395: WebSocket clients are client streams under the same settings and limits.

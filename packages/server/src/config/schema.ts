@@ -186,6 +186,9 @@ const rateLimit = z
       .array(network())
       .default(['127.0.0.0/8', '::1/128'])
       .describe('Networks exempt from connection and authentication rate limits'),
+    ipv6_prefix_length: intIn(32, 128)
+      .default(64)
+      .describe('IPv6 addresses sharing this prefix count as one address for every per-IP limit (a subscriber holds a /64)'),
   })
   .prefault({})
   .describe('Rate limiting');
@@ -203,8 +206,10 @@ const services = z
 const auth = z
   .strictObject({
     scram_iterations: intIn(4096, 10_000_000)
-      .default(4096)
-      .describe('PBKDF2 iterations for new SCRAM keys (RFC 7677 §4 asks for at least 4096)'),
+      .default(600_000)
+      .describe(
+        'PBKDF2 iterations for SCRAM keys (RFC 7677 §4: at least 4096; OWASP: 600,000). Older keys with fewer are re-derived at the next PLAIN login or password change',
+      ),
   })
   .prefault({})
   .describe('Authentication');

@@ -4,7 +4,7 @@
 import { Jid, JidError, SaslFailure, normalizeLocal } from '@parley/protocol';
 import type { AccountStore, Credentials } from '../storage/types';
 import { AccountExistsError } from '../storage/types';
-import { SaslPrepError, deriveCredentials } from '../stream/sasl/credentials';
+import { SaslPrepError, deriveCredentials, deriveFromPrepared, hasWeakerKeys } from '../stream/sasl/credentials';
 import type { Hooks } from './hooks';
 import type { ServerEvents } from './events';
 
@@ -101,12 +101,39 @@ export class AccountService {
     await this.hooks.fire('account/password-changed', { username: user, host: this.host, jid: Jid.of(user, this.host) });
   }
 
+  /**
+   * Re-derives keys made with fewer iterations than auth.scram_iterations from a password PLAIN just verified
+   * (`prepared`, the form that matched, so SCRAM clients keep deriving the same keys). SCRAM never shows the server the
+   * password, so PLAIN logins and password changes are the only chances (Prosody's internal_hashed does the same).
+   * A compare-and-set against the keys that were verified: a password changed meanwhile wins. The password is the
+   * same, so no 'account/password-changed' (which would revoke FAST tokens). Returns whether keys were replaced.
+   */
+  async upgradeCredentials(username: string, prepared: string, verified: Credentials): Promise<boolean> {
+    if (!hasWeakerKeys(verified, this.scramIterations)) return false;
+    const credentials = await deriveFromPrepared(prepared, this.scramIterations);
+    return this.store.setCredentials(this.host, username, credentials, verified);
+  }
+
   async delete(username: string): Promise<void> {
-    const user = this.normalize(username);
+    const user = await this.storedName(username);
     if (!(await this.store.delete(this.host, user))) throw new AccountError('not-found', `no user ${user}@${this.host}`);
     this.known.delete(user);
     this.deleted(user);
     await this.hooks.fire('account/deleted', { username: user, host: this.host, jid: Jid.of(user, this.host) });
+  }
+
+  /**
+   * The stored name of an account to delete: the normalised one, or, for a name stored before localparts were
+   * UsernameCaseMapped (RFC 8265) that the profile now refuses, that exact name, so that an administrator can
+   * still remove such an account (it can no longer log in: its name is not a localpart).
+   */
+  private async storedName(username: string): Promise<string> {
+    try {
+      return this.normalize(username);
+    } catch (err) {
+      if (err instanceof AccountError && (await this.store.get(this.host, username))) return username;
+      throw err;
+    }
   }
 
   private async derive(password: string): Promise<Credentials> {

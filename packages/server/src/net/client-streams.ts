@@ -15,6 +15,8 @@ export interface ClientStreamLimits {
   idleTimeoutMs: number;
   keepaliveMs: number;
   perIpExempt: (ip: string) => boolean;
+  /** What per-IP counts are keyed by: the address, or its IPv6 prefix (rate_limit.ipv6_prefix_length). */
+  perIpKey: (ip: string) => string;
 }
 
 export class ClientStreams {
@@ -51,7 +53,7 @@ export class ClientStreams {
 
   /** Whether one more connection from `ip` is within the limits. */
   admits(ip: string): boolean {
-    const count = this.perIp.get(ip) ?? 0;
+    const count = this.perIp.get(this.limits.perIpKey(ip)) ?? 0;
     return this.streams.size < this.limits.maxConnections && (count < this.limits.maxConnectionsPerIp || this.limits.perIpExempt(ip));
   }
 
@@ -60,7 +62,7 @@ export class ClientStreams {
    * admits() for the address.
    */
   open(conn: Connection): { session: C2sSession; release: () => void } {
-    const ip = conn.remoteAddress;
+    const ip = this.limits.perIpKey(conn.remoteAddress);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const session = new C2sSession(this.server, conn, this.settings);
     this.streams.add(session);

@@ -460,6 +460,16 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
         assert.equal(await storage.accounts.get('example.com', 'romeo'), undefined);
       });
 
+      it('replaces credentials only while they are the expected ones (compare-and-set)', async () => {
+        await storage.accounts.create('example.com', 'juliet', credentials('1'));
+        const stored = (await storage.accounts.get('example.com', 'juliet'))!.credentials;
+        assert.equal(await storage.accounts.setCredentials('example.com', 'juliet', credentials('2'), credentials('9')), false);
+        assert.deepEqual((await storage.accounts.get('example.com', 'juliet'))?.credentials, credentials('1'));
+        assert.equal(await storage.accounts.setCredentials('example.com', 'juliet', credentials('2'), stored), true);
+        assert.deepEqual((await storage.accounts.get('example.com', 'juliet'))?.credentials, credentials('2'));
+        assert.equal(await storage.accounts.setCredentials('example.com', 'romeo', credentials('3'), credentials('2')), false);
+      });
+
       it('deletes an account, after which it can be created again', async () => {
         await storage.accounts.create('example.com', 'juliet', credentials('1'));
         assert.equal(await storage.accounts.delete('example.com', 'juliet'), true);

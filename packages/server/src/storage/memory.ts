@@ -59,10 +59,10 @@ export function createMemoryStorage(): Storage {
       if (users.has(username)) throw new AccountExistsError(`account ${username}@${host} exists`);
       users.set(username, { credentials: toJson(credentials), createdAt: Date.now() });
     },
-    async setCredentials(host, username, credentials) {
+    async setCredentials(host, username, credentials, expected) {
       open();
       const row = accounts.get(host)?.get(username);
-      if (!row) return false;
+      if (!row || (expected !== undefined && row.credentials !== toJson(expected))) return false;
       row.credentials = toJson(credentials);
       return true;
     },

@@ -97,6 +97,9 @@ class SqliteStorage implements Storage {
         'INSERT INTO accounts (host, username, credentials, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
       ),
       accountSetCredentials: db.prepare<[string, string, string]>('UPDATE accounts SET credentials = ? WHERE host = ? AND username = ?'),
+      accountReplaceCredentials: db.prepare<[string, string, string, string]>(
+        'UPDATE accounts SET credentials = ? WHERE host = ? AND username = ? AND credentials = ?',
+      ),
       accountDelete: db.prepare<[string, string]>('DELETE FROM accounts WHERE host = ? AND username = ?'),
       accountList: db.prepare<[string], string>('SELECT username FROM accounts WHERE host = ?').pluck(),
 
@@ -143,9 +146,13 @@ class SqliteStorage implements Storage {
           throw new AccountExistsError(`account ${username}@${host} exists`);
         }
       },
-      async setCredentials(host, username, credentials) {
+      async setCredentials(host, username, credentials, expected) {
         const json = toJson(credentials);
-        return (await write(() => sql.accountSetCredentials.run(json, host, username))).changes > 0;
+        // The stored text is what toJson wrote and JSON.parse keeps key order, so equal credentials compare equal.
+        const run = expected === undefined
+          ? () => sql.accountSetCredentials.run(json, host, username)
+          : () => sql.accountReplaceCredentials.run(json, host, username, toJson(expected));
+        return (await write(run)).changes > 0;
       },
       async delete(host, username) {
         return (await write(() => sql.accountDelete.run(host, username))).changes > 0;

@@ -96,7 +96,11 @@ export interface AccountStore {
   get(host: string, username: string): Promise<Account | undefined>;
   /** Fails with AccountExistsError when the account exists. */
   create(host: string, username: string, credentials: Credentials): Promise<void>;
-  setCredentials(host: string, username: string, credentials: Credentials): Promise<boolean>;
+  /**
+   * Replaces the credentials of an existing account; with `expected`, only while the stored ones are still exactly
+   * those (a compare-and-set: a key upgrade computed from an old password must not undo a password change).
+   */
+  setCredentials(host: string, username: string, credentials: Credentials, expected?: Credentials): Promise<boolean>;
   /** Deletes the account row only; modules remove their own data on the 'account/deleted' event. */
   delete(host: string, username: string): Promise<boolean>;
   list(host: string): Promise<string[]>;

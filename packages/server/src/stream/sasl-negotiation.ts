@@ -34,6 +34,13 @@ export class SaslNegotiation {
       },
       channelBinding: (type) => conn.channelBinding(type),
       getCredentials: (username) => server.accounts.getCredentials(username),
+      // PLAIN showed us the password: keys made with fewer than auth.scram_iterations are re-derived, in the
+      // background (the login does not wait for the PBKDF2 work, and a failure only leaves the old keys).
+      passwordVerified: (username, prepared, credentials) => {
+        server.accounts.upgradeCredentials(username, prepared, credentials).catch((err: unknown) => {
+          server.log.warn({ err, user: username }, 'could not upgrade SCRAM keys');
+        });
+      },
     };
   }
 

@@ -199,9 +199,10 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static connect(port: number): Promise<RawClient> {
+  /** `from` picks the source address (tests of per-address limits, inside a network namespace of their own). */
+  static connect(port: number, opts: { host?: string; from?: string } = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = tcpConnect({ port, host: '127.0.0.1' }, () => resolve(new RawClient(s)));
+      const s = tcpConnect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.from }, () => resolve(new RawClient(s)));
       s.once('error', reject);
     });
   }

@@ -99,6 +99,16 @@ describe('XEP-0077 registration before authentication (open)', () => {
     assert.equal(await ts.running.server.accounts.exists('x1'), false);
   });
 
+  it('refuses look-alike usernames with jid-malformed (RFC 8265 §3.3 via RFC 7622 §3.3; XEP-0077 §3.1)', async () => {
+    // zero-width space, soft hyphen, word joiner, right-to-left override, replacement character
+    for (const [i, c] of ['\u200b', '\u00ad', '\u2060', '\u202e', '\ufffd'].entries()) {
+      const { r } = await openStream(ts);
+      const reply = await rawIq(r, `la${i}`, registerIq(`la${i}`, `taken${c}`, 'pw'));
+      assert.equal(condition(reply), 'jid-malformed', JSON.stringify(c));
+    }
+    assert.deepEqual((await ts.running.server.accounts.list()).filter((u) => u.startsWith('taken')), ['taken']);
+  });
+
   it('does not rate-limit loopback addresses by default', async () => {
     // per_ip_per_hour is 1 here and earlier tests already registered from 127.0.0.1.
     const { r } = await openStream(ts);
@@ -113,19 +123,36 @@ describe('XEP-0077 registration rate limit per address', () => {
   });
   after(() => ts.stop());
 
-  it('refuses registrations over registration.per_ip_per_hour with not-acceptable/wait (§3.1.1)', async () => {
-    for (const [i, name] of ['one', 'two'].entries()) {
-      const { r } = await openStream(ts);
-      assert.equal((await rawIq(r, `r${i}`, registerIq(`r${i}`, name, 'pw'))).attrs.type, 'result');
-    }
+  it('refuses registrations over registration.per_ip_per_hour with not-acceptable/wait, failed attempts included (§3.1.1)', async () => {
+    await ts.createUser('one');
     const { r } = await openStream(ts);
-    // Failed attempts do not count; successful ones do.
-    const conflict = await rawIq(r, 'r8', registerIq('r8', 'one', 'pw'));
-    assert.equal(condition(conflict), 'not-acceptable');
-    const limited = await rawIq(r, 'r9', registerIq('r9', 'three', 'pw'));
+    // An attempt on a taken name costs PBKDF2 work like any other: it counts.
+    const conflict = await rawIq(r, 'r1', registerIq('r1', 'one', 'pw'));
+    assert.equal(condition(conflict), 'conflict');
+    assert.equal((await rawIq(r, 'r2', registerIq('r2', 'two', 'pw'))).attrs.type, 'result');
+    const { r: r3 } = await openStream(ts);
+    const limited = await rawIq(r3, 'r3', registerIq('r3', 'three', 'pw'));
     assert.equal(condition(limited), 'not-acceptable');
     assert.equal(limited.getChild('error')!.attrs.type, 'wait');
     assert.equal(await ts.running.server.accounts.exists('three'), false);
+  });
+});
+
+describe('XEP-0077 registration rate limit under concurrency', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ registration: { mode: 'open', per_ip_per_hour: 5 }, rate_limit: { exempt_networks: [] } });
+  });
+  after(() => ts.stop());
+
+  it('lets only per_ip_per_hour of 20 concurrent registrations from one address through (§3.1.1)', async () => {
+    const streams = await Promise.all(Array.from({ length: 20 }, () => openStream(ts)));
+    const replies = await Promise.all(streams.map(({ r }, i) => rawIq(r, `c${i}`, registerIq(`c${i}`, `racer${i}`, 'pw'))));
+    const created = replies.filter((reply) => reply.attrs.type === 'result').length;
+    assert.equal(created, 5);
+    for (const reply of replies.filter((x) => x.attrs.type === 'error')) assert.equal(condition(reply), 'not-acceptable');
+    const accounts = (await ts.running.server.accounts.list()).filter((u) => u.startsWith('racer'));
+    assert.equal(accounts.length, 5);
   });
 });
 

@@ -3,7 +3,7 @@
 // its password or remove its account, whatever the mode.
 import { NS } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
-import { IpRateLimiter } from '../../stream/rate-limiter';
+import { AddressPolicy, IpRateLimiter } from '../../stream/rate-limiter';
 import { preAuthHandler } from './pre-auth';
 import { registerAccountIqs } from './account';
 
@@ -21,8 +21,9 @@ export default defineModule({
   ],
   setup(ctx) {
     const { config } = ctx.server;
-    // §3.1.1 lets a server refuse too many registrations; counted per address, loopback exempt by default.
-    const limiter = new IpRateLimiter(config.registration.per_ip_per_hour, HOUR_MS, config.rate_limit.exempt_networks);
+    // §3.1.1 lets a server refuse too many registrations; counted per address (an IPv6 /64 is one), loopback exempt.
+    const addresses = new AddressPolicy({ exemptNetworks: config.rate_limit.exempt_networks, ipv6PrefixLength: config.rate_limit.ipv6_prefix_length });
+    const limiter = new IpRateLimiter(config.registration.per_ip_per_hour, HOUR_MS, addresses);
     ctx.c2s.registerPreAuthIq(NS.REGISTER, preAuthHandler(ctx, limiter));
     registerAccountIqs(ctx);
   },

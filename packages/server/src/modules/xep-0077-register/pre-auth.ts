@@ -31,13 +31,16 @@ export function preAuthHandler(ctx: ModuleContext<any>, limiter: IpRateLimiter):
     if (query.getChild('remove', NS.REGISTER)) return fail('unexpected-request', 'Authenticate before cancelling a registration');
     // §3.1.1: a server MAY refuse with not-acceptable a second identity on one stream, or too many attempts.
     if (registered.has(stream)) return fail('not-acceptable', 'An account was already registered on this stream');
-    if (limiter.isLimited(stream.remoteAddress)) {
-      // Temporary by nature, hence 'wait' (RFC 6120 §8.3.2): the limit resets within the hour.
-      return fail('not-acceptable', 'Too many registrations from this address; try again later', 'wait');
-    }
     const { username, password } = readFields(query);
     // §3.1: missing information, including an empty <password/>, is not-acceptable.
     if (!username || !password) return fail('not-acceptable', 'Both a username and a password are required');
+    // §3.1.1: every attempt counts, failed ones too (a taken name costs the same PBKDF2 work as a new one), and it
+    // is counted here, synchronously, before the first await: checking now and counting after the await would let
+    // any number of concurrent streams pass the check together.
+    if (!limiter.hit(stream.remoteAddress)) {
+      // Temporary by nature, hence 'wait' (RFC 6120 §8.3.2): the limit resets within the hour.
+      return fail('not-acceptable', 'Too many registrations from this address; try again later', 'wait');
+    }
     try {
       const jid = await accounts.create(username, password);
       ctx.log.info({ jid: jid.toString(), ip: stream.remoteAddress }, 'account registered in-band');
@@ -48,7 +51,6 @@ export function preAuthHandler(ctx: ModuleContext<any>, limiter: IpRateLimiter):
       if (err.code === 'invalid-username') return fail('jid-malformed', err.message);
       return fail('not-acceptable', err.message);
     }
-    limiter.hit(stream.remoteAddress);
     registered.add(stream);
     return result(iq);
   };

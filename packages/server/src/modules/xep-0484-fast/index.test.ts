@@ -4,6 +4,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { client as xmppClient, xml, type FastToken } from '@xmpp/client';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestServer, RawClient, type TestServer } from '../../testing/harness';
 import { FAST, SASL2, attrOf, authenticate, expectAnswersOnFreshStreams, htInitial, htResponder, openStream, plain, textOf } from '../../testing/sasl2';
 import type { ClientTokens } from './tokens';
@@ -71,7 +75,7 @@ describe('FAST (XEP-0484)', () => {
 
   before(async () => {
     ts = await startTestServer();
-    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy', 'judy', 'kim']) await ts.createUser(u);
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank', 'ivy', 'judy', 'kim', 'lee', 'mia']) await ts.createUser(u);
   });
   after(() => ts.stop());
 
@@ -131,7 +135,9 @@ describe('FAST (XEP-0484)', () => {
     });
     const { token } = await requestToken(ts, 'kim', 'ua-new');
     const left = [...(await store().getAll('kim@localhost')).values()];
-    assert.deepEqual(left.map((e) => e.new?.token), [token]);
+    assert.equal(left.length, 1);
+    assert.ok(left[0]!.new && !left[0]!.current);
+    assert.match(await fastLogin(ts, 'kim', 'ua-new', token), /^<success /);
   });
 
   it('rotates a token past half its lifetime, keeping the old one until the new one is used (§3.4)', async () => {
@@ -257,7 +263,66 @@ describe('FAST (XEP-0484)', () => {
     const pong = await second.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
     assert.equal(pong.attrs.type, 'result');
     await second.stop();
-    const entry = [...(await store().getAll('judy@localhost')).values()].find((e) => e.current?.token === saved!.token);
+    const entry = [...(await store().getAll('judy@localhost')).values()].find((e) => e.current !== undefined && e.new === undefined);
     assert.ok(entry, 'the token was used: it moved to the current slot');
+  });
+
+  it('stores only a seed: a read of the database gives no usable token (issue 8 item 10)', async () => {
+    const { token } = await requestToken(ts, 'lee', 'ua-l');
+    const stored = [...(await store().getAll('lee@localhost')).values()];
+    const dump = JSON.stringify(stored);
+    const secret = token.replace('secret-token:fast-', '');
+    assert.ok(!dump.includes(secret), dump);
+    const seed = stored[0]!.new!.seed;
+    // Neither the seed nor the token a naive derivation without the key would give is accepted.
+    for (const guess of [seed, `secret-token:fast-${seed}`]) {
+      assert.match(await fastLogin(ts, 'lee', 'ua-l', guess), new RegExp(failure('not-authorized')));
+    }
+    assert.match(await fastLogin(ts, 'lee', 'ua-l', token), /^<success /);
+    // The key is in a file of its own, readable by the server's user only.
+    const mode = statSync(join(ts.config.data_dir, 'fast-token.key')).mode & 0o777;
+    assert.equal(mode, 0o600);
+  });
+
+  it('refuses and drops a plaintext token stored by an earlier version; the client logs in with its password again', async () => {
+    const legacy = 'secret-token:fast-stored-in-the-clear';
+    const now = Date.now();
+    const key = createHash('sha256').update('ua-m', 'utf8').digest('hex');
+    await store().set('mia@localhost', key, { new: { mechanism: 'HT-SHA-256-NONE', token: legacy, issuedAt: now, expiresAt: now + 3_600_000 } } as never);
+    assert.match(await fastLogin(ts, 'mia', 'ua-m', legacy), new RegExp(failure('not-authorized')));
+    assert.equal((await store().getAll('mia@localhost')).size, 0);
+    const { token } = await requestToken(ts, 'mia', 'ua-m');
+    assert.match(await fastLogin(ts, 'mia', 'ua-m', token), /^<success /);
+  });
+});
+
+describe('FAST tokens stored in plaintext by an earlier version', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-fast-'));
+  const config = { data_dir: dataDir, storage: { backend: 'sqlite' as const } };
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('are purged from the database when the server starts; the key survives restarts', async () => {
+    const first = await startTestServer(config);
+    await first.createUser('nora');
+    const { token } = await requestToken(first, 'nora', 'ua-kept');
+    const now = Date.now();
+    await first.running.server.storage
+      .map('fast_tokens')
+      .set('nora@localhost', 'legacy-client', { current: { mechanism: 'HT-SHA-256-NONE', token: 'secret-token:fast-old', issuedAt: now, expiresAt: now + 3_600_000 } });
+    await first.stop();
+
+    const second = await startTestServer(config);
+    try {
+      const store = second.running.server.storage.map<ClientTokens>('fast_tokens');
+      const deadline = Date.now() + 5000;
+      while ((await store.get('nora@localhost', 'legacy-client')) !== undefined && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(await store.get('nora@localhost', 'legacy-client'), undefined);
+      // A token issued before the restart still works: the key file was kept, not regenerated.
+      assert.match(await fastLogin(second, 'nora', 'ua-kept', token), /^<success /);
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -8,6 +8,8 @@ import { defineModule } from '../../core/module-api';
 import type { AccountEvent } from '../../core/events';
 import type { Sasl2Attempt, Sasl2Stream } from '../../core/sasl2-inline';
 import { HT_MECHANISMS, htMechanism, isHtMechanism, type HtMechanismName } from '../../stream/sasl/ht';
+import { resolve } from 'node:path';
+import { loadOrCreateKey } from './key-file';
 import { FastTokens, type ClientTokens, type StoredToken } from './tokens';
 
 const options = z.object({
@@ -16,6 +18,13 @@ const options = z.object({
     .positive()
     .default(14)
     .describe('How long a FAST token stays valid; a token past half its lifetime is replaced when it is next used'),
+  token_key_file: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'File holding the key tokens are derived with (created, mode 0600, when missing); the database keeps only seeds. Default: <data_dir>/fast-token.key. Nodes of one cluster must share it',
+    ),
 });
 type FastOptions = z.infer<typeof options>;
 
@@ -45,9 +54,15 @@ export default defineModule<FastOptions>({
     },
   ],
   options: options as unknown as z.ZodType<FastOptions>,
-  setup(ctx) {
+  async setup(ctx) {
     const { domain, config } = ctx.server;
-    const tokens = new FastTokens(ctx.map<ClientTokens>('fast_tokens'), ctx.options.token_lifetime_days * DAY_MS);
+    const keyFile = resolve(config.data_dir, ctx.options.token_key_file ?? 'fast-token.key');
+    const tokens = new FastTokens(ctx.map<ClientTokens>('fast_tokens'), ctx.options.token_lifetime_days * DAY_MS, await loadOrCreateKey(keyFile));
+    // Tokens stored in the clear by earlier versions are dropped (tokens.ts says why), without delaying the start.
+    tokens.purgeLegacy().then(
+      (n) => n > 0 && ctx.log.info({ clients: n }, 'dropped FAST tokens stored in plaintext by an earlier version'),
+      (err: unknown) => ctx.log.warn({ err }, 'could not drop plaintext FAST tokens'),
+    );
     const allowInsecure = config.c2s.allow_plaintext_auth;
     // Keyed by the <authenticate/> element: prepare() and negotiate() see the same attempt.
     const attempts = new WeakMap<XmlElement, FastAttempt>();
@@ -89,7 +104,7 @@ export default defineModule<FastOptions>({
     function tokenElement(token: StoredToken): XmlElement {
       // XEP-0082 DateTime; whole seconds are enough for an expiry.
       const expiry = new Date(token.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      return xml('token', { xmlns: NS.FAST, expiry, token: token.token });
+      return xml('token', { xmlns: NS.FAST, expiry, token: tokens.tokenOf(token) });
     }
 
     ctx.c2s.registerSasl2Inline({
@@ -119,7 +134,7 @@ export default defineModule<FastOptions>({
           name,
           async (username, hash, cbData) => {
             info.verified = await tokens.verify(`${username}@${domain}`, userAgentId, name, hash, cbData, count);
-            return info.verified.token;
+            return tokens.tokenOf(info.verified);
           },
           { allowInsecure },
         );

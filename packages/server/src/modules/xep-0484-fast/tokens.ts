@@ -1,6 +1,10 @@
 // XEP-0484 token bookkeeping, per account and client (user-agent id): the two slots of §6 ('new': issued and not
 // used yet; 'current': the one the client used last), expiry, the replay counter of §3.3, and revocation.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+// What is stored cannot be used to log in: the HT mechanisms key their HMAC with the token itself, so the server
+// must be able to produce it and a one-way hash will not do; instead each token is derived with a keyed MAC from a
+// random seed, and only the seed is stored. The MAC key lives in a file of its own (key-file.ts), so a read of the
+// database (a backup, an SQL injection elsewhere, a replica) gives no sessions away.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SaslFailure } from '@parley/protocol';
 import { KeyedQueue } from '../../core/keyed-queue';
 import type { MapStore } from '../../storage/types';
@@ -9,8 +13,8 @@ import { htHmac } from '../../stream/sasl/ht';
 export interface StoredToken {
   /** §3.3: a token is only good with the mechanism it was requested for. */
   mechanism: string;
-  /** The secret itself: it is the HT mechanisms' HMAC key, so it cannot be kept hashed. Never logged. */
-  token: string;
+  /** Random bytes (base64url) the token is derived from with the server's key (FastTokens.tokenOf). */
+  seed: string;
   /** Milliseconds since the epoch. */
   issuedAt: number;
   expiresAt: number;
@@ -24,6 +28,27 @@ export interface ClientTokens {
   current?: StoredToken;
 }
 
+/**
+ * Entries written before tokens were derived kept the token itself in a 'token' field. They are dropped, not
+ * converted (a derived token cannot be made equal to a given one): their clients fail once with not-authorized and
+ * log in with the password again, as XEP-0484 clients do whenever a token is refused.
+ */
+function isLegacy(t: StoredToken | undefined): boolean {
+  return t !== undefined && typeof (t as Partial<StoredToken>).seed !== 'string';
+}
+
+/** The entry without legacy slots, and whether any was there. */
+function withoutLegacy(entry: ClientTokens): { entry: ClientTokens; changed: boolean } {
+  let changed = false;
+  for (const slot of ['new', 'current'] as const) {
+    if (isLegacy(entry[slot])) {
+      delete entry[slot];
+      changed = true;
+    }
+  }
+  return { entry, changed };
+}
+
 export class FastTokens {
   /** One read-modify-write at a time per client: two logins racing must not both promote or both count. */
   private readonly queue = new KeyedQueue();
@@ -31,8 +56,40 @@ export class FastTokens {
   constructor(
     private readonly store: MapStore<ClientTokens>,
     private readonly lifetimeMs: number,
+    /** The MAC key tokens are derived with (fast.token_key_file); 32 random bytes. */
+    private readonly key: Buffer,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** The token a stored seed stands for; 'secret-token:' (RFC 8959) lets secret scanners recognise a leaked one. */
+  tokenOf(stored: StoredToken): string {
+    const mac = createHmac('sha256', this.key).update('XEP-0484 token\0').update(stored.seed, 'utf8').digest('base64url');
+    return `secret-token:fast-${mac}`;
+  }
+
+  private async read(owner: string, key: string): Promise<ClientTokens> {
+    const { entry, changed } = withoutLegacy((await this.store.get(owner, key)) ?? {});
+    if (changed) await this.save(owner, key, entry);
+    return entry;
+  }
+
+  /** Drops every stored plaintext token left from before tokens were derived (at start, in the background). */
+  async purgeLegacy(): Promise<number> {
+    let dropped = 0;
+    for (const owner of await this.store.owners()) {
+      for (const [key, stored] of await this.store.getAll(owner)) {
+        if (!isLegacy(stored.new) && !isLegacy(stored.current)) continue;
+        await this.run(owner, key, async () => {
+          const { entry, changed } = withoutLegacy((await this.store.get(owner, key)) ?? {});
+          if (changed) {
+            dropped++;
+            await this.save(owner, key, entry);
+          }
+        });
+      }
+    }
+    return dropped;
+  }
 
   /** Store key of a client: a hash, so the store keeps no client identifiers in the clear. */
   private static keyOf(userAgentId: string): string {
@@ -54,12 +111,11 @@ export class FastTokens {
   issue(owner: string, userAgentId: string, mechanism: string): Promise<StoredToken> {
     const key = FastTokens.keyOf(userAgentId);
     return this.run(owner, key, async () => {
-      const entry = (await this.store.get(owner, key)) ?? {};
+      const entry = await this.read(owner, key);
       const issuedAt = this.now();
-      // 'secret-token:' (RFC 8959) lets secret scanners recognise a leaked token.
       const token: StoredToken = {
         mechanism,
-        token: `secret-token:fast-${randomBytes(32).toString('base64url')}`,
+        seed: randomBytes(32).toString('base64url'),
         issuedAt,
         expiresAt: issuedAt + this.lifetimeMs,
       };
@@ -76,7 +132,7 @@ export class FastTokens {
    */
   private async sweep(owner: string, except: string): Promise<void> {
     const now = this.now();
-    const alive = (t: StoredToken | undefined): boolean => t !== undefined && t.expiresAt > now;
+    const alive = (t: StoredToken | undefined): boolean => t !== undefined && !isLegacy(t) && t.expiresAt > now;
     const drops: Promise<void>[] = [];
     for (const [key, entry] of await this.store.getAll(owner)) {
       if (key === except || alive(entry.new) || alive(entry.current)) continue;
@@ -105,13 +161,13 @@ export class FastTokens {
   ): Promise<StoredToken> {
     const key = FastTokens.keyOf(userAgentId);
     return this.run(owner, key, async () => {
-      const entry = (await this.store.get(owner, key)) ?? {};
+      const entry = await this.read(owner, key);
       let slot: 'new' | 'current' | undefined;
       for (const s of ['new', 'current'] as const) {
         const t = entry[s];
         if (!t) continue;
         // §6: constant-time comparison of the hashes (both are SHA-256 sized: the mechanism checked the client's).
-        const matches = timingSafeEqual(htHmac(t.token, 'Initiator', cbData), initiatorHash);
+        const matches = timingSafeEqual(htHmac(this.tokenOf(t), 'Initiator', cbData), initiatorHash);
         if (matches && t.mechanism === mechanism && slot === undefined) slot = s;
       }
       if (slot === undefined) throw new SaslFailure('not-authorized');

@@ -1,12 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_ITERATIONS, SaslPrepError, deriveCredentials, saslPrep, verifyPassword } from './credentials';
+import { DEFAULT_ITERATIONS, SaslPrepError, deriveCredentials, deriveFromPrepared, hasWeakerKeys, matchPassword, preparePassword, saslPrep, verifyPassword } from './credentials';
+
+test('the default iteration count follows current guidance (OWASP: 600,000 for PBKDF2-HMAC-SHA256)', () => {
+  assert.ok(DEFAULT_ITERATIONS >= 600_000);
+});
 
 test('derives keys for both hashes, never the password', async () => {
-  const creds = await deriveCredentials('pencil');
+  const creds = await deriveCredentials('pencil', 4096);
   for (const [mech, size] of [['SCRAM-SHA-1', 20], ['SCRAM-SHA-256', 32]] as const) {
     const keys = creds[mech];
-    assert.equal(keys.iterations, DEFAULT_ITERATIONS);
+    assert.equal(keys.iterations, 4096);
     assert.equal(Buffer.from(keys.salt, 'base64').length, 16);
     assert.equal(Buffer.from(keys.storedKey, 'base64').length, size);
     assert.equal(Buffer.from(keys.serverKey, 'base64').length, size);
@@ -44,8 +48,32 @@ test('passwords are SASLprep-ed (approximately: RFC 4013 mappings, NFKC, no cont
   assert.throws(() => saslPrep('a\u0085b'), SaslPrepError); // C1 control
   assert.throws(() => saslPrep('a\ud800b'), SaslPrepError); // lone surrogate
   assert.throws(() => saslPrep('\u00ad'), SaslPrepError); // empty after mapping
-  const creds = await deriveCredentials('\uff50\uff41\uff53\uff53', 64); // fullwidth "pass"
-  assert.equal(await verifyPassword(creds, 'pass'), true);
+  // Keys made before passwords were OpaqueString (SASLprep-ed, NFKC) still verify, and say which form matched.
+  const legacy = await deriveFromPrepared(saslPrep('\uff50\uff41\uff53\uff53'), 64); // fullwidth "pass"
+  assert.equal(await matchPassword(legacy, '\uff50\uff41\uff53\uff53'), 'pass');
+  assert.equal(await verifyPassword(legacy, 'pass'), true);
+});
+
+test('new passwords are OpaqueString (RFC 8265 §4.2, §4.3 examples), and never prepared differently by SASLprep', async () => {
+  assert.equal(preparePassword('correct horse battery staple'), 'correct horse battery staple');
+  assert.equal(preparePassword('Correct Horse Battery Staple'), 'Correct Horse Battery Staple');
+  assert.equal(preparePassword('πßå'), 'πßå');
+  assert.equal(preparePassword('Jack of ♦s'), 'Jack of ♦s');
+  assert.equal(preparePassword('foo\u1680bar'), 'foo bar');
+  assert.throws(() => preparePassword('my cat is a \u0009by'), SaslPrepError);
+  // Invisible characters SASLprep silently dropped are refused now (two passwords would otherwise be one).
+  for (const c of ['\u00ad', '\u200b', '\u2060', '\ufeff']) assert.throws(() => preparePassword(`pass${c}word`), SaslPrepError);
+  // NFKC (SASLprep, what most SCRAM clients apply) and NFC (OpaqueString) disagree: refused, not stored ambiguously.
+  assert.throws(() => preparePassword('\uff50\uff41\uff53\uff53'), SaslPrepError);
+  assert.throws(() => preparePassword('\u2168'), SaslPrepError);
+  await assert.rejects(deriveCredentials('pass\u200bword', 64), SaslPrepError);
+});
+
+test('hasWeakerKeys compares both hashes with the configured count', async () => {
+  const creds = await deriveCredentials('pencil', 64);
+  assert.equal(hasWeakerKeys(creds, 64), false);
+  assert.equal(hasWeakerKeys(creds, 65), true);
+  assert.equal(hasWeakerKeys({ ...creds, 'SCRAM-SHA-1': { ...creds['SCRAM-SHA-1'], iterations: 32 } }, 64), true);
 });
 
 test('rejects bad input', async () => {

@@ -8,7 +8,7 @@ import type { SaslMechanism } from './types';
 export interface MechanismOptions {
   /** Offer PLAIN before TLS (c2s.allow_plaintext_auth). */
   allowInsecurePlain: boolean;
-  /** auth.scram_iterations, so that unknown users look like real ones. Default 4096. */
+  /** auth.scram_iterations, so that unknown users look like real ones. Default DEFAULT_ITERATIONS. */
   scramIterations?: number;
 }
 

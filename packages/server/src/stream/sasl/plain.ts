@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { SaslFailure } from '@parley/protocol';
 import type { Credentials } from '../../storage/types';
-import { DEFAULT_ITERATIONS, deriveCredentials, verifyPassword } from './credentials';
+import { DEFAULT_ITERATIONS, deriveCredentials, matchPassword } from './credentials';
 import { checkAuthzid, decodeUtf8, normalizeUsername } from './identity';
 import { ClientFirstExchange, type SaslContext, type SaslExchange, type SaslMechanism, type SaslStep } from './types';
 
@@ -31,10 +31,11 @@ class PlainExchange extends ClientFirstExchange {
     const username = normalizeUsername(authcid);
     const credentials = await this.ctx.getCredentials(username);
     // An unknown user is checked against stand-in keys, so the answer takes as long as for a wrong password.
-    const ok = await verifyPassword(credentials ?? (await this.standIn()), password);
-    if (!ok || !credentials) throw new SaslFailure('not-authorized');
+    const prepared = await matchPassword(credentials ?? (await this.standIn()), password);
+    if (prepared === undefined || !credentials) throw new SaslFailure('not-authorized');
     // RFC 4422 §3.4.1: authorization is decided only once authentication succeeded.
     checkAuthzid(authzid, username, this.ctx);
+    this.ctx.passwordVerified?.(username, prepared, credentials);
     return { kind: 'success', username };
   }
 }

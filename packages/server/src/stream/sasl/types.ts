@@ -23,6 +23,12 @@ export interface SaslContext {
   channelBinding(type: ChannelBindingType): Buffer | undefined;
   /** Stored SCRAM keys of a (normalised) username on this host, or undefined for an unknown user. */
   getCredentials(username: string): Promise<Credentials | undefined>;
+  /**
+   * Told when a mechanism that sees the password (PLAIN) verified it against `credentials`; `prepared` is the form
+   * that matched. The only moment the server can re-derive keys made with too few iterations: SCRAM never shows the
+   * password. Must not delay or fail the login.
+   */
+  passwordVerified?(username: string, prepared: string, credentials: Credentials): void;
 }
 
 export type SaslStep =
