@@ -94,7 +94,9 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
     this.parser = new StreamParser(
       {
         onOpen: (name, attrs) => this.target.onHeader(name, attrs),
-        onElement: (el) => this.target.enqueue(el),
+        // RFC 6120 §4.9.1.1: a peer's stream error is followed by its closing tag, and the receiver does not answer it
+        // with a stream error of its own (§4.9.3): close our stream as for </stream:stream>.
+        onElement: (el) => (isStreamError(el) ? this.target.onPeerClose() : this.target.enqueue(el)),
         onClose: () => this.target.onPeerClose(),
         onError: (condition, text) => this.target.close(new StreamError(condition, text)),
       },
@@ -618,6 +620,11 @@ function withFrom(el: XmlElement, from: string): XmlElement {
 
 /** RFC 5646 language tags, loosely: letters, digits and hyphens, up to 35 characters. */
 const LANGUAGE_TAG = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
+
+/** <stream:error/> (the parser keeps prefixes: the client's stream header binds 'stream', RFC 6120 §4.8.5). */
+function isStreamError(el: XmlElement): boolean {
+  return el.name === 'stream:error' || (el.name === 'error' && el.attrs.xmlns === NS.STREAM);
+}
 
 const MESSAGE_TYPES = new Set(['chat', 'error', 'groupchat', 'headline', 'normal']);
 const PRESENCE_TYPES = new Set(['error', 'probe', 'subscribe', 'subscribed', 'unavailable', 'unsubscribe', 'unsubscribed']);
