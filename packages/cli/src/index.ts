@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
-  AccountError, ConfigError, createCore, createLogger, isWorkerProcess, loadConfig, startPrimary, startServer, startWorker,
-  type Config, type ParleyServer,
+  AccountError, ConfigError, ControlError, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
+  startPrimary, startServer, startWorker,
+  type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config,
 } from '@parley/server';
 import { readPassword } from './password';
 
@@ -68,35 +69,24 @@ function withServerFlags(cmd: Command): Command {
     .option('--data-dir <dir>', 'directory for the database and generated certificates');
 }
 
-async function withCore<T>(flags: StartFlags, fn: (core: Awaited<ReturnType<typeof createCore>>) => Promise<T>): Promise<T> {
-  const config = configFrom(flags);
-  const core = await createCore(config, createLogger('warn'));
+/** Runs `fn` against the running server (control socket) or, when none runs, the storage directly. */
+async function withTarget<T>(flags: StartFlags, fn: (target: CommandTarget) => Promise<T>, options: { requireRunning?: boolean } = {}): Promise<T> {
+  const target = await openCommandTarget(configFrom(flags), options);
   try {
-    return await fn(core);
+    return await fn(target);
   } finally {
-    await core.stop();
+    await target.close();
   }
 }
 
-function userPart(input: string, domain: string): string {
-  const at = input.indexOf('@');
-  if (at === -1) return input;
-  const host = input.slice(at + 1);
-  if (host !== domain) throw new AccountError('invalid-username', `${input} is not on this server's domain ${domain}`);
-  return input.slice(0, at);
-}
-
-type AdminCommand = NonNullable<ReturnType<ParleyServer['commands']['get']>>;
-type CommandArgs = Parameters<AdminCommand['run']>[0];
-
 /** `key=value` pairs as a command's arguments: repeated keys and multi fields give lists (as in its XEP-0050 form). */
-function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
+function commandArgs(command: CommandInfo, pairs: string[]): CommandArgs {
   const raw = new Map<string, string[]>();
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     const key = eq === -1 ? pair : pair.slice(0, eq);
     if (eq === -1 || !command.fields.some((f) => f.name === key)) {
-      throw new Error(`expected key=value with a key among: ${command.fields.map((f) => f.name).join(', ') || '(none)'}`);
+      throw new UsageError(`expected key=value with a key among: ${command.fields.map((f) => f.name).join(', ') || '(none)'}`);
     }
     raw.set(key, [...(raw.get(key) ?? []), pair.slice(eq + 1)]);
   }
@@ -104,7 +94,7 @@ function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
   for (const f of command.fields) {
     const values = raw.get(f.name);
     if (!values) {
-      if (f.required) throw new Error(`${command.name} needs ${f.name}=… (${f.label})`);
+      if (f.required) throw new UsageError(`${command.name} needs ${f.name}=… (${f.label})`);
       continue;
     }
     if (f.type === 'jid-multi' || f.type === 'text-multi') args[f.name] = values;
@@ -112,6 +102,15 @@ function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
     else args[f.name] = values.at(-1);
   }
   return args;
+}
+
+/** A mistake on the command line (exit status 2). */
+class UsageError extends Error {}
+
+function printResult(result: CommandResult): void {
+  console.log(result.note);
+  const width = Math.max(0, ...(result.fields ?? []).map((f) => f.label.length));
+  for (const f of result.fields ?? []) console.log(`${f.label.padEnd(width)}  ${f.values.join(', ')}`);
 }
 
 /** Resolves once SIGTERM or SIGINT arrived and `stop` finished. */
@@ -148,7 +147,7 @@ async function runPrimary(config: Config): Promise<void> {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('parley').description('Parley XMPP server').exitOverride().showHelpAfterError();
+  const program = new Command('parley').description('Parley XMPP server').version(VERSION, '-V, --version').exitOverride().showHelpAfterError();
 
   withServerFlags(program.command('start').description('run the server'))
     .option('--c2s-port <n>', 'client port with STARTTLS (default 5222)', portArg)
@@ -176,52 +175,53 @@ export function buildProgram(): Command {
       console.log(`configuration OK: domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
     });
 
-  const user = program.command('user').description('manage accounts');
+  // Users and admin commands run the XEP-0133 definitions (modules/xep-0133-admin), on the running server when one
+  // answers on the control socket, so what the CLI does and what an admin's client does cannot differ.
+  const user = program.command('user').description('manage accounts (on the running server, or the storage when none runs)');
   withServerFlags(user.command('add <user>').description('create an account (user or user@domain)'))
     .option('-p, --password <password>', 'the password (default: prompt, or first line of standard input)')
     .action(async (name: string, flags: StartFlags & { password?: string }) => {
-      await withCore(flags, async (core) => {
-        const password = flags.password ?? (await readPassword(`Password for ${name}: `));
-        const jid = await core.accounts.create(userPart(name, core.domain), password);
-        console.log(`created ${jid}`);
-      });
+      const password = flags.password ?? (await readPassword(`Password for ${name}: `));
+      await withTarget(flags, async (t) => console.log((await t.run('add-user', { accountjid: name, password })).note));
     });
-  withServerFlags(user.command('remove <user>').description('delete an account and its data'))
+  withServerFlags(user.command('remove <user>').description('delete an account and its data (ends its sessions)'))
     .action(async (name: string, flags: StartFlags) => {
-      await withCore(flags, async (core) => {
-        await core.accounts.delete(userPart(name, core.domain));
-        console.log(`removed ${name}`);
-      });
+      await withTarget(flags, async (t) => console.log((await t.run('delete-user', { accountjids: [name] })).note));
     });
   withServerFlags(user.command('passwd <user>').description("change an account's password"))
     .option('-p, --password <password>', 'the new password (default: prompt, or first line of standard input)')
     .action(async (name: string, flags: StartFlags & { password?: string }) => {
-      await withCore(flags, async (core) => {
-        const password = flags.password ?? (await readPassword(`New password for ${name}: `));
-        await core.accounts.setPassword(userPart(name, core.domain), password);
-        console.log(`password changed for ${name}`);
-      });
+      const password = flags.password ?? (await readPassword(`New password for ${name}: `));
+      await withTarget(flags, async (t) => console.log((await t.run('change-user-password', { accountjid: name, password })).note));
     });
   withServerFlags(user.command('list').description('list accounts'))
     .action(async (flags: StartFlags) => {
-      await withCore(flags, async (core) => {
-        for (const u of (await core.accounts.list()).sort()) console.log(`${u}@${core.domain}`);
+      await withTarget(flags, async (t) => {
+        const result = await t.run('get-registered-users-list', { max_items: 'none' });
+        for (const jid of result.fields?.find((f) => f.name === 'registereduserjids')?.values ?? []) console.log(jid);
       });
+    });
+
+  withServerFlags(program.command('status').description('version, uptime, sessions, memory and event-loop delay of the running server'))
+    .action(async (flags: StartFlags) => {
+      await withTarget(flags, async (t) => printResult(await t.run('status', {})), { requireRunning: true });
     });
 
   // The admin commands (XEP-0133 and others), the same definitions XMPP admins run as ad-hoc commands.
   withServerFlags(program.command('admin [command] [args...]').description('run an admin command with key=value arguments; without a command, list them'))
     .action(async (name: string | undefined, pairs: string[], flags: StartFlags) => {
-      await withCore(flags, async (core) => {
+      await withTarget(flags, async (t) => {
+        const commands = await t.list();
         if (name === undefined) {
-          for (const c of core.commands.list()) console.log(`${c.name.padEnd(28)} ${c.description}  [${c.fields.map((f) => f.name).join(' ')}]`);
+          for (const c of commands) {
+            const live = c.live && t.mode === 'storage' ? '  (needs the running server)' : '';
+            console.log(`${c.name.padEnd(28)} ${c.description}  [${c.fields.map((f) => f.name).join(' ')}]${live}`);
+          }
           return;
         }
-        const command = core.commands.get(name);
-        if (!command) throw new Error(`no admin command ${name} (run 'parley admin' for the list)`);
-        const result = await command.run(commandArgs(command, pairs), undefined);
-        console.log(result.note);
-        for (const f of result.fields ?? []) console.log(`${f.label}: ${f.values.join(', ')}`);
+        const command = commands.find((c) => c.name === name);
+        if (!command) throw new UsageError(`no admin command ${name} (run 'parley admin' for the list)`);
+        printResult(await t.run(name, commandArgs(command, pairs)));
       });
     });
   return program;
@@ -234,9 +234,17 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ConfigError || err instanceof AccountError) {
+    if (err instanceof ConfigError || err instanceof AccountError || err instanceof UsageError) {
       console.error(`parley: ${err.message}`);
       return 2;
+    }
+    if (err instanceof ControlError) {
+      console.error(`parley: ${err.message}`);
+      return err.kind === 'internal' ? 1 : 2;
+    }
+    if (err instanceof NotRunningError) {
+      console.error(`parley: ${err.message}`);
+      return 3;
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {

@@ -4,3 +4,8 @@ export { loadConfig, ConfigError, type Config } from './config';
 export { createLogger, silentLogger, type Logger } from './log';
 export { ParleyServer } from './core/server';
 export { AccountError } from './core/accounts';
+export { ControlClient, ControlError } from './control/control-client';
+export type { CommandInfo } from './control/protocol';
+export type { AdminCommand, CommandArgs, CommandResult } from './core/commands';
+export { VERSION } from './version';
+export { openCommandTarget, NotRunningError, type CommandTarget } from './control/target';

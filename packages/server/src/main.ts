@@ -14,6 +14,7 @@ import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
 import type { C2sPolicy } from './stream/c2s-policy';
+import { assertNotRunning, startControlServer, type ControlServer } from './control/control-server';
 
 export interface RunningServer {
   server: ParleyServer;
@@ -50,7 +51,17 @@ async function connectCluster(config: Config, log: Logger): Promise<{ bus: Redis
   return { bus, nodeId, name: config.cluster.name, members: config.cluster.nodes.length > 0 ? config.cluster.nodes : [nodeId] };
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+export interface StartOptions {
+  /** Open the control socket (control.enabled); with several workers only the first one does. Default true. */
+  control?: boolean;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.log.level), options: StartOptions = {}): Promise<RunningServer> {
+  const withControl = config.control.enabled && options.control !== false;
+  // Before anything is created: a second server on the same data, or a certificate that cannot be read, fails the
+  // start without leaving a database or a half-started cluster node behind.
+  if (withControl) await assertNotRunning(config.control.socket);
+  const tls = await loadTlsMaterial(config);
   const link = await connectCluster(config, log);
   let server: ParleyServer;
   let cluster: ClusterNode | undefined;
@@ -67,14 +78,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await cluster.start();
   }
 
-  let tls: Awaited<ReturnType<typeof loadTlsMaterial>>;
-  try {
-    tls = await loadTlsMaterial(config);
-  } catch (err) {
-    await server.stop();
-    await cluster?.stop();
-    throw err;
-  }
   const secureContext = createSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
@@ -110,11 +113,22 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await cluster?.stop();
     throw err;
   }
-  log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, modules: server.modules.length }, 'Parley started');
+  let control: ControlServer | undefined;
+  try {
+    if (withControl) control = await startControlServer(server, config.control.socket);
+  } catch (err) {
+    await listener.close();
+    await server.stop();
+    await cluster?.stop();
+    throw err;
+  }
+  server.runtime.start();
+  log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, control: control?.path, modules: server.modules.length }, 'Parley started');
   return {
     server,
     ports: listener.ports,
     async stop() {
+      await control?.close();
       await listener.close();
       await server.stop();
       await cluster?.stop();

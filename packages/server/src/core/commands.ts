@@ -26,6 +26,11 @@ export interface AdminCommand {
   node?: string;
   description: string;
   fields: CommandField[];
+  /**
+   * Acts on or reports the running server's sessions (end a session, announce, online users, status): the CLI runs it
+   * over the control socket only, and says so when no server runs, rather than report an empty offline state.
+   */
+  live?: boolean;
   /** `actor` is the admin's JID for XMPP callers, undefined for the local CLI (trusted by file access). */
   run(args: CommandArgs, actor: Jid | undefined): Promise<CommandResult>;
 }

@@ -72,6 +72,8 @@ export interface ServerEvents
    */
   'session/interrupted': { session: ClientStream };
   'server/stopping': Record<string, never>;
+  /** `parley status` is being answered: a module appends its own lines (rooms, nodes …); handlers return nothing. */
+  'status/requested': { fields: { name: string; label: string; values: string[] }[] };
   /** A session bound on another cluster node appeared or changed its presence (mirrored in the session table). */
   'remote-session/updated': SessionEvent;
   /** A session of another cluster node ended (or its node is gone). */

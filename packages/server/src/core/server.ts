@@ -14,6 +14,8 @@ import { InlineRegistry, type Bind2InlineFeature, type Sasl2InlineFeature } from
 import type { IqRegistrar, ModuleContext, ModuleDefinition, ServerApi, ServiceContext } from './module-api';
 import { Router } from './router';
 import { SessionTable } from './sessions';
+import { RuntimeMonitor } from './runtime';
+import { statusCommand } from './status';
 import type { ClientStream, AuthenticatedStream, PreBindElementHandler } from './client-stream';
 import { LocalCluster, type Cluster } from '../cluster/types';
 
@@ -40,6 +42,8 @@ export class ParleyServer implements ServerApi {
   readonly accounts: AccountService;
   readonly main: HostedDomain;
   readonly startedAt = Date.now();
+  /** Event-loop delay and memory, for `parley status` and the metrics (started by startServer). */
+  readonly runtime = new RuntimeMonitor(this.startedAt);
   readonly modules: LoadedModule[] = [];
   /** XEP-0388 / XEP-0386 inline features, read by the client streams. */
   readonly inline = new InlineRegistry();
@@ -63,6 +67,7 @@ export class ParleyServer implements ServerApi {
     this.router = new Router(this.hooks, this.domains, config.domain, log);
     this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations, (user) => this.cluster.invalidate('account', user));
     this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
+    this.commands.add(statusCommand(this));
     // The main host's iq table answers from here; delivery modules only see iqs no feature took.
     for (const target of ['host', 'bare', 'full'] as const) {
       this.hooks.on(
@@ -239,6 +244,7 @@ export class ParleyServer implements ServerApi {
       }
       for (const d of m.disposables) d.dispose();
     }
+    this.runtime.stop();
     await this.storage.close();
   }
 

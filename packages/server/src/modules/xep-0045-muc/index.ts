@@ -64,6 +64,9 @@ export default defineModule<MucOptions>({
     }
     const svc = new MucService(ctx, service.domain, secret, ctx.map('muc_rooms'), ctx.archive('muc_history'));
     await svc.load();
+    ctx.on('status/requested', ({ fields }) => {
+      fields.push({ name: 'muc.rooms', label: `rooms on ${service.domain}`, values: [String(svc.rooms.size)] });
+    });
 
     service.iq.get(NS.DISCO_INFO, 'query', { to: ['host'], feature: false }, (req) => serviceInfo(service.info, req));
     service.iq.get(NS.DISCO_ITEMS, 'query', { to: ['host'], feature: false }, (req) => serviceItems(svc, req));

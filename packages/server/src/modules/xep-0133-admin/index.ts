@@ -24,6 +24,14 @@ function list(args: CommandArgs, name: string): string[] {
   return values;
 }
 
+/** XEP-0133 max_items of the user-list commands: a number, or 'none' (or absent) for all. */
+function maxItems(args: CommandArgs): number {
+  const max = args.max_items;
+  const limit = typeof max === 'string' && max !== 'none' ? Number(max) : Infinity;
+  if (Number.isNaN(limit) || limit < 0) throw new StanzaError('bad-request', 'max_items must be a number or none');
+  return limit;
+}
+
 const MAX_ITEMS: CommandField = {
   name: 'max_items',
   label: 'Maximum number of items to show',
@@ -117,6 +125,7 @@ export function adminCommands(ctx: ModuleContext): AdminCommand[] {
     {
       name: 'end-user-session',
       node: node('end-user-session'),
+      live: true,
       description: 'End user sessions',
       fields: [{ name: 'accountjids', label: 'The Jabber ID(s) for which to end sessions', type: 'jid-multi', required: true }],
       async run(args) {
@@ -143,8 +152,22 @@ export function adminCommands(ctx: ModuleContext): AdminCommand[] {
       },
     },
     {
+      name: 'get-registered-users-list',
+      node: node('get-registered-users-list'),
+      description: 'Get the list of registered users',
+      fields: [MAX_ITEMS],
+      async run(args) {
+        const limit = maxItems(args);
+        const users = (await accounts.list()).sort().map((u) => `${u}@${server.domain}`);
+        const shown = users.slice(0, limit);
+        const more = users.length > shown.length ? ` (showing ${shown.length})` : '';
+        return { note: `${users.length} registered users${more}`, fields: [{ name: 'registereduserjids', label: 'The list of all users', values: shown }] };
+      },
+    },
+    {
       name: 'get-online-users-num',
       node: node('get-online-users-num'),
+      live: true,
       description: 'Get the number of online users',
       fields: [],
       async run() {
@@ -155,12 +178,11 @@ export function adminCommands(ctx: ModuleContext): AdminCommand[] {
     {
       name: 'get-online-users-list',
       node: node('get-online-users-list'),
+      live: true,
       description: 'Get the list of online users',
       fields: [MAX_ITEMS],
       async run(args) {
-        const max = args.max_items;
-        const limit = typeof max === 'string' && max !== 'none' ? Number(max) : Infinity;
-        if (Number.isNaN(limit) || limit < 0) throw new StanzaError('bad-request', 'max_items must be a number or none');
+        const limit = maxItems(args);
         const users = onlineUsers();
         const shown = users.slice(0, limit);
         const more = users.length > shown.length ? ` (showing ${shown.length})` : '';
@@ -170,6 +192,7 @@ export function adminCommands(ctx: ModuleContext): AdminCommand[] {
     {
       name: 'announce',
       node: node('announce'),
+      live: true,
       description: 'Send an announcement to all online users',
       fields: [{ name: 'announcement', label: 'Announcement', type: 'text-multi', required: true }],
       async run(args) {
@@ -197,7 +220,7 @@ export default defineModule({
       spec: 'XEP-0133',
       version: '1.2',
       status: 'partial',
-      note: 'add, delete, change password, end session, announce, registered/online users; no disable, MOTD or restart',
+      note: 'add, delete, change password, end session, announce, registered users (number, list), online users (number, list); no disable, MOTD or restart',
     },
   ],
   setup(ctx) {
