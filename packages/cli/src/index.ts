@@ -3,9 +3,9 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
-  AccountError, ConfigError, ControlError, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
+  AccountError, ConfigError, ControlError, LOG_LEVELS, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
   startPrimary, startServer, startWorker,
-  type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config,
+  type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config, type LogLevel,
 } from '@parley/server';
 import { readPassword } from './password';
 
@@ -20,6 +20,7 @@ interface StartFlags {
   registration?: 'open' | 'closed';
   allowPlaintextAuth?: boolean;
   workers?: number;
+  logLevel?: LogLevel;
 }
 
 function portArg(value: string): number {
@@ -32,6 +33,11 @@ function workersArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected a number of worker processes from 1 to 64');
   return n;
+}
+
+function logLevelArg(value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
+  return value as LogLevel;
 }
 
 function registrationArg(value: string): 'open' | 'closed' {
@@ -53,6 +59,13 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.httpPort !== undefined) o.http = { port: flags.httpPort };
   if (flags.registration !== undefined) o.registration = { mode: flags.registration };
   if (flags.workers !== undefined) o.cluster = { workers: flags.workers };
+  // The log level: --log-level, else PARLEY_LOG_LEVEL (systemd units and containers set it), else the file.
+  const envLevel = process.env.PARLEY_LOG_LEVEL;
+  if (flags.logLevel !== undefined) o.log = { level: flags.logLevel };
+  else if (envLevel !== undefined && envLevel !== '') {
+    if (!(LOG_LEVELS as readonly string[]).includes(envLevel)) throw new ConfigError(`PARLEY_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(envLevel)}`);
+    o.log = { level: envLevel };
+  }
   return o;
 }
 
@@ -156,6 +169,7 @@ export function buildProgram(): Command {
     .option('--http-port <n>', 'HTTP port (default 5280)', portArg)
     .option('--registration <mode>', 'in-band registration: open or closed (default closed)', registrationArg)
     .option('--allow-plaintext-auth', 'allow SASL without TLS (loopback tests and benchmarks only)')
+    .option('--log-level <level>', `minimum log level: ${LOG_LEVELS.join(', ')} (log.level; default info, or PARLEY_LOG_LEVEL)`, logLevelArg)
     .option('--workers <n>', 'worker processes behind the same ports (cluster.workers; more than 1 needs cluster.backend redis)', workersArg)
     .action(async (flags: StartFlags) => {
       const config = configFrom(flags);

@@ -1,7 +1,7 @@
 export { startServer, createCore, type RunningServer } from './main';
 export { startPrimary, startWorker, isWorkerProcess, workerNodeIds } from './cluster/workers';
 export { loadConfig, ConfigError, type Config } from './config';
-export { createLogger, silentLogger, type Logger } from './log';
+export { createLogger, setLogLevel, silentLogger, LOG_LEVELS, type Logger, type LogLevel } from './log';
 export { ParleyServer } from './core/server';
 export { AccountError } from './core/accounts';
 export { ControlClient, ControlError } from './control/control-client';

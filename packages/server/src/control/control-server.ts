@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { StanzaError } from '@parley/protocol';
 import { ConfigError } from '../config';
 import { AccountError } from '../core/accounts';
+import { audit } from '../core/audit';
 import type { ParleyServer } from '../core/server';
 import { MAX_LINE, MAX_SOCKET_PATH, type CommandInfo, type ControlErrorKind, type ControlRequest, type ControlResponse } from './protocol';
 
@@ -113,7 +114,7 @@ async function answer(server: ParleyServer, line: string, log: ParleyServer['log
   if (!command) return { id, ok: false, error: { kind: 'usage', message: `no admin command ${request.command} (run 'parley admin' for the list)` } };
   const args = request.args && typeof request.args === 'object' ? request.args : {};
   // An admin action, logged without its arguments (they may hold a password).
-  if (command.name !== 'status') log.info({ event: 'admin', command: command.name, actor: 'control-socket' }, 'admin command run');
+  if (command.name !== 'status') audit.adminCommand(log, command.name, 'control-socket');
   try {
     return { id, ok: true, result: await command.run(args, undefined) };
   } catch (err) {

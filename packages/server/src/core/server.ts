@@ -15,6 +15,7 @@ import type { IqRegistrar, ModuleContext, ModuleDefinition, ServerApi, ServiceCo
 import { Router } from './router';
 import { SessionTable } from './sessions';
 import { RuntimeMonitor } from './runtime';
+import { audit } from './audit';
 import { statusCommand } from './status';
 import type { ClientStream, AuthenticatedStream, PreBindElementHandler } from './client-stream';
 import { LocalCluster, type Cluster } from '../cluster/types';
@@ -68,6 +69,11 @@ export class ParleyServer implements ServerApi {
     this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations, (user) => this.cluster.invalidate('account', user));
     this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
     this.commands.add(statusCommand(this));
+    // Account changes in the audit log, whoever made them (XEP-0077 registration, XEP-0133, the CLI); first, so
+    // that a handler ending the event cannot hide it.
+    this.hooks.on('account/created', ({ jid }) => audit.accountCreated(log, jid.toString()), Priority.Filter);
+    this.hooks.on('account/deleted', ({ jid }) => audit.accountDeleted(log, jid.toString()), Priority.Filter);
+    this.hooks.on('account/password-changed', ({ jid }) => audit.passwordChanged(log, jid.toString()), Priority.Filter);
     // The main host's iq table answers from here; delivery modules only see iqs no feature took.
     for (const target of ['host', 'bare', 'full'] as const) {
       this.hooks.on(

@@ -4,6 +4,7 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type SecureContext } from 'node:tls';
 import { StreamError } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
+import { audit } from '../core/audit';
 import { C2sStream } from '../stream/c2s-stream';
 import type { C2sPolicy } from '../stream/c2s-policy';
 import { SocketConnection, normalizeAddress } from './socket-connection';
@@ -36,7 +37,9 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
   const accept = (socket: Socket, direct: boolean): void => {
     const ip = normalizeAddress(socket.remoteAddress ?? '');
     const count = perIp.get(ip) ?? 0;
+    const transport = direct ? 'c2s direct TLS' : 'c2s';
     if (streams.size >= opts.maxConnections || (count >= opts.maxConnectionsPerIp && !opts.perIpExempt(ip))) {
+      audit.connectionRefused(server.log, ip, transport, streams.size >= opts.maxConnections ? 'c2s.max_connections reached' : 'c2s.max_connections_per_ip reached');
       socket.destroy();
       return;
     }
@@ -44,7 +47,10 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
     const conn = new SocketConnection(socket, direct ? undefined : opts.secureContext);
     const stream = new C2sStream(server, conn, policy);
     streams.add(stream);
+    const since = Date.now();
+    audit.connectionAccepted(server.log, ip, transport, stream.id);
     socket.once('close', () => {
+      audit.connectionClosed(server.log, ip, transport, stream.id, Math.round((Date.now() - since) / 1000));
       streams.delete(stream);
       const n = (perIp.get(ip) ?? 1) - 1;
       if (n <= 0) perIp.delete(ip);
