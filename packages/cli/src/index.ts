@@ -69,10 +69,13 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   return o;
 }
 
+/** parley.yml in the working directory is used when present and no --config was given. */
+function configFileOf(flags: StartFlags): string | undefined {
+  return flags.config ?? (existsSync('parley.yml') ? 'parley.yml' : undefined);
+}
+
 function configFrom(flags: StartFlags): Config {
-  // parley.yml in the working directory is used when present and no --config was given.
-  const file = flags.config ?? (existsSync('parley.yml') ? 'parley.yml' : undefined);
-  return loadConfig({ file, overrides: overridesFrom(flags) as never });
+  return loadConfig({ file: configFileOf(flags), overrides: overridesFrom(flags) as never });
 }
 
 function withServerFlags(cmd: Command): Command {
@@ -152,6 +155,10 @@ async function runPrimary(config: Config): Promise<void> {
     await primary.stop();
     throw err;
   }
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: the workers reload the configuration');
+    primary.reload();
+  });
   await untilSignal(async (signal) => {
     log.info({ signal }, 'shutting down the workers');
     await primary.stop();
@@ -175,6 +182,24 @@ export function buildProgram(): Command {
       const config = configFrom(flags);
       if (config.cluster.workers > 1 && !isWorkerProcess()) return runPrimary(config);
       const running = isWorkerProcess() ? await startWorker(config) : await startServer(config);
+      // SIGHUP (systemctl reload): re-read the configuration and apply what can change without dropping sessions.
+      process.on('SIGHUP', () => {
+        const log = running.server.log;
+        let next: Config;
+        try {
+          next = configFrom(flags);
+        } catch (err) {
+          log.error({ file: configFileOf(flags) }, `configuration not reloaded, the running one stays: ${(err as Error).message}`);
+          return;
+        }
+        running.reload(next).then(
+          ({ restartNeeded }) => {
+            log.info({ file: configFileOf(flags), level: next.log.level }, 'configuration reloaded');
+            if (restartNeeded.length > 0) log.warn({ keys: restartNeeded }, `changed keys that apply after a restart: ${restartNeeded.join(', ')}`);
+          },
+          (err: unknown) => log.error({ file: configFileOf(flags) }, `configuration not reloaded, the running one stays: ${(err as Error).message}`),
+        );
+      });
       await untilSignal((signal) => {
         running.server.log.info({ signal }, 'shutting down');
         return running.stop().catch((err: unknown) => running.server.log.error({ err }, 'shutdown failed'));

@@ -3,7 +3,11 @@
 // reach it: SASL payloads, passwords and tokens are not logged anywhere, and the redact list is a second guard.
 // Audit events (connections, logins, account and admin actions) are in core/audit.ts, documented in docs/LOGGING.md.
 import { pino, stdTimeFunctions, type DestinationStream, type Logger as PinoLogger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { PrettyOptions, PrettyStream } from 'pino-pretty';
+
+// Loaded only for a terminal: services and containers (JSON) and short CLI commands do not pay for it.
+const loadPretty = (): ((options: PrettyOptions) => PrettyStream) => createRequire(import.meta.url)('pino-pretty') as never;
 
 export type Logger = PinoLogger;
 
@@ -27,7 +31,7 @@ export function createLogger(level: string, name = 'parley', options: LoggerOpti
   const format = options.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const destination =
     format === 'pretty'
-      ? pretty({ colorize: process.stdout.isTTY, singleLine: true, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l o', ignore: 'pid,hostname', destination: options.destination as never })
+      ? loadPretty()({ colorize: process.stdout.isTTY, singleLine: true, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l o', ignore: 'pid,hostname', destination: options.destination as never })
       : (options.destination ?? pino.destination({ sync: true }));
   const children = new Set<WeakRef<Logger>>();
   const root = pino(

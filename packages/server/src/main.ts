@@ -5,12 +5,12 @@ import { ConfigError } from './config';
 import { ClusterNode } from './cluster/node';
 import { RedisBus } from './cluster/redis-bus';
 import type { Config } from './config';
-import { createLogger, type Logger } from './log';
+import { createLogger, setLogLevel, type Logger } from './log';
 import { openStorage } from './storage';
 import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
-import { startC2sListeners, type RunningListener } from './net/c2s-listener';
+import { startC2sListeners, type C2sListenerOptions, type RunningListener } from './net/c2s-listener';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
 import type { C2sPolicy } from './stream/c2s-policy';
@@ -19,7 +19,20 @@ import { assertNotRunning, startControlServer, type ControlServer } from './cont
 export interface RunningServer {
   server: ParleyServer;
   ports: { c2s: number; c2sTls: number | undefined };
+  /**
+   * Applies a re-read configuration without dropping sessions (SIGHUP): log level, limits, registration mode,
+   * certificates and admins. Returns the keys that changed but only take effect after a restart. Throws (and
+   * changes nothing) when the new certificate cannot be loaded.
+   */
+  reload(config: Config): Promise<{ restartNeeded: string[] }>;
   stop(): Promise<void>;
+}
+
+/** Groups read once at start (listeners, storage, modules …): a change is reported, applied at the next start. */
+const RESTART_KEYS = ['domain', 'data_dir', 'storage', 'control', 's2s', 'http', 'services', 'modules', 'cluster', 'auth', 'offline', 'c2s.port', 'c2s.tls_port', 'c2s.bind', 'c2s.allow_plaintext_auth', 'c2s.idle_timeout_s', 'c2s.whitespace_ping_s'] as const;
+
+function valueAt(config: Config, key: string): unknown {
+  return key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
 }
 
 /** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
@@ -94,20 +107,22 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     preBindElement: (el, stream) => server.handlePreBindElement(el, stream),
   };
 
+  // Read on every new connection, so a reload (SIGHUP) changes them for the connections that follow.
+  const listenerOptions: C2sListenerOptions = {
+    host: config.c2s.bind,
+    port: config.c2s.port,
+    tlsPort: config.c2s.tls_port,
+    secureContext,
+    tls,
+    maxConnections: config.c2s.max_connections,
+    maxConnectionsPerIp: config.c2s.max_connections_per_ip,
+    idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
+    whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
+    perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
+  };
   let listener: RunningListener;
   try {
-    listener = await startC2sListeners(server, policy, {
-      host: config.c2s.bind,
-      port: config.c2s.port,
-      tlsPort: config.c2s.tls_port,
-      secureContext,
-      tls,
-      maxConnections: config.c2s.max_connections,
-      maxConnectionsPerIp: config.c2s.max_connections_per_ip,
-      idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
-      whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
-      perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
-    });
+    listener = await startC2sListeners(server, policy, listenerOptions);
   } catch (err) {
     await server.stop();
     await cluster?.stop();
@@ -124,9 +139,33 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   }
   server.runtime.start();
   log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, control: control?.path, modules: server.modules.length }, 'Parley started');
+  let current = config;
   return {
     server,
     ports: listener.ports,
+    async reload(next) {
+      // Certificates first: a bad new one fails the reload before anything changed.
+      const nextTls = await loadTlsMaterial(next);
+      const nextContext = createSecureContext({ cert: nextTls.cert, key: nextTls.key, minVersion: 'TLSv1.2' });
+      listenerOptions.secureContext = nextContext;
+      listenerOptions.tls = nextTls;
+      listener.setTls(nextTls);
+      setLogLevel(log, next.log.level);
+      listenerOptions.maxConnections = next.c2s.max_connections;
+      listenerOptions.maxConnectionsPerIp = next.c2s.max_connections_per_ip;
+      policy.requireTls = next.c2s.require_tls && !allowPlaintext;
+      policy.maxStanzaSize = next.c2s.max_stanza_size;
+      policy.maxSessions = next.c2s.max_connections;
+      policy.registrationOpen = next.registration.mode === 'open';
+      policy.maxAuthFailuresPerStream = next.c2s.auth_failures_before_disconnect;
+      if (next.c2s.auth_attempts_per_minute !== current.c2s.auth_attempts_per_minute || JSON.stringify(next.rate_limit) !== JSON.stringify(current.rate_limit)) {
+        policy.authLimiter = new IpRateLimiter(next.c2s.auth_attempts_per_minute, 60_000, next.rate_limit.exempt_networks);
+      }
+      server.setAdmins(next.admins);
+      const restartNeeded = RESTART_KEYS.filter((key) => JSON.stringify(valueAt(current, key)) !== JSON.stringify(valueAt(next, key)));
+      current = next;
+      return { restartNeeded };
+    },
     async stop() {
       await control?.close();
       await listener.close();

@@ -37,6 +37,8 @@ export function workerConfig(config: Config): Config {
 export interface RunningPrimary {
   /** Resolves when every worker reported that it listens. */
   ready: Promise<void>;
+  /** SIGHUP: each worker re-reads the configuration itself (they run the same command line). */
+  reload(): void;
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,9 @@ export async function startPrimary(config: Config, log: Logger): Promise<Running
 
   return {
     ready,
+    reload() {
+      for (const w of workers.values()) if (!w.isDead()) w.process.kill('SIGHUP');
+    },
     async stop() {
       stopping = true;
       const exits = [...workers.values()].map((w) => new Promise<void>((resolve) => {

@@ -50,7 +50,7 @@ export class ParleyServer implements ServerApi {
   readonly inline = new InlineRegistry();
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
-  private readonly admins: Set<string>;
+  private admins: Set<string>;
   private readonly preAuthIqs = new Map<string, PreAuthIqHandler>();
   private readonly streamElements = new Map<string, StreamElementHandler>();
   private readonly preBindElements = new Map<string, PreBindElementHandler>();
@@ -152,6 +152,11 @@ export class ParleyServer implements ServerApi {
   /** A feature enabled inside Bind 2's <bind/> (XEP-0280 carbons, XEP-0198 stream management). */
   registerBind2Inline(feature: Bind2InlineFeature): Disposable {
     return this.inline.registerBind2(feature);
+  }
+
+  /** A reloaded configuration's `admins` (SIGHUP): applies to the next admin request. */
+  setAdmins(admins: string[]): void {
+    this.admins = new Set(admins.map((a) => Jid.parse(a).toBareString()));
   }
 
   isAdmin(jid: Jid): boolean {

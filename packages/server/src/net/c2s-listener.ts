@@ -1,7 +1,7 @@
 // Client listeners: plain TCP with STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368), with connection
 // limits per server and per IP, whitespace keepalives and an idle timeout (RFC 6120 §4.6).
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContext } from 'node:tls';
+import { createServer as createTlsServer, type SecureContext, type Server as TlsServer } from 'node:tls';
 import { StreamError } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
 import { audit } from '../core/audit';
@@ -27,6 +27,8 @@ export interface C2sListenerOptions {
 
 export interface RunningListener {
   ports: { c2s: number; c2sTls: number | undefined };
+  /** New certificate for connections that follow (STARTTLS reads options.secureContext on each accept). */
+  setTls(tls: { cert: Buffer; key: Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
 
   const tcp = createTcpServer({ noDelay: true }, (socket) => accept(socket, false));
   await listen(tcp, opts.port, opts.host);
-  let tlsServer: NetServer | undefined;
+  let tlsServer: TlsServer | undefined;
   if (opts.tlsPort !== undefined && opts.tls) {
     // XEP-0368: TLS from the first byte; ALPN 'xmpp-client' is offered for clients that ask.
     tlsServer = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
@@ -91,6 +93,9 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
 
   return {
     ports: { c2s: addressPort(tcp), c2sTls: tlsServer ? addressPort(tlsServer) : undefined },
+    setTls(tls) {
+      tlsServer?.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+    },
     async close() {
       clearInterval(sweeper);
       clearInterval(compactor);
