@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
-  AccountError, ConfigError, ControlError, LOG_LEVELS, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
+  AccountError, ConfigError, ControlError, checkConfigFiles, LOG_LEVELS, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
   startPrimary, startServer, startWorker,
   type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config, type LogLevel,
 } from '@parley/server';
@@ -180,8 +180,19 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'worker processes behind the same ports (cluster.workers; more than 1 needs cluster.backend redis)', workersArg)
     .action(async (flags: StartFlags) => {
       const config = configFrom(flags);
-      if (config.cluster.workers > 1 && !isWorkerProcess()) return runPrimary(config);
-      const running = isWorkerProcess() ? await startWorker(config) : await startServer(config);
+      const file = configFileOf(flags);
+      let running: Awaited<ReturnType<typeof startServer>>;
+      try {
+        if (config.cluster.workers > 1 && !isWorkerProcess()) return await runPrimary(config);
+        running = isWorkerProcess() ? await startWorker(config) : await startServer(config);
+      } catch (err) {
+        // A failed start names the configuration it ran with, so the operator knows which file to fix.
+        if (err instanceof ConfigError) {
+          const source = file ?? 'no configuration file (defaults and flags)';
+          throw new ConfigError(err.problems.map((p) => (file !== undefined && p.startsWith(file) ? p : `${source}: ${p}`)), file);
+        }
+        throw err;
+      }
       // SIGHUP (systemctl reload): re-read the configuration and apply what can change without dropping sessions.
       process.on('SIGHUP', () => {
         const log = running.server.log;
@@ -211,7 +222,11 @@ export function buildProgram(): Command {
   withServerFlags(program.command('check-config').description('validate the configuration and print the result'))
     .action((flags: StartFlags) => {
       const config = configFrom(flags);
-      console.log(`configuration OK: domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
+      const source = configFileOf(flags) ?? 'defaults and flags';
+      const { errors, warnings } = checkConfigFiles(config);
+      for (const w of warnings) console.error(`warning: ${source}: ${w}`);
+      if (errors.length > 0) throw new ConfigError(errors.map((e) => `${source}: ${e}`), configFileOf(flags));
+      console.log(`configuration OK (${source}): domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
     });
 
   // Users and admin commands run the XEP-0133 definitions (modules/xep-0133-admin), on the running server when one

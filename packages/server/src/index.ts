@@ -9,3 +9,4 @@ export type { CommandInfo } from './control/protocol';
 export type { AdminCommand, CommandArgs, CommandResult } from './core/commands';
 export { VERSION } from './version';
 export { openCommandTarget, NotRunningError, type CommandTarget } from './control/target';
+export { checkConfigFiles, type ConfigCheck } from './config/check';

@@ -14,6 +14,7 @@ import { startC2sListeners, type C2sListenerOptions, type RunningListener } from
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
 import type { C2sPolicy } from './stream/c2s-policy';
+import { startupNotes } from './first-run';
 import { assertNotRunning, startControlServer, type ControlServer } from './control/control-server';
 
 export interface RunningServer {
@@ -67,6 +68,8 @@ async function connectCluster(config: Config, log: Logger): Promise<{ bus: Redis
 export interface StartOptions {
   /** Open the control socket (control.enabled); with several workers only the first one does. Default true. */
   control?: boolean;
+  /** Log the first-run guide and the other-domain warning (first-run.ts); workers leave it to the first. Default true. */
+  notes?: boolean;
 }
 
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level), options: StartOptions = {}): Promise<RunningServer> {
@@ -138,6 +141,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     throw err;
   }
   server.runtime.start();
+  if (options.notes !== false) await startupNotes(server, config, listener.ports).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
   log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, control: control?.path, modules: server.modules.length }, 'Parley started');
   let current = config;
   return {
