@@ -10,3 +10,4 @@ export type { AdminCommand, CommandArgs, CommandResult } from './core/commands';
 export { VERSION } from './version';
 export { openCommandTarget, NotRunningError, type CommandTarget } from './control/target';
 export { checkConfigFiles, type ConfigCheck } from './config/check';
+export { createMetrics, type Metrics } from './metrics';

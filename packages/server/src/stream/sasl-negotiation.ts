@@ -80,6 +80,9 @@ export class SaslNegotiation {
     // Aborts and a channel binding type we lack are not guesses at a password: they do not count.
     if (err.condition === 'aborted' || (!cbRejectedBefore && this.ctx.channelBindingRejected)) return false;
     audit.authFailed(this.server.log, this.claimed && `${this.claimed}@${this.server.domain}`, this.attemptMechanism, this.conn.remoteAddress, err.condition);
+    if (this.server.hooks.has('auth/failed')) {
+      this.server.hooks.emit('auth/failed', { mechanism: this.attemptMechanism, ip: this.conn.remoteAddress, condition: err.condition }, this.server.hookFailed);
+    }
     this.beginAttempt(undefined);
     this.failures++;
     const ipOk = this.policy.authLimiter.hit(this.conn.remoteAddress);
