@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
-  AccountError, ConfigError, ControlError, checkConfigFiles, LOG_LEVELS, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
+  AccountError, ConfigError, ControlError, checkConfigFiles, runDoctor, LOG_LEVELS, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
   startPrimary, startServer, startWorker,
   type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config, type LogLevel,
 } from '@parley/server';
@@ -229,6 +229,21 @@ export function buildProgram(): Command {
       console.log(`configuration OK (${source}): domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
     });
 
+  withServerFlags(program.command('doctor').description('check configuration, certificate, DNS records, ports and permissions; suggest fixes'))
+    .option('--resolver <address>', 'DNS server to ask, e.g. 1.1.1.1 or 127.0.0.1:5353 (repeatable; default the system resolver)', (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (flags: StartFlags & { resolver?: string[] }) => {
+      const findings = await runDoctor(configFrom(flags), { resolvers: flags.resolver });
+      const mark = { ok: 'ok   ', warn: 'WARN ', error: 'ERROR' } as const;
+      for (const f of findings) {
+        console.log(`${mark[f.level]} [${f.check}] ${f.message}`);
+        if (f.fix) console.log(`      fix: ${f.fix}`);
+      }
+      const errors = findings.filter((f) => f.level === 'error').length;
+      const warnings = findings.filter((f) => f.level === 'warn').length;
+      console.log(errors + warnings === 0 ? 'no problems found' : `${errors} error(s), ${warnings} warning(s)`);
+      if (errors > 0) process.exitCode = 1;
+    });
+
   // Users and admin commands run the XEP-0133 definitions (modules/xep-0133-admin), on the running server when one
   // answers on the control socket, so what the CLI does and what an admin's client does cannot differ.
   const user = program.command('user').description('manage accounts (on the running server, or the storage when none runs)');
@@ -285,7 +300,8 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    // A command that found problems without failing (doctor) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof ConfigError || err instanceof AccountError || err instanceof UsageError) {

@@ -11,3 +11,4 @@ export { VERSION } from './version';
 export { openCommandTarget, NotRunningError, type CommandTarget } from './control/target';
 export { checkConfigFiles, type ConfigCheck } from './config/check';
 export { createMetrics, type Metrics } from './metrics';
+export { runDoctor, type Finding, type DoctorOptions } from './doctor';
