@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
-  AccountError, ConfigError, createCore, createLogger, isWorkerProcess, loadConfig, startPrimary, startServer, startWorker,
-  type Config, type ParleyServer,
+  AccountError, ConfigError, ControlError, checkConfigFiles, runDoctor, LOG_LEVELS, NotRunningError, VERSION, createLogger, isWorkerProcess, loadConfig, openCommandTarget,
+  startPrimary, startServer, startWorker,
+  type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config, type LogLevel,
 } from '@parley/server';
 import { readPassword } from './password';
 
@@ -20,6 +21,7 @@ interface StartFlags {
   registration?: 'open' | 'closed';
   allowPlaintextAuth?: boolean;
   workers?: number;
+  logLevel?: LogLevel;
 }
 
 function portArg(value: string): number {
@@ -32,6 +34,11 @@ function workersArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected a number of worker processes from 1 to 64');
   return n;
+}
+
+function logLevelArg(value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
+  return value as LogLevel;
 }
 
 function registrationArg(value: string): 'open' | 'closed' {
@@ -56,13 +63,23 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (Object.keys(http).length) o.http = http;
   if (flags.registration !== undefined) o.registration = { mode: flags.registration };
   if (flags.workers !== undefined) o.cluster = { workers: flags.workers };
+  // The log level: --log-level, else PARLEY_LOG_LEVEL (systemd units and containers set it), else the file.
+  const envLevel = process.env.PARLEY_LOG_LEVEL;
+  if (flags.logLevel !== undefined) o.log = { level: flags.logLevel };
+  else if (envLevel !== undefined && envLevel !== '') {
+    if (!(LOG_LEVELS as readonly string[]).includes(envLevel)) throw new ConfigError(`PARLEY_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(envLevel)}`);
+    o.log = { level: envLevel };
+  }
   return o;
 }
 
+/** parley.yml in the working directory is used when present and no --config was given. */
+function configFileOf(flags: StartFlags): string | undefined {
+  return flags.config ?? (existsSync('parley.yml') ? 'parley.yml' : undefined);
+}
+
 function configFrom(flags: StartFlags): Config {
-  // parley.yml in the working directory is used when present and no --config was given.
-  const file = flags.config ?? (existsSync('parley.yml') ? 'parley.yml' : undefined);
-  return loadConfig({ file, overrides: overridesFrom(flags) as never });
+  return loadConfig({ file: configFileOf(flags), overrides: overridesFrom(flags) as never });
 }
 
 function withServerFlags(cmd: Command): Command {
@@ -72,35 +89,24 @@ function withServerFlags(cmd: Command): Command {
     .option('--data-dir <dir>', 'directory for the database and generated certificates');
 }
 
-async function withCore<T>(flags: StartFlags, fn: (core: Awaited<ReturnType<typeof createCore>>) => Promise<T>): Promise<T> {
-  const config = configFrom(flags);
-  const core = await createCore(config, createLogger('warn'));
+/** Runs `fn` against the running server (control socket) or, when none runs, the storage directly. */
+async function withTarget<T>(flags: StartFlags, fn: (target: CommandTarget) => Promise<T>, options: { requireRunning?: boolean } = {}): Promise<T> {
+  const target = await openCommandTarget(configFrom(flags), options);
   try {
-    return await fn(core);
+    return await fn(target);
   } finally {
-    await core.stop();
+    await target.close();
   }
 }
 
-function userPart(input: string, domain: string): string {
-  const at = input.indexOf('@');
-  if (at === -1) return input;
-  const host = input.slice(at + 1);
-  if (host !== domain) throw new AccountError('invalid-username', `${input} is not on this server's domain ${domain}`);
-  return input.slice(0, at);
-}
-
-type AdminCommand = NonNullable<ReturnType<ParleyServer['commands']['get']>>;
-type CommandArgs = Parameters<AdminCommand['run']>[0];
-
 /** `key=value` pairs as a command's arguments: repeated keys and multi fields give lists (as in its XEP-0050 form). */
-function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
+function commandArgs(command: CommandInfo, pairs: string[]): CommandArgs {
   const raw = new Map<string, string[]>();
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     const key = eq === -1 ? pair : pair.slice(0, eq);
     if (eq === -1 || !command.fields.some((f) => f.name === key)) {
-      throw new Error(`expected key=value with a key among: ${command.fields.map((f) => f.name).join(', ') || '(none)'}`);
+      throw new UsageError(`expected key=value with a key among: ${command.fields.map((f) => f.name).join(', ') || '(none)'}`);
     }
     raw.set(key, [...(raw.get(key) ?? []), pair.slice(eq + 1)]);
   }
@@ -108,7 +114,7 @@ function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
   for (const f of command.fields) {
     const values = raw.get(f.name);
     if (!values) {
-      if (f.required) throw new Error(`${command.name} needs ${f.name}=… (${f.label})`);
+      if (f.required) throw new UsageError(`${command.name} needs ${f.name}=… (${f.label})`);
       continue;
     }
     if (f.type === 'jid-multi' || f.type === 'text-multi') args[f.name] = values;
@@ -116,6 +122,15 @@ function commandArgs(command: AdminCommand, pairs: string[]): CommandArgs {
     else args[f.name] = values.at(-1);
   }
   return args;
+}
+
+/** A mistake on the command line (exit status 2). */
+class UsageError extends Error {}
+
+function printResult(result: CommandResult): void {
+  console.log(result.note);
+  const width = Math.max(0, ...(result.fields ?? []).map((f) => f.label.length));
+  for (const f of result.fields ?? []) console.log(`${f.label.padEnd(width)}  ${f.values.join(', ')}`);
 }
 
 /** Resolves once SIGTERM or SIGINT arrived and `stop` finished. */
@@ -144,6 +159,10 @@ async function runPrimary(config: Config): Promise<void> {
     await primary.stop();
     throw err;
   }
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: the workers reload the configuration');
+    primary.reload();
+  });
   await untilSignal(async (signal) => {
     log.info({ signal }, 'shutting down the workers');
     await primary.stop();
@@ -152,7 +171,7 @@ async function runPrimary(config: Config): Promise<void> {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('parley').description('Parley XMPP server').exitOverride().showHelpAfterError();
+  const program = new Command('parley').description('Parley XMPP server').version(VERSION, '-V, --version').exitOverride().showHelpAfterError();
 
   withServerFlags(program.command('start').description('run the server'))
     .option('--c2s-port <n>', 'client port with STARTTLS (default 5222)', portArg)
@@ -162,11 +181,41 @@ export function buildProgram(): Command {
     .option('--https-port <n>', 'HTTPS port, with the c2s certificate (default 5281)', portArg)
     .option('--registration <mode>', 'in-band registration: open or closed (default closed)', registrationArg)
     .option('--allow-plaintext-auth', 'allow SASL without TLS (loopback tests and benchmarks only)')
+    .option('--log-level <level>', `minimum log level: ${LOG_LEVELS.join(', ')} (log.level; default info, or PARLEY_LOG_LEVEL)`, logLevelArg)
     .option('--workers <n>', 'worker processes behind the same ports (cluster.workers; more than 1 needs cluster.backend redis)', workersArg)
     .action(async (flags: StartFlags) => {
       const config = configFrom(flags);
-      if (config.cluster.workers > 1 && !isWorkerProcess()) return runPrimary(config);
-      const running = isWorkerProcess() ? await startWorker(config) : await startServer(config);
+      const file = configFileOf(flags);
+      let running: Awaited<ReturnType<typeof startServer>>;
+      try {
+        if (config.cluster.workers > 1 && !isWorkerProcess()) return await runPrimary(config);
+        running = isWorkerProcess() ? await startWorker(config) : await startServer(config);
+      } catch (err) {
+        // A failed start names the configuration it ran with, so the operator knows which file to fix.
+        if (err instanceof ConfigError) {
+          const source = file ?? 'no configuration file (defaults and flags)';
+          throw new ConfigError(err.problems.map((p) => (file !== undefined && p.startsWith(file) ? p : `${source}: ${p}`)), file);
+        }
+        throw err;
+      }
+      // SIGHUP (systemctl reload): re-read the configuration and apply what can change without dropping sessions.
+      process.on('SIGHUP', () => {
+        const log = running.server.log;
+        let next: Config;
+        try {
+          next = configFrom(flags);
+        } catch (err) {
+          log.error({ file: configFileOf(flags) }, `configuration not reloaded, the running one stays: ${(err as Error).message}`);
+          return;
+        }
+        running.reload(next).then(
+          ({ restartNeeded }) => {
+            log.info({ file: configFileOf(flags), level: next.log.level }, 'configuration reloaded');
+            if (restartNeeded.length > 0) log.warn({ keys: restartNeeded }, `changed keys that apply after a restart: ${restartNeeded.join(', ')}`);
+          },
+          (err: unknown) => log.error({ file: configFileOf(flags) }, `configuration not reloaded, the running one stays: ${(err as Error).message}`),
+        );
+      });
       await untilSignal((signal) => {
         running.server.log.info({ signal }, 'shutting down');
         return running.stop().catch((err: unknown) => running.server.log.error({ err }, 'shutdown failed'));
@@ -178,55 +227,75 @@ export function buildProgram(): Command {
   withServerFlags(program.command('check-config').description('validate the configuration and print the result'))
     .action((flags: StartFlags) => {
       const config = configFrom(flags);
-      console.log(`configuration OK: domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
+      const source = configFileOf(flags) ?? 'defaults and flags';
+      const { errors, warnings } = checkConfigFiles(config);
+      for (const w of warnings) console.error(`warning: ${source}: ${w}`);
+      if (errors.length > 0) throw new ConfigError(errors.map((e) => `${source}: ${e}`), configFileOf(flags));
+      console.log(`configuration OK (${source}): domain ${config.domain}, data in ${config.data_dir}, c2s ${config.c2s.port}/${config.c2s.tls_port}`);
     });
 
-  const user = program.command('user').description('manage accounts');
+  withServerFlags(program.command('doctor').description('check configuration, certificate, DNS records, ports and permissions; suggest fixes'))
+    .option('--resolver <address>', 'DNS server to ask, e.g. 1.1.1.1 or 127.0.0.1:5353 (repeatable; default the system resolver)', (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (flags: StartFlags & { resolver?: string[] }) => {
+      const findings = await runDoctor(configFrom(flags), { resolvers: flags.resolver });
+      const mark = { ok: 'ok   ', warn: 'WARN ', error: 'ERROR' } as const;
+      for (const f of findings) {
+        console.log(`${mark[f.level]} [${f.check}] ${f.message}`);
+        if (f.fix) console.log(`      fix: ${f.fix}`);
+      }
+      const errors = findings.filter((f) => f.level === 'error').length;
+      const warnings = findings.filter((f) => f.level === 'warn').length;
+      console.log(errors + warnings === 0 ? 'no problems found' : `${errors} error(s), ${warnings} warning(s)`);
+      if (errors > 0) process.exitCode = 1;
+    });
+
+  // Users and admin commands run the XEP-0133 definitions (modules/xep-0133-admin), on the running server when one
+  // answers on the control socket, so what the CLI does and what an admin's client does cannot differ.
+  const user = program.command('user').description('manage accounts (on the running server, or the storage when none runs)');
   withServerFlags(user.command('add <user>').description('create an account (user or user@domain)'))
     .option('-p, --password <password>', 'the password (default: prompt, or first line of standard input)')
     .action(async (name: string, flags: StartFlags & { password?: string }) => {
-      await withCore(flags, async (core) => {
-        const password = flags.password ?? (await readPassword(`Password for ${name}: `));
-        const jid = await core.accounts.create(userPart(name, core.domain), password);
-        console.log(`created ${jid}`);
-      });
+      const password = flags.password ?? (await readPassword(`Password for ${name}: `));
+      await withTarget(flags, async (t) => console.log((await t.run('add-user', { accountjid: name, password })).note));
     });
-  withServerFlags(user.command('remove <user>').description('delete an account and its data'))
+  withServerFlags(user.command('remove <user>').description('delete an account and its data (ends its sessions)'))
     .action(async (name: string, flags: StartFlags) => {
-      await withCore(flags, async (core) => {
-        await core.accounts.delete(userPart(name, core.domain));
-        console.log(`removed ${name}`);
-      });
+      await withTarget(flags, async (t) => console.log((await t.run('delete-user', { accountjids: [name] })).note));
     });
   withServerFlags(user.command('passwd <user>').description("change an account's password"))
     .option('-p, --password <password>', 'the new password (default: prompt, or first line of standard input)')
     .action(async (name: string, flags: StartFlags & { password?: string }) => {
-      await withCore(flags, async (core) => {
-        const password = flags.password ?? (await readPassword(`New password for ${name}: `));
-        await core.accounts.setPassword(userPart(name, core.domain), password);
-        console.log(`password changed for ${name}`);
-      });
+      const password = flags.password ?? (await readPassword(`New password for ${name}: `));
+      await withTarget(flags, async (t) => console.log((await t.run('change-user-password', { accountjid: name, password })).note));
     });
   withServerFlags(user.command('list').description('list accounts'))
     .action(async (flags: StartFlags) => {
-      await withCore(flags, async (core) => {
-        for (const u of (await core.accounts.list()).sort()) console.log(`${u}@${core.domain}`);
+      await withTarget(flags, async (t) => {
+        const result = await t.run('get-registered-users-list', { max_items: 'none' });
+        for (const jid of result.fields?.find((f) => f.name === 'registereduserjids')?.values ?? []) console.log(jid);
       });
+    });
+
+  withServerFlags(program.command('status').description('version, uptime, sessions, memory and event-loop delay of the running server'))
+    .action(async (flags: StartFlags) => {
+      await withTarget(flags, async (t) => printResult(await t.run('status', {})), { requireRunning: true });
     });
 
   // The admin commands (XEP-0133 and others), the same definitions XMPP admins run as ad-hoc commands.
   withServerFlags(program.command('admin [command] [args...]').description('run an admin command with key=value arguments; without a command, list them'))
     .action(async (name: string | undefined, pairs: string[], flags: StartFlags) => {
-      await withCore(flags, async (core) => {
+      await withTarget(flags, async (t) => {
+        const commands = await t.list();
         if (name === undefined) {
-          for (const c of core.commands.list()) console.log(`${c.name.padEnd(28)} ${c.description}  [${c.fields.map((f) => f.name).join(' ')}]`);
+          for (const c of commands) {
+            const live = c.live && t.mode === 'storage' ? '  (needs the running server)' : '';
+            console.log(`${c.name.padEnd(28)} ${c.description}  [${c.fields.map((f) => f.name).join(' ')}]${live}`);
+          }
           return;
         }
-        const command = core.commands.get(name);
-        if (!command) throw new Error(`no admin command ${name} (run 'parley admin' for the list)`);
-        const result = await command.run(commandArgs(command, pairs), undefined);
-        console.log(result.note);
-        for (const f of result.fields ?? []) console.log(`${f.label}: ${f.values.join(', ')}`);
+        const command = commands.find((c) => c.name === name);
+        if (!command) throw new UsageError(`no admin command ${name} (run 'parley admin' for the list)`);
+        printResult(await t.run(name, commandArgs(command, pairs)));
       });
     });
   return program;
@@ -236,12 +305,21 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    // A command that found problems without failing (doctor) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ConfigError || err instanceof AccountError) {
+    if (err instanceof ConfigError || err instanceof AccountError || err instanceof UsageError) {
       console.error(`parley: ${err.message}`);
       return 2;
+    }
+    if (err instanceof ControlError) {
+      console.error(`parley: ${err.message}`);
+      return err.kind === 'internal' ? 1 : 2;
+    }
+    if (err instanceof NotRunningError) {
+      console.error(`parley: ${err.message}`);
+      return 3;
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {

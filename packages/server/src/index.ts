@@ -1,6 +1,14 @@
 export { startServer, createCore, type RunningServer } from './main';
 export { startPrimary, startWorker, isWorkerProcess, workerNodeIds } from './cluster/workers';
 export { loadConfig, ConfigError, type Config } from './config';
-export { createLogger, silentLogger, type Logger } from './log';
+export { createLogger, setLogLevel, silentLogger, LOG_LEVELS, type Logger, type LogLevel } from './log';
 export { ParleyServer } from './core/server';
 export { AccountError } from './core/accounts';
+export { ControlClient, ControlError } from './control/control-client';
+export type { CommandInfo } from './control/protocol';
+export type { AdminCommand, CommandArgs, CommandResult } from './core/commands';
+export { VERSION } from './version';
+export { openCommandTarget, NotRunningError, type CommandTarget } from './control/target';
+export { checkConfigFiles, type ConfigCheck } from './config/check';
+export { createMetrics, type Metrics } from './metrics';
+export { runDoctor, type Finding, type DoctorOptions } from './doctor';

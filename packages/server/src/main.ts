@@ -5,25 +5,40 @@ import { ConfigError } from './config';
 import { ClusterNode } from './cluster/node';
 import { RedisBus } from './cluster/redis-bus';
 import type { Config } from './config';
-import { createLogger, type Logger } from './log';
+import { createLogger, setLogLevel, type Logger } from './log';
 import { openStorage } from './storage';
 import { ensurePrivateDir } from './private-files';
 import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
 import { tlsServerOptions } from './net/tls-options';
-import { startC2sListeners, type RunningListener } from './net/c2s-listener';
-import { ClientStreams } from './net/client-streams';
+import { startC2sListeners, type C2sListenerOptions, type RunningListener } from './net/c2s-listener';
+import { ClientStreams, type ClientStreamLimits } from './net/client-streams';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
 import { AddressPolicy, IpRateLimiter } from './stream/rate-limiter';
 import type { C2sSettings } from './stream/c2s-settings';
+import { startupNotes } from './first-run';
+import { assertNotRunning, startControlServer, type ControlServer } from './control/control-server';
 
 export interface RunningServer {
   server: ParleyServer;
   ports: { c2s: number; c2sTls: number | undefined; http: number; https: number };
+  /**
+   * Applies a re-read configuration without dropping sessions (SIGHUP): log level, limits, registration mode,
+   * certificates and admins. Returns the keys that changed but only take effect after a restart. Throws (and
+   * changes nothing) when the new certificate cannot be loaded.
+   */
+  reload(config: Config): Promise<{ restartNeeded: string[] }>;
   stop(): Promise<void>;
+}
+
+/** Groups read once at start (listeners, storage, modules …): a change is reported, applied at the next start. */
+const RESTART_KEYS = ['domain', 'data_dir', 'storage', 'control', 's2s', 'http', 'services', 'modules', 'cluster', 'auth', 'offline', 'c2s.port', 'c2s.tls_port', 'c2s.bind', 'c2s.allow_plaintext_auth', 'c2s.idle_timeout_s', 'c2s.whitespace_ping_s'] as const;
+
+function valueAt(config: Config, key: string): unknown {
+  return key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
 }
 
 /** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
@@ -57,7 +72,19 @@ async function connectCluster(config: Config, log: Logger): Promise<{ bus: Redis
   return { bus, nodeId, name: config.cluster.name, members: config.cluster.nodes.length > 0 ? config.cluster.nodes : [nodeId] };
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+export interface StartOptions {
+  /** Open the control socket (control.enabled); with several workers only the first one does. Default true. */
+  control?: boolean;
+  /** Log the first-run guide and the other-domain warning (first-run.ts); workers leave it to the first. Default true. */
+  notes?: boolean;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.log.level), options: StartOptions = {}): Promise<RunningServer> {
+  const withControl = config.control.enabled && options.control !== false;
+  // Before anything is created: a second server on the same data, or a certificate that cannot be read, fails the
+  // start without leaving a database or a half-started cluster node behind.
+  if (withControl) await assertNotRunning(config.control.socket);
+  const tls = await loadTlsMaterial(config, log);
   const link = await connectCluster(config, log);
   let server: ParleyServer;
   let cluster: ClusterNode | undefined;
@@ -74,15 +101,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await cluster.start();
   }
 
-  let tls: Awaited<ReturnType<typeof loadTlsMaterial>>;
-  try {
-    tls = await loadTlsMaterial(config, log);
-  } catch (err) {
-    await server.stop();
-    await cluster?.stop();
-    throw err;
-  }
-  // One policy (versions, cipher suites) for STARTTLS and direct TLS alike.
+  // One policy (versions, cipher suites) for STARTTLS, direct TLS and HTTPS alike.
   const tlsOptions = tlsServerOptions(tls, config.tls);
   const secureContext = createSecureContext(tlsOptions);
   const allowPlaintext = config.c2s.allow_plaintext_auth;
@@ -98,15 +117,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, addresses),
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
   };
-  // One set of limits for every client transport.
-  const streams = new ClientStreams(server, settings, {
+  // One set of limits for every client transport; a reload (SIGHUP) changes them for the connections that follow.
+  const limits: ClientStreamLimits = {
     maxConnections: config.c2s.max_connections,
     maxConnectionsPerIp: config.c2s.max_connections_per_ip,
     idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
     keepaliveMs: config.c2s.whitespace_ping_s * 1000,
     perIpExempt: (ip) => addresses.isExempt(ip),
     perIpKey: (ip) => addresses.keyOf(ip),
-  });
+  };
+  const streams = new ClientStreams(server, settings, limits);
 
   // RFC 7395: WebSocket clients are client streams under the same settings and limits.
   const websocket = config.websocket.enabled
@@ -118,17 +138,19 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       })
     : undefined;
 
+  // Read on every new connection, so a reload (SIGHUP) changes the certificate for the connections that follow.
+  const listenerOptions: C2sListenerOptions = {
+    host: config.c2s.bind,
+    port: config.c2s.port,
+    tlsPort: config.c2s.tls_port,
+    secureContext,
+    tls: tlsOptions,
+    maxStanzaSize: config.c2s.max_stanza_size,
+  };
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
   try {
-    listener = await startC2sListeners(streams, {
-      host: config.c2s.bind,
-      port: config.c2s.port,
-      tlsPort: config.c2s.tls_port,
-      secureContext,
-      tls: tlsOptions,
-      maxStanzaSize: config.c2s.max_stanza_size,
-    });
+    listener = await startC2sListeners(streams, listenerOptions);
     http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls: tlsOptions });
   } catch (err) {
     await listener?.close();
@@ -138,13 +160,54 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await cluster?.stop();
     throw err;
   }
+  let control: ControlServer | undefined;
+  try {
+    if (withControl) control = await startControlServer(server, config.control.socket);
+  } catch (err) {
+    await listener.close();
+    await http.close();
+    websocket?.close();
+    streams.closeAll();
+    await server.stop();
+    await cluster?.stop();
+    throw err;
+  }
+  server.runtime.start();
   const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https };
-  log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, modules: server.modules.length }, 'Parley started');
+  if (options.notes !== false) await startupNotes(server, config, listener.ports).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
+  log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, control: control?.path, modules: server.modules.length }, 'Parley started');
   const running = { listener, http };
+  let current = config;
   return {
     server,
     ports,
+    async reload(next) {
+      // Certificates first: a bad new one fails the reload before anything changed.
+      const nextTls = tlsServerOptions(await loadTlsMaterial(next, log), next.tls);
+      listenerOptions.secureContext = createSecureContext(nextTls);
+      listenerOptions.tls = nextTls;
+      running.listener.setTls(nextTls);
+      setLogLevel(log, next.log.level);
+      limits.maxConnections = next.c2s.max_connections;
+      limits.maxConnectionsPerIp = next.c2s.max_connections_per_ip;
+      settings.requireTls = next.c2s.require_tls && !allowPlaintext;
+      settings.maxStanzaSize = next.c2s.max_stanza_size;
+      settings.maxSessions = next.c2s.max_connections;
+      settings.registrationOpen = next.registration.mode === 'open';
+      settings.maxAuthFailuresPerStream = next.c2s.auth_failures_before_disconnect;
+      if (next.c2s.auth_attempts_per_minute !== current.c2s.auth_attempts_per_minute || JSON.stringify(next.rate_limit) !== JSON.stringify(current.rate_limit)) {
+        const nextAddresses = new AddressPolicy({ exemptNetworks: next.rate_limit.exempt_networks, ipv6PrefixLength: next.rate_limit.ipv6_prefix_length });
+        settings.authLimiter = new IpRateLimiter(next.c2s.auth_attempts_per_minute, 60_000, nextAddresses);
+        limits.perIpExempt = (ip) => nextAddresses.isExempt(ip);
+        limits.perIpKey = (ip) => nextAddresses.keyOf(ip);
+      }
+      server.setAdmins(next.admins);
+      const restartNeeded = RESTART_KEYS.filter((key) => JSON.stringify(valueAt(current, key)) !== JSON.stringify(valueAt(next, key)));
+      current = next;
+      return { restartNeeded };
+    },
     async stop() {
+      await control?.close();
       // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
       const closed = Promise.all([running.listener.close(), running.http.close()]);
       websocket?.close();

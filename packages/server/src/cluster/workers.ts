@@ -38,6 +38,8 @@ export function workerConfig(config: Config): Config {
 export interface RunningPrimary {
   /** Resolves when every worker reported that it listens. */
   ready: Promise<void>;
+  /** SIGHUP: each worker re-reads the configuration itself (they run the same command line). */
+  reload(): void;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,9 @@ export async function startPrimary(config: Config, log: Logger): Promise<Running
 
   return {
     ready,
+    reload() {
+      for (const w of workers.values()) if (!w.isDead()) w.process.kill('SIGHUP');
+    },
     async stop() {
       stopping = true;
       const exits = [...workers.values()].map((w) => new Promise<void>((resolve) => {
@@ -113,7 +118,8 @@ export async function startPrimary(config: Config, log: Logger): Promise<Running
 
 /** In a worker: runs the server and tells the primary once it listens. */
 export async function startWorker(config: Config, log?: Logger): Promise<RunningServer> {
-  const running = await startServer(workerConfig(config), log);
+  // One control socket per data directory: the first worker answers it (sessions are mirrored on every worker).
+  const running = await startServer(workerConfig(config), log, { control: process.env[INDEX_ENV] === '1', notes: process.env[INDEX_ENV] === '1' });
   process.send?.({ type: 'ready', ports: running.ports });
   return running;
 }

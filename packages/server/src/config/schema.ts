@@ -83,6 +83,22 @@ const log = z
   .prefault({})
   .describe('Logging');
 
+const control = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Listen on a local control socket, so `parley admin|user|status` act on the running server'),
+    socket: z
+      .string()
+      .min(1)
+      .max(103, { error: 'a Unix socket path must be at most 103 bytes long' })
+      .optional()
+      .describe('Control socket path (created 0600; keep it in a directory only the server user can enter). Default: <data_dir>/parley.sock'),
+  })
+  .prefault({})
+  .describe('Control channel for the parley command');
+
 const storage = z
   .strictObject({
     backend: z
@@ -275,6 +291,7 @@ export const configObjectSchema = z
     domain: domainName().default('localhost').describe('The XMPP domain served; accounts are user@domain'),
     data_dir: z.string().min(1).default('./data').describe('Directory for the SQLite database and generated certificates'),
     log,
+    control,
     storage,
     tls,
     c2s,
@@ -325,6 +342,7 @@ export const configObjectSchema = z
 export const configSchema = configObjectSchema.transform((c) => ({
   ...c,
   storage: { ...c.storage, path: c.storage.path ?? join(c.data_dir, 'parley.sqlite') },
+  control: { ...c.control, socket: c.control.socket ?? join(c.data_dir, 'parley.sock') },
   services: {
     conference: c.services.conference ?? `conference.${c.domain}`,
     pubsub: c.services.pubsub ?? `pubsub.${c.domain}`,

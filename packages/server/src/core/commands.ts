@@ -28,6 +28,11 @@ export interface AdminCommand {
   fields: CommandField[];
   /** Values the form starts with (XEP-0133 §4.25: editing the message of the day shows the current one). */
   current?(): Promise<CommandArgs>;
+  /**
+   * Acts on or reports the running server's sessions (end a session, announce, online users, status): the CLI runs it
+   * over the control socket only, and says so when no server runs, rather than report an empty offline state.
+   */
+  live?: boolean;
   /** `actor` is the admin's JID for XMPP callers, undefined for the local CLI (trusted by file access). */
   run(args: CommandArgs, actor: Jid | undefined): Promise<CommandResult>;
 }

@@ -56,6 +56,8 @@ export interface ServerEvents
   'session/closed': SessionEvent & { error?: string };
   /** Initial presence sent (RFC 6121 §4.2): time to deliver offline messages, probe contacts. */
   'session/available': SessionEvent;
+  /** A SASL attempt (either profile) failed and counts against the limits (RFC 6120 §6.5); for metrics. */
+  'auth/failed': { mechanism: string | undefined; ip: string; condition: string };
   'account/created': AccountEvent;
   'account/deleted': AccountEvent;
   /** New credentials were set (password change, admin reset): anything derived from the old ones is revoked. */
@@ -72,6 +74,8 @@ export interface ServerEvents
    */
   'session/interrupted': { session: ClientStream };
   'server/stopping': Record<string, never>;
+  /** `parley status` is being answered: a module appends its own lines (rooms, nodes …); handlers return nothing. */
+  'status/requested': { fields: { name: string; label: string; values: string[] }[] };
   /** A session bound on another cluster node appeared or changed its presence (mirrored in the session table). */
   'remote-session/updated': SessionEvent;
   /** A session of another cluster node ended (or its node is gone). */

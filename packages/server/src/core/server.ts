@@ -15,6 +15,9 @@ import { Router } from './router';
 import { SessionTable } from './sessions';
 import { C2sRegistry } from './c2s-registry';
 import { HttpRoutes } from './http-routes';
+import { RuntimeMonitor } from './runtime';
+import { audit } from './audit';
+import { statusCommand } from './status';
 import { LocalCluster, type Cluster } from '../cluster/types';
 
 export interface LoadedModule {
@@ -32,6 +35,8 @@ export class ParleyServer implements ServerApi {
   readonly accounts: AccountService;
   readonly main: HostedDomain;
   readonly startedAt = Date.now();
+  /** Event-loop delay and memory, for `parley status` and the metrics (started by startServer). */
+  readonly runtime = new RuntimeMonitor(this.startedAt);
   readonly modules: LoadedModule[] = [];
   /** What modules added to client streams (ctx.c2s), read by the client streams. */
   readonly c2s = new C2sRegistry();
@@ -39,7 +44,7 @@ export class ParleyServer implements ServerApi {
   readonly http = new HttpRoutes();
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
-  private readonly admins: Set<string>;
+  private admins: Set<string>;
   private stopping = false;
   /** Reports a failed handler of an event emitted without awaiting it (Hooks.emit). */
   readonly hookFailed = (err: unknown): void => this.log.error({ err }, 'event handler failed');
@@ -54,6 +59,12 @@ export class ParleyServer implements ServerApi {
     this.router = new Router(this.hooks, this.domains, config.domain, log);
     this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations, (user) => this.cluster.invalidate('account', user));
     this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
+    this.commands.add(statusCommand(this));
+    // Account changes in the audit log, whoever made them (XEP-0077 registration, XEP-0133, the CLI); first, so
+    // that a handler ending the event cannot hide it.
+    this.hooks.on('account/created', ({ jid }) => audit.accountCreated(log, jid.toString()), Priority.Filter);
+    this.hooks.on('account/deleted', ({ jid }) => audit.accountDeleted(log, jid.toString()), Priority.Filter);
+    this.hooks.on('account/password-changed', ({ jid }) => audit.passwordChanged(log, jid.toString()), Priority.Filter);
     // The main host's iq table answers from here; delivery modules only see iqs no feature took.
     for (const target of ['host', 'bare', 'full'] as const) {
       this.hooks.on(
@@ -86,6 +97,11 @@ export class ParleyServer implements ServerApi {
   /** XEP-0388 / XEP-0386 inline features: Bind 2 reads the list of its own. */
   get inline(): C2sRegistry['inline'] {
     return this.c2s.inline;
+  }
+
+  /** A reloaded configuration's `admins` (SIGHUP): applies to the next admin request. */
+  setAdmins(admins: string[]): void {
+    this.admins = new Set(admins.map((a) => Jid.parse(a).toBareString()));
   }
 
   isAdmin(jid: Jid): boolean {
@@ -205,6 +221,7 @@ export class ParleyServer implements ServerApi {
       }
       for (const d of m.disposables) d.dispose();
     }
+    this.runtime.stop();
     await this.storage.close();
   }
 

@@ -1,7 +1,7 @@
 // Client listeners: plain TCP with STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368). Limits, keepalives and the idle
 // timeout are those of every client transport (client-streams.ts).
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createServer as createTlsServer, type SecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import type { ClientStreams } from './client-streams';
 import { SocketConnection, normalizeAddress } from './socket-connection';
 
@@ -17,24 +17,27 @@ export interface C2sListenerOptions {
 
 export interface RunningListener {
   ports: { c2s: number; c2sTls: number | undefined };
+  /** New certificate for connections that follow (STARTTLS reads options.secureContext on each accept). */
+  setTls(tls: SecureContextOptions): void;
   close(): Promise<void>;
 }
 
 export async function startC2sListeners(streams: ClientStreams, opts: C2sListenerOptions): Promise<RunningListener> {
   const accept = (socket: Socket, direct: boolean): void => {
     const ip = normalizeAddress(socket.remoteAddress ?? '');
-    if (!streams.admits(ip)) {
+    const transport = direct ? 'c2s direct TLS' : 'c2s';
+    if (!streams.admits(ip, transport)) {
       socket.destroy();
       return;
     }
     const conn = new SocketConnection(socket, direct ? undefined : opts.secureContext, opts.maxStanzaSize);
-    const { release } = streams.open(conn);
+    const { release } = streams.open(conn, transport);
     socket.once('close', release);
   };
 
   const tcp = createTcpServer({ noDelay: true }, (socket) => accept(socket, false));
   await listen(tcp, opts.port, opts.host);
-  let tlsServer: NetServer | undefined;
+  let tlsServer: TlsServer | undefined;
   if (opts.tlsPort !== undefined && opts.tls) {
     // XEP-0368: TLS from the first byte; ALPN 'xmpp-client' is offered for clients that ask.
     tlsServer = createTlsServer({ ...opts.tls, ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
@@ -51,6 +54,9 @@ export async function startC2sListeners(streams: ClientStreams, opts: C2sListene
     ports: { c2s: addressPort(tcp), c2sTls: tlsServer ? addressPort(tlsServer) : undefined },
     // Stops accepting; resolves once the last socket is gone (the caller ends the streams).
     close: () => Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]).then(() => {}),
+    setTls(tls) {
+      tlsServer?.setSecureContext(tls);
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 // idle peers. One sweep for all streams is cheaper than a timer per socket at tens of thousands of sessions.
 import { StreamError } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
+import { audit } from '../core/audit';
 import { C2sSession } from '../stream/c2s-session';
 import type { C2sSettings } from '../stream/c2s-settings';
 import type { Connection } from './connection';
@@ -51,25 +52,34 @@ export class ClientStreams {
     this.compactor.unref();
   }
 
-  /** Whether one more connection from `ip` is within the limits. */
-  admits(ip: string): boolean {
+  /**
+   * Whether one more connection from `ip` is within the limits; a refusal goes to the audit log (fail2ban can act on
+   * floods too).
+   */
+  admits(ip: string, transport: string): boolean {
     const count = this.perIp.get(this.limits.perIpKey(ip)) ?? 0;
-    return this.streams.size < this.limits.maxConnections && (count < this.limits.maxConnectionsPerIp || this.limits.perIpExempt(ip));
+    const full = this.streams.size >= this.limits.maxConnections;
+    if (!full && (count < this.limits.maxConnectionsPerIp || this.limits.perIpExempt(ip))) return true;
+    audit.connectionRefused(this.server.log, ip, transport, full ? 'c2s.max_connections reached' : 'c2s.max_connections_per_ip reached');
+    return false;
   }
 
   /**
    * A client stream over `conn`, counted until `release` is called (when the transport is gone). The caller checked
    * admits() for the address.
    */
-  open(conn: Connection): { session: C2sSession; release: () => void } {
+  open(conn: Connection, transport: string): { session: C2sSession; release: () => void } {
     const ip = this.limits.perIpKey(conn.remoteAddress);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const session = new C2sSession(this.server, conn, this.settings);
     this.streams.add(session);
+    const since = Date.now();
+    audit.connectionAccepted(this.server.log, conn.remoteAddress, transport, session.id);
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
+      audit.connectionClosed(this.server.log, conn.remoteAddress, transport, session.id, Math.round((Date.now() - since) / 1000));
       this.streams.delete(session);
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(ip);

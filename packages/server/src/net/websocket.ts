@@ -30,10 +30,10 @@ export function registerWebSocketEndpoint(routes: HttpRoutes, streams: ClientStr
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!protocols.includes('xmpp')) return refuse(socket, 400, 'Bad Request', "the WebSocket sub-protocol 'xmpp' is required (RFC 7395 §3.1)");
     const ip = normalizeAddress((socket as Socket).remoteAddress ?? '');
-    if (!streams.admits(ip)) return refuse(socket, 503, 'Service Unavailable', 'too many connections');
+    if (!streams.admits(ip, 'websocket')) return refuse(socket, 503, 'Service Unavailable', 'too many connections');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new WebSocketConnection(ws, socket as Socket, opts);
-      const { release } = streams.open(conn);
+      const { release } = streams.open(conn, 'websocket');
       ws.once('close', release);
     });
   });

@@ -485,6 +485,7 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
         await storage.accounts.create('example.net', 'tybalt', credentials('t'));
         assert.deepEqual((await storage.accounts.list('example.com')).sort(), ['juliet', 'nurse', 'romeo']);
         assert.deepEqual(await storage.accounts.list('example.net'), ['tybalt']);
+        assert.deepEqual(await storage.accounts.hosts(), [{ host: 'example.com', accounts: 3 }, { host: 'example.net', accounts: 1 }]);
       });
 
       it('does not alias credentials', async () => {

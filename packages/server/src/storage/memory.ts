@@ -74,6 +74,10 @@ export function createMemoryStorage(): Storage {
       open();
       return [...(accounts.get(host)?.keys() ?? [])].sort(byCodeUnits);
     },
+    async hosts() {
+      open();
+      return [...accounts].filter(([, users]) => users.size > 0).map(([host, users]) => ({ host, accounts: users.size })).sort((a, b) => byCodeUnits(a.host, b.host));
+    },
   };
 
   function keyval<T>(name: string): KeyValueStore<T> {

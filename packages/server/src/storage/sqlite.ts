@@ -102,6 +102,7 @@ class SqliteStorage implements Storage {
       ),
       accountDelete: db.prepare<[string, string]>('DELETE FROM accounts WHERE host = ? AND username = ?'),
       accountList: db.prepare<[string], string>('SELECT username FROM accounts WHERE host = ?').pluck(),
+      accountHosts: db.prepare<[], { host: string; accounts: number }>('SELECT host, COUNT(*) AS accounts FROM accounts GROUP BY host'),
 
       keyvalGet: db.prepare<[string, string], string>('SELECT value FROM keyval WHERE store = ? AND owner = ?').pluck(),
       keyvalSet: db.prepare<[string, string, string]>(
@@ -159,6 +160,9 @@ class SqliteStorage implements Storage {
       },
       async list(host) {
         return read(() => sql.accountList.all(host)).sort(byCodeUnits);
+      },
+      async hosts() {
+        return read(() => sql.accountHosts.all()).sort((a, b) => byCodeUnits(a.host, b.host));
       },
     };
   }

@@ -104,6 +104,8 @@ export interface AccountStore {
   /** Deletes the account row only; modules remove their own data on the 'account/deleted' event. */
   delete(host: string, username: string): Promise<boolean>;
   list(host: string): Promise<string[]>;
+  /** Hosts with at least one account, with how many (a data directory reused for another domain shows here). */
+  hosts(): Promise<{ host: string; accounts: number }[]>;
 }
 
 export class AccountExistsError extends Error {}

@@ -3,6 +3,7 @@
 import { NS, SaslFailure, xml, type XmlElement } from '@parley/protocol';
 import type { Connection } from '../net/connection';
 import type { ParleyServer } from '../core/server';
+import { audit } from '../core/audit';
 import type { C2sSettings } from './c2s-settings';
 import type { SaslContext, SaslExchange, SaslMechanism } from './sasl/types';
 import { availableChannelBindings } from './sasl/scram';
@@ -21,6 +22,9 @@ export class SaslNegotiation {
   private exchange: SaslExchange | undefined;
   private failures = 0;
   private readonly ctx: SaslContext;
+  /** For the audit log: the mechanism of the attempt in progress and the identity it claimed (never a credential). */
+  private attemptMechanism: string | undefined;
+  private claimed: string | undefined;
 
   constructor(
     private readonly server: ParleyServer,
@@ -33,7 +37,10 @@ export class SaslNegotiation {
         return conn.secure;
       },
       channelBinding: (type) => conn.channelBinding(type),
-      getCredentials: (username) => server.accounts.getCredentials(username),
+      getCredentials: (username) => {
+        this.claimed = username;
+        return server.accounts.getCredentials(username);
+      },
       // PLAIN showed us the password: keys made with fewer than auth.scram_iterations are re-derived, in the
       // background (the login does not wait for the PBKDF2 work, and a failure only leaves the old keys).
       passwordVerified: (username, prepared, credentials) => {
@@ -79,9 +86,25 @@ export class SaslNegotiation {
   countFailure(err: SaslFailure, cbRejectedBefore: boolean): boolean {
     // Aborts and a channel binding type we lack are not guesses at a password: they do not count.
     if (err.condition === 'aborted' || (!cbRejectedBefore && this.ctx.channelBindingRejected)) return false;
+    audit.authFailed(this.server.log, this.claimed && `${this.claimed}@${this.server.domain}`, this.attemptMechanism, this.conn.remoteAddress, err.condition);
+    if (this.server.hooks.has('auth/failed')) {
+      this.server.hooks.emit('auth/failed', { mechanism: this.attemptMechanism, ip: this.conn.remoteAddress, condition: err.condition }, this.server.hookFailed);
+    }
+    this.beginAttempt(undefined);
     this.failures++;
     const ipOk = this.policy.authLimiter.hit(this.conn.remoteAddress);
     return this.failures >= this.policy.maxAuthFailuresPerStream || !ipOk;
+  }
+
+  /** A new attempt (either SASL profile) with this mechanism: what the audit log names. */
+  beginAttempt(mechanism: string | undefined): void {
+    this.attemptMechanism = mechanism;
+    this.claimed = undefined;
+  }
+
+  /** Logs a successful authentication (either profile) for the audit log and fail2ban's ignore rules. */
+  succeeded(username: string): void {
+    audit.authSucceeded(this.server.log, `${username}@${this.server.domain}`, this.attemptMechanism ?? '-', this.conn.remoteAddress);
   }
 
   async handle(el: XmlElement): Promise<SaslOutcome> {
@@ -99,6 +122,7 @@ export class SaslNegotiation {
     if (el.name === 'abort') throw new SaslFailure('aborted');
     let exchange = this.exchange;
     if (el.name === 'auth') {
+      this.beginAttempt(el.attrs.mechanism);
       if (this.policy.authLimiter.isLimited(this.conn.remoteAddress)) {
         throw new SaslFailure('temporary-auth-failure', 'too many failed attempts, try again later');
       }
@@ -114,6 +138,7 @@ export class SaslNegotiation {
     }
     this.exchange = undefined;
     await this.server.accounts.assertMayLogIn(result.username);
+    this.succeeded(result.username);
     const additional = result.additional?.toString('base64');
     return { reply: xml('success', { xmlns: NS.SASL }, additional ?? null), username: result.username };
   }

@@ -101,6 +101,7 @@ export class Sasl2Negotiation {
         throw new SaslFailure('aborted');
       case 'authenticate': {
         this.attempt = undefined;
+        this.sasl.beginAttempt(el.attrs.mechanism);
         if (this.sasl.isRateLimited()) throw new SaslFailure('temporary-auth-failure', 'too many failed attempts, try again later');
         const attempt = this.begin(el);
         this.attempt = attempt;
@@ -144,6 +145,7 @@ export class Sasl2Negotiation {
     }
     this.attempt = undefined;
     await this.server.accounts.assertMayLogIn(result.username);
+    this.sasl.succeeded(result.username);
     const account = Jid.of(result.username, this.server.domain);
     let bound: Jid | undefined;
     let resumed: Sasl2Outcome['resumed'];

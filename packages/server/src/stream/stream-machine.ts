@@ -72,7 +72,11 @@ export class StreamMachine {
         if (conn === this.conn) this.enqueue(header);
       },
       onElement: (el) => {
-        if (conn === this.conn) this.enqueue(el);
+        if (conn !== this.conn) return;
+        // RFC 6120 §4.9.1.1: a peer's stream error is followed by its closing tag, and the receiver does not answer it
+        // with a stream error of its own (§4.9.3): our stream closes as for </stream:stream>.
+        if (isStreamError(el)) this.onPeerClose();
+        else this.enqueue(el);
       },
       onClose: () => {
         if (conn === this.conn) this.onPeerClose();
@@ -332,4 +336,9 @@ export class StreamMachine {
       if (!this.processing && (this.queue.length > 0 || this.closeAfterDrain)) void this.drain();
     });
   }
+}
+
+/** <stream:error/> (a raw XML stream keeps the prefix its header bound to the streams namespace, RFC 6120 §4.8.5). */
+function isStreamError(el: XmlElement): boolean {
+  return el.name === 'stream:error' || (el.name === 'error' && el.attrs.xmlns === NS.STREAM);
 }

@@ -10,7 +10,7 @@ import { WebSocket as WsWebSocket } from 'ws';
 import { parseXml, type XmlElement } from '@parley/protocol';
 import { loadConfig, type Config } from '../config';
 import { startServer, type RunningServer } from '../main';
-import { silentLogger, createLogger } from '../log';
+import { silentLogger, createLogger, type Logger } from '../log';
 
 // Test servers use a generated self-signed certificate; clients here must accept it.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
@@ -47,7 +47,7 @@ export interface TestServer {
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-export async function startTestServer(overrides: DeepPartial<Config> & Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: DeepPartial<Config> & Record<string, unknown> = {}, options: { log?: Logger } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'));
   const config = loadConfig({
     overrides: {
@@ -60,7 +60,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
       auth: { scram_iterations: 4096, ...(overrides.auth as object) },
     } as never,
   });
-  const log = process.env.PARLEY_TEST_LOG ? createLogger(process.env.PARLEY_TEST_LOG) : silentLogger();
+  const log = options.log ?? (process.env.PARLEY_TEST_LOG ? createLogger(process.env.PARLEY_TEST_LOG) : silentLogger());
   const running = await startServer(config, log);
   const clients: TestClient[] = [];
   const raws: RawClient[] = [];

@@ -95,6 +95,9 @@ export default defineModule<MucOptions>({
     await svc.load();
     // §7.2.15 history of persistent rooms outlives a restart: occupied rooms write theirs at shutdown.
     ctx.onStop(() => svc.saveAllHistory());
+    ctx.on('status/requested', ({ fields }) => {
+      fields.push({ name: 'muc.rooms', label: `rooms on ${service.domain}`, values: [String(svc.rooms.size)] });
+    });
 
     service.iq.get(NS.DISCO_INFO, 'query', { to: ['host'], feature: false }, (req) => serviceInfo(service.info, req));
     service.iq.get(NS.DISCO_ITEMS, 'query', { to: ['host'], feature: false }, (req) => serviceItems(svc, req));

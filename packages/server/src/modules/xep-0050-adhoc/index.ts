@@ -7,6 +7,7 @@ import { defineModule } from '../../core/module-api';
 import type { AdminCommand, CommandArgs } from '../../core/commands';
 import type { IqRequest } from '../../core/iq';
 import { AccountError } from '../../core/accounts';
+import { audit } from '../../core/audit';
 import { CommandSessions } from './sessions';
 import { commandForm, argsFromForm, resultForm } from './forms';
 
@@ -119,7 +120,7 @@ export default defineModule({
         if (!(err instanceof AccountError)) throw err;
         out.append(xml('note', { type: 'error' }, err.message));
       }
-      ctx.log.info({ command: command.name, actor: actor.toBareString() }, 'admin command run');
+      audit.adminCommand(ctx.log, command.name, actor.toBareString());
       return out;
     }
   },

@@ -25,6 +25,14 @@ function list(args: CommandArgs, name: string): string[] {
   return values;
 }
 
+/** XEP-0133 max_items of the user-list commands: a number, or 'none' (or absent) for all. */
+function maxItems(args: CommandArgs): number {
+  const max = args.max_items;
+  const limit = typeof max === 'string' && max !== 'none' ? Number(max) : Infinity;
+  if (Number.isNaN(limit) || limit < 0) throw new StanzaError('bad-request', 'max_items must be a number or none');
+  return limit;
+}
+
 const MAX_ITEMS: CommandField = {
   name: 'max_items',
   label: 'Maximum number of items to show',
@@ -134,6 +142,7 @@ export function adminCommands(ctx: ModuleContext, stores?: AdminStores): AdminCo
     {
       name: 'end-user-session',
       node: node('end-user-session'),
+      live: true,
       description: 'End user sessions',
       fields: [{ name: 'accountjids', label: 'The Jabber ID(s) for which to end sessions', type: 'jid-multi', required: true }],
       async run(args) {
@@ -160,8 +169,22 @@ export function adminCommands(ctx: ModuleContext, stores?: AdminStores): AdminCo
       },
     },
     {
+      name: 'get-registered-users-list',
+      node: node('get-registered-users-list'),
+      description: 'Get the list of registered users',
+      fields: [MAX_ITEMS],
+      async run(args) {
+        const limit = maxItems(args);
+        const users = (await accounts.list()).sort().map((u) => `${u}@${server.domain}`);
+        const shown = users.slice(0, limit);
+        const more = users.length > shown.length ? ` (showing ${shown.length})` : '';
+        return { note: `${users.length} registered users${more}`, fields: [{ name: 'registereduserjids', label: 'The list of all users', values: shown }] };
+      },
+    },
+    {
       name: 'get-online-users-num',
       node: node('get-online-users-num'),
+      live: true,
       description: 'Get the number of online users',
       fields: [],
       async run() {
@@ -172,12 +195,11 @@ export function adminCommands(ctx: ModuleContext, stores?: AdminStores): AdminCo
     {
       name: 'get-online-users-list',
       node: node('get-online-users-list'),
+      live: true,
       description: 'Get the list of online users',
       fields: [MAX_ITEMS],
       async run(args) {
-        const max = args.max_items;
-        const limit = typeof max === 'string' && max !== 'none' ? Number(max) : Infinity;
-        if (Number.isNaN(limit) || limit < 0) throw new StanzaError('bad-request', 'max_items must be a number or none');
+        const limit = maxItems(args);
         const users = onlineUsers();
         const shown = users.slice(0, limit);
         const more = users.length > shown.length ? ` (showing ${shown.length})` : '';
@@ -187,6 +209,7 @@ export function adminCommands(ctx: ModuleContext, stores?: AdminStores): AdminCo
     {
       name: 'announce',
       node: node('announce'),
+      live: true,
       description: 'Send an announcement to all online users',
       fields: [{ name: 'announcement', label: 'Announcement', type: 'text-multi', required: true }],
       async run(args) {
@@ -297,7 +320,7 @@ export default defineModule({
       spec: 'XEP-0133',
       version: '1.2',
       status: 'partial',
-      note: 'add, delete, disable, re-enable, change password, end session, announce, set/edit/delete MOTD, registered/online users; no restart',
+      note: 'add, delete, disable, re-enable, change password, end session, announce, set/edit/delete MOTD, registered users (number, list), online users (number, list); no restart',
     },
   ],
   setup(ctx) {

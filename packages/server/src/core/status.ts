@@ -1,0 +1,47 @@
+// `parley status` (and the same command for the HTTP admin API later): what an operator checks first. Declared as
+// an AdminCommand so that every front end runs this one definition; modules add their own lines (rooms, …)
+// through the 'status/requested' event rather than the core reaching into them.
+import { VERSION } from '../version';
+import type { AdminCommand, CommandResult } from './commands';
+import type { ParleyServer } from './server';
+
+export type StatusField = NonNullable<CommandResult['fields']>[number];
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+export function statusCommand(server: ParleyServer): AdminCommand {
+  return {
+    name: 'status',
+    description: 'Version, uptime, sessions, memory and event-loop delay of the running server',
+    fields: [],
+    live: true,
+    async run() {
+      const r = server.runtime.snapshot();
+      let tls = 0;
+      let plain = 0;
+      let remote = 0;
+      for (const s of server.sessions.all()) {
+        if (s.node !== undefined) remote++;
+        else if (s.secure) tls++;
+        else plain++;
+      }
+      const fields: StatusField[] = [
+        { name: 'version', label: 'version', values: [`Parley ${VERSION} (Node.js ${process.version})`] },
+        { name: 'domain', label: 'domain', values: [server.domain] },
+        { name: 'uptime', label: 'uptime', values: [`${r.uptimeSeconds} s`] },
+        // Transports: client TCP streams, encrypted (STARTTLS or direct TLS) or not; WebSocket and BOSH join here.
+        { name: 'sessions.c2s_tls', label: 'sessions c2s (TLS)', values: [String(tls)] },
+        { name: 'sessions.c2s_plain', label: 'sessions c2s (unencrypted)', values: [String(plain)] },
+        { name: 'sessions.other_nodes', label: 'sessions on other cluster nodes', values: [String(remote)] },
+        { name: 's2s', label: 's2s links', values: [server.config.s2s.enabled ? '0' : 'federation disabled'] },
+      ];
+      await server.hooks.fire('status/requested', { fields });
+      fields.push(
+        { name: 'memory.rss', label: 'memory (RSS)', values: [mib(r.rssBytes)] },
+        { name: 'memory.heap', label: 'memory (JS heap)', values: [mib(r.heapUsedBytes)] },
+        { name: 'event_loop_delay', label: 'event-loop delay p50/p99/max', values: [`${r.loopDelayMs.p50}/${r.loopDelayMs.p99}/${r.loopDelayMs.max} ms`] },
+      );
+      return { note: `Parley ${VERSION} running for ${server.domain}`, fields };
+    },
+  };
+}
