@@ -10,7 +10,7 @@ import { openStorage } from './storage';
 import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
-import { startC2sListeners, type RunningListener } from './net/c2s-listener';
+import { startC2sListeners, type C2sConnectionInfo, type RunningListener } from './net/c2s-listener';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
 import type { C2sPolicy } from './stream/c2s-policy';
@@ -18,6 +18,8 @@ import type { C2sPolicy } from './stream/c2s-policy';
 export interface RunningServer {
   server: ParleyServer;
   ports: { c2s: number; c2sTls: number | undefined };
+  /** The client connections that count toward c2s.max_connections, with what each has waiting to be sent. */
+  c2sConnections(): C2sConnectionInfo[];
   stop(): Promise<void>;
 }
 
@@ -98,9 +100,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       port: config.c2s.port,
       tlsPort: config.c2s.tls_port,
       secureContext,
-      tls,
       maxConnections: config.c2s.max_connections,
       maxConnectionsPerIp: config.c2s.max_connections_per_ip,
+      maxSendBuffer: config.c2s.max_send_buffer,
+      tlsHandshakeTimeoutMs: config.c2s.tls_handshake_timeout_s * 1000,
       idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
       whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
       perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
@@ -114,6 +117,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   return {
     server,
     ports: listener.ports,
+    c2sConnections: () => listener.connections(),
     async stop() {
       await listener.close();
       await server.stop();

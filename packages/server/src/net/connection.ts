@@ -5,6 +5,12 @@ import type { ChannelBindingType } from '../stream/sasl/types';
 export interface ConnectionHandlers {
   onData(chunk: string): void;
   onClose(): void;
+  /**
+   * The peer stopped reading: more than the connection's send-buffer bound is waiting to be written. What had not
+   * reached the socket yet was dropped; the stream should end now (its closing words still go out) rather than
+   * keep queueing for a reader that is not there.
+   */
+  onSendBufferFull?(): void;
 }
 
 export interface Connection {
@@ -14,6 +20,7 @@ export interface Connection {
   /** STARTTLS can be offered (a plain TCP socket and a certificate to offer). */
   readonly canStartTls: boolean;
   setHandlers(handlers: ConnectionHandlers): void;
+  /** Queues data for the peer; past the send-buffer bound it is dropped and onSendBufferFull is called once. */
   write(data: string): void;
   /** RFC 6120 §5.4.3.3: upgrade in place after <proceed/>; data then flows over TLS. */
   startTls(): Promise<void>;

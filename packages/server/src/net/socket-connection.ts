@@ -1,23 +1,44 @@
-// A Connection over a net.Socket or tls.TLSSocket, with STARTTLS upgrade and write batching: stanzas sent
-// within one tick leave in one write (fewer syscalls under fan-out).
+// A Connection over a net.Socket or tls.TLSSocket, with STARTTLS upgrade, write batching (stanzas sent within one
+// tick leave in one write: fewer syscalls under fan-out) and write backpressure: while the socket is above its
+// high-water mark, output waits here for 'drain', and past a per-connection bound the peer is taken for one that
+// stopped reading (RFC 6120 §4.9.3.4) instead of being buffered for without limit.
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { ChannelBindingType } from '../stream/sasl/types';
 import type { Connection, ConnectionHandlers } from './connection';
 
+export interface SocketConnectionLimits {
+  /** Bytes waiting for the peer (queued here plus held by the socket) past which it is treated as not reading. */
+  maxSendBuffer: number;
+  /** STARTTLS: a handshake not finished by then fails, and the stream drops the connection. */
+  tlsHandshakeTimeoutMs: number;
+}
+
+/**
+ * Once the bound is crossed, room for the stream's last words (a stream error and </stream:stream>), so a peer that
+ * reads again learns why it was cut off; nothing past them is kept.
+ */
+const CLOSING_ALLOWANCE = 4096;
+
 export class SocketConnection implements Connection {
   private socket: Socket;
   private handlers: ConnectionHandlers | undefined;
   private decoder = new TextDecoder('utf-8', { fatal: false });
   private pending = '';
+  /** UTF-8 length of `pending` (the socket's writableLength counts bytes too: it is only given Buffers). */
+  private pendingBytes = 0;
   private flushScheduled = false;
+  private drainAwaited = false;
+  /** The send buffer went past the bound once: from then on only the closing allowance is written. */
+  private overflowed = false;
   private closed = false;
   readonly remoteAddress: string;
 
   constructor(
     socket: Socket,
     private readonly secureContext: SecureContext | undefined,
+    private readonly limits: SocketConnectionLimits,
   ) {
     this.socket = socket;
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
@@ -46,6 +67,8 @@ export class SocketConnection implements Connection {
   private readonly onClose = (): void => {
     if (this.closed) return;
     this.closed = true;
+    this.pending = '';
+    this.pendingBytes = 0;
     this.handlers?.onClose();
   };
 
@@ -55,9 +78,30 @@ export class SocketConnection implements Connection {
     socket.on('error', () => socket.destroy());
   }
 
+  /** Bytes written by the stream that the peer has not taken yet: queued here, or held by the socket. */
+  get bufferedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
   write(data: string): void {
     if (this.closed) return;
+    const bytes = Buffer.byteLength(data);
+    if (this.overflowed) {
+      if (this.pendingBytes + bytes > CLOSING_ALLOWANCE) return;
+    } else if (this.bufferedBytes > this.limits.maxSendBuffer) {
+      // The bound is checked before adding: one stanza larger than it (a big roster, say) still goes out to a client
+      // that reads, and what is buffered never passes the bound by more than one write.
+      this.overflowed = true;
+      // What never reached the socket is dropped at once: the peer would see it only if it read again, and
+      // XEP-0198 accounts for stanzas lost with a connection (the stream's session treats this as a lost one).
+      this.pending = '';
+      this.pendingBytes = 0;
+      if (this.handlers?.onSendBufferFull) this.handlers.onSendBufferFull();
+      else this.destroy();
+      return;
+    }
     this.pending += data;
+    this.pendingBytes += bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -67,27 +111,58 @@ export class SocketConnection implements Connection {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.pending.length === 0 || this.closed) return;
-    const data = this.pending;
+    // Backpressure: while the socket is above its high-water mark, output waits in `pending` (counted toward the
+    // bound) and leaves in one write on 'drain'.
+    if (this.socket.writableNeedDrain) return this.awaitDrain();
+    this.writePending();
+  };
+
+  private writePending(): void {
+    if (this.pending.length === 0) return;
+    // A Buffer, so that the socket's writableLength is in bytes (strings are counted in UTF-16 code units).
+    const data = Buffer.from(this.pending, 'utf8');
     this.pending = '';
-    this.socket.write(data);
+    this.pendingBytes = 0;
+    if (!this.socket.write(data)) this.awaitDrain();
+  }
+
+  private awaitDrain(): void {
+    if (this.drainAwaited) return;
+    this.drainAwaited = true;
+    this.socket.once('drain', this.onDrain);
+  }
+
+  private readonly onDrain = (): void => {
+    this.drainAwaited = false;
+    this.flush();
   };
 
   async startTls(): Promise<void> {
     if (!this.secureContext) throw new Error('no TLS certificate configured');
-    this.flush();
+    // <proceed/> goes out in clear before the handshake, whatever the socket's buffer holds (RFC 6120 §5.4.3.3).
+    this.writePending();
     const raw = this.socket;
     raw.off('data', this.onData);
     raw.off('close', this.onClose);
+    raw.off('drain', this.onDrain);
+    this.drainAwaited = false;
     raw.removeAllListeners('error');
     this.decoder = new TextDecoder('utf-8', { fatal: false });
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
     this.socket = tlsSocket;
     this.attach(tlsSocket);
-    await new Promise<void>((resolve, reject) => {
-      tlsSocket.once('secure', () => resolve());
-      tlsSocket.once('error', reject);
-      tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
-    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tlsSocket.once('secure', () => resolve());
+        tlsSocket.once('error', reject);
+        tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
+        // A client that asked for TLS and never completes the handshake holds a connection slot: not for long.
+        timer = setTimeout(() => reject(new Error('TLS handshake timed out')), this.limits.tlsHandshakeTimeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   channelBinding(type: ChannelBindingType): Buffer | undefined {
@@ -121,7 +196,8 @@ export class SocketConnection implements Connection {
   }
 
   end(): void {
-    this.flush();
+    // The last words go to the socket even above its high-water mark: end() flushes them after what it holds.
+    if (!this.closed) this.writePending();
     this.socket.end();
     // A peer that never answers our close must not hold the socket forever (RFC 6120 §4.4).
     setTimeout(() => this.destroy(), 5000).unref();

@@ -59,6 +59,11 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
         this.parser.write(chunk);
       },
       onClose: () => this.target.onTransportClosed(conn),
+      // RFC 6120 §4.9.3.4: a client that stops reading what it is sent is treated as one that lost its connection, so
+      // a resumable session waits for it and unacknowledged stanzas follow XEP-0198 (see close()).
+      onSendBufferFull: () => {
+        if (conn === this.conn) this.target.close(new StreamError('connection-timeout', 'The client is not reading what it is sent'));
+      },
     });
   }
 
