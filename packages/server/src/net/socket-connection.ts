@@ -9,7 +9,7 @@ import type { ChannelBindingType } from '../stream/sasl/types';
 import type { Connection, ConnectionHandlers } from './connection';
 
 export interface SocketConnectionLimits {
-  /** Bytes waiting for the peer (queued here plus held by the socket) past which it is treated as not reading. */
+  /** Bytes waiting behind a socket the peer does not drain past which the peer is treated as not reading. */
   maxSendBuffer: number;
   /** STARTTLS: a handshake not finished by then fails, and the stream drops the connection. */
   tlsHandshakeTimeoutMs: number;
@@ -78,7 +78,7 @@ export class SocketConnection implements Connection {
     socket.on('error', () => socket.destroy());
   }
 
-  /** Bytes written by the stream that the peer has not taken yet: queued here, or held by the socket. */
+  /** Bytes written by the stream that the peer has not taken yet: queued here, or held by the socket (not the kernel). */
   get bufferedBytes(): number {
     return this.pendingBytes + this.socket.writableLength;
   }
@@ -88,9 +88,11 @@ export class SocketConnection implements Connection {
     const bytes = Buffer.byteLength(data);
     if (this.overflowed) {
       if (this.pendingBytes + bytes > CLOSING_ALLOWANCE) return;
-    } else if (this.bufferedBytes > this.limits.maxSendBuffer) {
-      // The bound is checked before adding: one stanza larger than it (a big roster, say) still goes out to a client
-      // that reads, and what is buffered never passes the bound by more than one write.
+    } else if (this.pendingBytes > this.limits.maxSendBuffer && this.socket.writableNeedDrain) {
+      // More than the bound waits behind a socket the peer has not drained. Not what was handed to the socket in
+      // one batch: a burst the server produced at once (offline messages at login) goes out to a client that reads.
+      // Checked before adding, so one stanza larger than the bound still goes out, and what waits here never passes
+      // the bound by more than one write; the socket holds at most one earlier batch (flush waits for 'drain').
       this.overflowed = true;
       // What never reached the socket is dropped at once: the peer would see it only if it read again, and
       // XEP-0198 accounts for stanzas lost with a connection (the stream's session treats this as a lost one).
