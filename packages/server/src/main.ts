@@ -12,7 +12,7 @@ import { ParleyServer } from './core/server';
 import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
 import { tlsServerOptions } from './net/tls-options';
-import { startC2sListeners, type C2sListenerOptions, type RunningListener } from './net/c2s-listener';
+import { startC2sListeners, type C2sConnectionInfo, type C2sListenerOptions, type RunningListener } from './net/c2s-listener';
 import { ClientStreams, type ClientStreamLimits } from './net/client-streams';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
@@ -31,6 +31,8 @@ export interface RunningServer {
    * changes nothing) when the new certificate cannot be loaded.
    */
   reload(config: Config): Promise<{ restartNeeded: string[] }>;
+  /** The client connections of the TCP listeners that count toward c2s.max_connections, with what each has waiting. */
+  c2sConnections(): C2sConnectionInfo[];
   stop(): Promise<void>;
 }
 
@@ -144,8 +146,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     port: config.c2s.port,
     tlsPort: config.c2s.tls_port,
     secureContext,
-    tls: tlsOptions,
     maxStanzaSize: config.c2s.max_stanza_size,
+    maxSendBuffer: config.c2s.max_send_buffer,
+    tlsHandshakeTimeoutMs: config.c2s.tls_handshake_timeout_s * 1000,
   };
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
@@ -185,8 +188,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       // Certificates first: a bad new one fails the reload before anything changed.
       const nextTls = tlsServerOptions(await loadTlsMaterial(next, log), next.tls);
       listenerOptions.secureContext = createSecureContext(nextTls);
-      listenerOptions.tls = nextTls;
-      running.listener.setTls(nextTls);
       setLogLevel(log, next.log.level);
       limits.maxConnections = next.c2s.max_connections;
       limits.maxConnectionsPerIp = next.c2s.max_connections_per_ip;
@@ -206,6 +207,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       current = next;
       return { restartNeeded };
     },
+    c2sConnections: () => running.listener.connections(),
     async stop() {
       await control?.close();
       // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.

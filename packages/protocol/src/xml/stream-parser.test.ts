@@ -207,6 +207,17 @@ test('stanzas before an error in the same chunk are delivered, nothing after it'
   assert.deepEqual(run([HEADER + MESSAGE + '<a></b>' + PING]).slice(1), [`element ${MESSAGE}`, 'error not-well-formed']);
 });
 
+// Found by fuzzing (stream-parser.fuzz.test.ts): a stanza that ended right before bad input was delivered or lost
+// depending on whether the two arrived in one read.
+test('a stanza that ended right before bad input is delivered, however the input is cut', () => {
+  for (const bad of ['<a<', '<!-- no -->', '<?pi?>', '</b>', '&nbsp;']) {
+    const expected = [`element ${PING}`, bad === '<!-- no -->' || bad === '<?pi?>' || bad === '&nbsp;' ? 'error restricted-xml' : 'error not-well-formed'];
+    assert.deepEqual(run([HEADER + PING + bad]).slice(1), expected, bad);
+    assert.deepEqual(run([HEADER + PING, bad]).slice(1), expected, bad);
+  }
+  assert.deepEqual(run([HEADER + '</stream:stream><a<']).slice(1), ['close', 'error not-well-formed']);
+});
+
 test('a stanza closed by a mismatched end tag is never delivered', () => {
   // saxes pops <a> (a close event) before it notices that </b> does not match.
   assert.deepEqual(run([HEADER + '<a></b>']).slice(1), ['error not-well-formed']);

@@ -87,6 +87,8 @@ export class StreamParser {
    * end of the write().
    */
   private pending: XmlElement | typeof CLOSE | undefined;
+  /** Stream position right after `pending`'s end tag: an error reported there is about that end tag. */
+  private pendingAt = -1;
   /** Stream position (in characters) where the stanza under construction, or the next one, begins. */
   private stanzaStart = 0;
   /** Only whitespace has arrived since `stanzaStart`. */
@@ -160,12 +162,14 @@ export class StreamParser {
     this.depth--;
     if (this.depth < this.stanzaDepth) {
       this.pending = CLOSE;
+      this.pendingAt = this.position;
       return;
     }
     const el = this.stack.pop()!;
     if (this.stack.length === 0) {
       if (this.isTooLarge()) return;
       this.pending = el;
+      this.pendingAt = this.position;
       this.markBoundary();
     }
   }
@@ -194,10 +198,12 @@ export class StreamParser {
   }
 
   onRestricted(text: string): void {
+    if (!this.flushBeforeError()) return;
     this.fail('restricted-xml', text);
   }
 
   onSaxError(err: Error): void {
+    if (!this.flushBeforeError()) return;
     // saxes reports a DOCTYPE after the root as misplaced before (or instead of) a doctype event.
     if (/undefined entity/.test(err.message)) this.fail('restricted-xml', 'only the predefined entities are allowed');
     else if (/doctype/.test(err.message)) this.fail('restricted-xml', 'document type declarations are not allowed');
@@ -240,6 +246,16 @@ export class StreamParser {
     } catch (err) {
       this.fail('not-well-formed', (err as Error).message);
     }
+  }
+
+  /**
+   * A stanza (or the stream's close) that ended before the error is well-formed: it is delivered, whether or not
+   * the bad input after it came in the same read (found by fuzzing: `<message/><a<` in one chunk lost the message,
+   * in two it was delivered). Only an error at its own end tag — a mismatched name — takes it back.
+   */
+  private flushBeforeError(): boolean {
+    if (this.pending === undefined || this.position === this.pendingAt) return true;
+    return this.flush();
   }
 
   /** Delivers what the previous close event left pending; false once the parser has failed. */

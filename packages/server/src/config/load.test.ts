@@ -44,6 +44,8 @@ test('defaults with no file', () => {
     max_stanza_size: 262144,
     max_connections: 10000,
     max_connections_per_ip: 100,
+    max_send_buffer: 1048576,
+    tls_handshake_timeout_s: 10,
     idle_timeout_s: 300,
     whitespace_ping_s: 60,
     auth_attempts_per_minute: 10,

@@ -142,6 +142,16 @@ const c2s = z
       .describe('Largest stanza accepted, in bytes; larger ones close the stream with policy-violation (RFC 6120 §13.12: at least 10000)'),
     max_connections: intIn(1).default(10000).describe('Simultaneous client connections, all addresses together'),
     max_connections_per_ip: intIn(1).default(100).describe('Simultaneous client connections from one IP address'),
+    // 1 MiB: four stanzas of the default max_stanza_size, on top of what the kernel's socket buffer already holds
+    // (Linux grows it to 4 MiB). A client that reads never comes near it; one that stops reading costs at most this.
+    max_send_buffer: intIn(65536)
+      .default(1048576)
+      .describe(
+        'Bytes waiting to be sent to one client past which it is taken for one that stopped reading: the stream ends with connection-timeout (RFC 6120 §4.9.3.4) and its session goes on as after a lost connection (XEP-0198)',
+      ),
+    tls_handshake_timeout_s: intIn(1, 300)
+      .default(10)
+      .describe('Seconds a client has to finish a TLS handshake (direct TLS, or after STARTTLS) before the connection is dropped'),
     idle_timeout_s: intIn(0).default(300).describe('Close a connection that sent nothing for this many seconds; 0 disables'),
     whitespace_ping_s: intIn(0)
       .default(60)

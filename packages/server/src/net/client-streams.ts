@@ -20,8 +20,15 @@ export interface ClientStreamLimits {
   perIpKey: (ip: string) => string;
 }
 
+/** One connection counted toward the limits (see ClientStreams.admit). */
+export interface ConnectionSlot {
+  release(): void;
+}
+
 export class ClientStreams {
   private readonly streams = new Set<C2sSession>();
+  /** Connections counted toward the limits: the streams, and sockets still in a TLS handshake or HTTP upgrade. */
+  private slots = 0;
   private readonly perIp = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly compactor: NodeJS.Timeout;
@@ -53,24 +60,39 @@ export class ClientStreams {
   }
 
   /**
-   * Whether one more connection from `ip` is within the limits; a refusal goes to the audit log (fail2ban can act on
-   * floods too).
+   * Counts one connection from `ip` toward the limits from the moment it is accepted, a TLS handshake or an HTTP
+   * upgrade included (RFC 6120 §13.12: a handshake costs the server more than the client, so a socket that never
+   * finishes one must hold a slot like any other). Undefined, and the refusal in the audit log (fail2ban can act on
+   * floods too), when over a limit. The slot is given back by `release` when the socket is gone.
    */
-  admits(ip: string, transport: string): boolean {
-    const count = this.perIp.get(this.limits.perIpKey(ip)) ?? 0;
-    const full = this.streams.size >= this.limits.maxConnections;
-    if (!full && (count < this.limits.maxConnectionsPerIp || this.limits.perIpExempt(ip))) return true;
-    audit.connectionRefused(this.server.log, ip, transport, full ? 'c2s.max_connections reached' : 'c2s.max_connections_per_ip reached');
-    return false;
+  admit(ip: string, transport: string): ConnectionSlot | undefined {
+    const key = this.limits.perIpKey(ip);
+    const count = this.perIp.get(key) ?? 0;
+    const full = this.slots >= this.limits.maxConnections;
+    if (full || (count >= this.limits.maxConnectionsPerIp && !this.limits.perIpExempt(ip))) {
+      audit.connectionRefused(this.server.log, ip, transport, full ? 'c2s.max_connections reached' : 'c2s.max_connections_per_ip reached');
+      return undefined;
+    }
+    this.slots++;
+    this.perIp.set(key, count + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.slots--;
+        const n = (this.perIp.get(key) ?? 1) - 1;
+        if (n <= 0) this.perIp.delete(key);
+        else this.perIp.set(key, n);
+      },
+    };
   }
 
   /**
-   * A client stream over `conn`, counted until `release` is called (when the transport is gone). The caller checked
-   * admits() for the address.
+   * A client stream over `conn`, on a slot admit() gave; `release` (when the transport is gone) ends its
+   * bookkeeping and gives the slot back.
    */
-  open(conn: Connection, transport: string): { session: C2sSession; release: () => void } {
-    const ip = this.limits.perIpKey(conn.remoteAddress);
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+  open(conn: Connection, transport: string, slot: ConnectionSlot): { session: C2sSession; release: () => void } {
     const session = new C2sSession(this.server, conn, this.settings);
     this.streams.add(session);
     const since = Date.now();
@@ -81,9 +103,7 @@ export class ClientStreams {
       released = true;
       audit.connectionClosed(this.server.log, conn.remoteAddress, transport, session.id, Math.round((Date.now() - since) / 1000));
       this.streams.delete(session);
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+      slot.release();
     };
     return { session, release };
   }

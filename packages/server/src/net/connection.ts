@@ -31,6 +31,12 @@ export interface FramedHandlers {
   onError(error: StreamError): void;
   /** The transport is gone (socket closed, WebSocket closed, BOSH session timed out). */
   onTransportClosed(): void;
+  /**
+   * The peer stopped reading: more than the connection's send-buffer bound is waiting to be written. What had not
+   * reached the socket yet was dropped; the stream should end now (its closing words still go out) rather than
+   * keep queueing for a reader that is not there.
+   */
+  onSendBufferFull?(): void;
 }
 
 export interface Connection {
@@ -55,13 +61,13 @@ export interface Connection {
    * rest of the old stream.
    */
   restartStream(): void;
-  /** RFC 6120 §5.4.3.3: upgrade in place after <proceed/>; data then flows over TLS, on a restarted stream. */
   /**
    * Resolves once what was written so far has been handed to the network (the transport's buffer drained), or
    * at once when the connection is closed. Optional: a transport without write backpressure leaves it out, and
    * callers then only yield to the event loop between writes.
    */
   drained?(): Promise<void>;
+  /** RFC 6120 §5.4.3.3: upgrade in place after <proceed/>; data then flows over TLS, on a restarted stream. */
   startTls(): Promise<void>;
   channelBinding(type: ChannelBindingType): Buffer | undefined;
   /** RFC 6120 §4.6.1 whitespace, a WebSocket ping frame: keeps an idle connection open and proves the peer alive. */

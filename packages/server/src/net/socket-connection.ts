@@ -1,6 +1,8 @@
 // A Connection over a net.Socket or tls.TLSSocket: a raw XML stream (RFC 6120 §4, stream/xml-stream.ts) with STARTTLS
-// upgrade, whitespace keepalives, and write batching: stanzas sent within one tick leave in one write (fewer syscalls
-// under fan-out).
+// upgrade, whitespace keepalives, write batching (stanzas sent within one tick leave in one write: fewer syscalls
+// under fan-out) and write backpressure: while the socket is above its high-water mark, output waits here for
+// 'drain', and past a per-connection bound the peer is taken for one that stopped reading (RFC 6120 §4.9.3.4)
+// instead of being buffered for without limit.
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -8,13 +10,32 @@ import type { ChannelBindingType } from '../stream/sasl/types';
 import { STREAM_CLOSE, XmlStreamFraming, streamHeader } from '../stream/xml-stream';
 import type { Connection, FramedHandlers } from './connection';
 
+export interface SocketConnectionLimits {
+  /** Bytes waiting behind a socket the peer does not drain past which the peer is treated as not reading. */
+  maxSendBuffer: number;
+  /** STARTTLS: a handshake not finished by then fails, and the stream drops the connection. */
+  tlsHandshakeTimeoutMs: number;
+}
+
+/**
+ * Once the bound is crossed, room for the stream's last words (a stream error and </stream:stream>), so a peer that
+ * reads again learns why it was cut off; nothing past them is kept.
+ */
+const CLOSING_ALLOWANCE = 4096;
+
 export class SocketConnection implements Connection {
   private socket: Socket;
   private handlers: FramedHandlers | undefined;
   private readonly framing: XmlStreamFraming;
   private decoder = new TextDecoder('utf-8', { fatal: false });
   private pending = '';
+  /** UTF-8 length of `pending` (the socket's writableLength counts bytes too: it is only given Buffers). */
+  private pendingBytes = 0;
   private flushScheduled = false;
+  private drainAwaited = false;
+  private drainWaiters: (() => void)[] = [];
+  /** The send buffer went past the bound once: from then on only the closing allowance is written. */
+  private overflowed = false;
   private closed = false;
   readonly remoteAddress: string;
   lastActivity = Date.now();
@@ -23,6 +44,7 @@ export class SocketConnection implements Connection {
     socket: Socket,
     private readonly secureContext: SecureContext | undefined,
     maxStanzaSize: number,
+    private readonly limits: SocketConnectionLimits,
   ) {
     this.socket = socket;
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
@@ -39,10 +61,6 @@ export class SocketConnection implements Connection {
     return !this.secure && this.secureContext !== undefined;
   }
 
-  get bufferedBytes(): number {
-    return this.pending.length + this.socket.writableLength;
-  }
-
   setHandlers(handlers: FramedHandlers): void {
     this.handlers = handlers;
   }
@@ -57,6 +75,9 @@ export class SocketConnection implements Connection {
   private readonly onClose = (): void => {
     if (this.closed) return;
     this.closed = true;
+    this.pending = '';
+    this.pendingBytes = 0;
+    this.settleDrainWaiters();
     this.handlers?.onTransportClosed();
   };
 
@@ -91,9 +112,49 @@ export class SocketConnection implements Connection {
     this.framing.release();
   }
 
+  /** Bytes written by the stream that the peer has not taken yet: queued here, or held by the socket (not the kernel). */
+  get bufferedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
+  /** Resolves once nothing waits here or in the socket above its high-water mark, or the connection is gone. */
+  drained(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private isDrained(): boolean {
+    return this.closed || (this.pendingBytes === 0 && !this.socket.writableNeedDrain);
+  }
+
+  private settleDrainWaiters(): void {
+    if (this.drainWaiters.length === 0 || !this.isDrained()) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   private write(data: string): void {
     if (this.closed) return;
+    const bytes = Buffer.byteLength(data);
+    if (this.overflowed) {
+      if (this.pendingBytes + bytes > CLOSING_ALLOWANCE) return;
+    } else if (this.pendingBytes > this.limits.maxSendBuffer && this.socket.writableNeedDrain) {
+      // More than the bound waits behind a socket the peer has not drained. Not what was handed to the socket in
+      // one batch: a burst the server produced at once (offline messages at login) goes out to a client that reads.
+      // Checked before adding, so one stanza larger than the bound still goes out, and what waits here never passes
+      // the bound by more than one write; the socket holds at most one earlier batch (flush waits for 'drain').
+      this.overflowed = true;
+      // What never reached the socket is dropped at once: the peer would see it only if it read again, and
+      // XEP-0198 accounts for stanzas lost with a connection (the stream's session treats this as a lost one).
+      this.pending = '';
+      this.pendingBytes = 0;
+      if (this.handlers?.onSendBufferFull) this.handlers.onSendBufferFull();
+      else this.destroy();
+      return;
+    }
     this.pending += data;
+    this.pendingBytes += bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -103,17 +164,43 @@ export class SocketConnection implements Connection {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.pending.length === 0 || this.closed) return;
-    const data = this.pending;
+    // Backpressure: while the socket is above its high-water mark, output waits in `pending` (counted toward the
+    // bound) and leaves in one write on 'drain'.
+    if (this.socket.writableNeedDrain) return this.awaitDrain();
+    this.writePending();
+  };
+
+  private writePending(): void {
+    if (this.pending.length === 0) return;
+    // A Buffer, so that the socket's writableLength is in bytes (strings are counted in UTF-16 code units).
+    const data = Buffer.from(this.pending, 'utf8');
     this.pending = '';
-    this.socket.write(data);
+    this.pendingBytes = 0;
+    if (!this.socket.write(data)) this.awaitDrain();
+    else this.settleDrainWaiters();
+  }
+
+  private awaitDrain(): void {
+    if (this.drainAwaited) return;
+    this.drainAwaited = true;
+    this.socket.once('drain', this.onDrain);
+  }
+
+  private readonly onDrain = (): void => {
+    this.drainAwaited = false;
+    this.flush();
+    this.settleDrainWaiters();
   };
 
   async startTls(): Promise<void> {
     if (!this.secureContext) throw new Error('no TLS certificate configured');
-    this.flush();
+    // <proceed/> goes out in clear before the handshake, whatever the socket's buffer holds (RFC 6120 §5.4.3.3).
+    this.writePending();
     const raw = this.socket;
     raw.off('data', this.onData);
     raw.off('close', this.onClose);
+    raw.off('drain', this.onDrain);
+    this.drainAwaited = false;
     raw.removeAllListeners('error');
     this.decoder = new TextDecoder('utf-8', { fatal: false });
     // RFC 6120 §5.4.3.3: both sides start afresh after TLS; nothing from before is kept.
@@ -121,11 +208,18 @@ export class SocketConnection implements Connection {
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
     this.socket = tlsSocket;
     this.attach(tlsSocket);
-    await new Promise<void>((resolve, reject) => {
-      tlsSocket.once('secure', () => resolve());
-      tlsSocket.once('error', reject);
-      tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
-    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tlsSocket.once('secure', () => resolve());
+        tlsSocket.once('error', reject);
+        tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
+        // A client that asked for TLS and never completes the handshake holds a connection slot: not for long.
+        timer = setTimeout(() => reject(new Error('TLS handshake timed out')), this.limits.tlsHandshakeTimeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   channelBinding(type: ChannelBindingType): Buffer | undefined {
@@ -141,7 +235,8 @@ export class SocketConnection implements Connection {
   }
 
   end(): void {
-    this.flush();
+    // The last words go to the socket even above its high-water mark: end() flushes them after what it holds.
+    if (!this.closed) this.writePending();
     this.socket.end();
     // A peer that never answers our close must not hold the socket forever (RFC 6120 §4.4).
     setTimeout(() => this.destroy(), 5000).unref();

@@ -30,10 +30,13 @@ export function registerWebSocketEndpoint(routes: HttpRoutes, streams: ClientStr
     const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!protocols.includes('xmpp')) return refuse(socket, 400, 'Bad Request', "the WebSocket sub-protocol 'xmpp' is required (RFC 7395 §3.1)");
     const ip = normalizeAddress((socket as Socket).remoteAddress ?? '');
-    if (!streams.admits(ip, 'websocket')) return refuse(socket, 503, 'Service Unavailable', 'too many connections');
+    const slot = streams.admit(ip, 'websocket');
+    if (!slot) return refuse(socket, 503, 'Service Unavailable', 'too many connections');
+    // Counted from here: an upgrade that never completes gives its slot back when the socket goes.
+    socket.once('close', () => slot.release());
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new WebSocketConnection(ws, socket as Socket, opts);
-      const { release } = streams.open(conn, 'websocket');
+      const { release } = streams.open(conn, 'websocket', slot);
       ws.once('close', release);
     });
   });

@@ -85,6 +85,11 @@ export class StreamMachine {
         if (conn === this.conn) this.close(error);
       },
       onTransportClosed: () => this.onTransportClosed(conn),
+      // RFC 6120 §4.9.3.4: a peer that stops reading what it is sent is treated as one that lost its connection, so
+      // a resumable session waits for it and unacknowledged stanzas follow XEP-0198.
+      onSendBufferFull: () => {
+        if (conn === this.conn) this.close(new StreamError('connection-timeout', 'The peer is not reading what it is sent'));
+      },
     };
     conn.setHandlers(handlers);
   }
