@@ -1,15 +1,21 @@
 // Streaming XML for XMPP: one long-lived root (<stream:stream>) whose depth-1 children are stanzas.
 // Enforces RFC 6120 §11 restricted XML and a per-stanza size limit; the caller maps failures to stream errors.
+// Namespaces are resolved here (RFC 6120 §11.2, XML-NAMES; see namespaces.ts): every element delivered is in its
+// canonical form, local name plus a default `xmlns` where the namespace changes, whatever prefixes were sent.
 // Input is text: transports decode bytes with a streaming TextDecoder (`decode(bytes, {stream: true})`), which
 // keeps a UTF-8 sequence split across reads intact.
 import { SaxesParser } from 'saxes';
 import { XmlElement, type Attrs } from './element';
+import { EMPTY_SCOPE, NamespaceError, childScope, localName, resolveElement, type NamespaceScope } from './namespaces';
 
 export type StreamParseErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
 
 export interface StreamParserHandlers {
-  /** The root element opened (for TCP, <stream:stream>); `name` is the qualified name as sent. */
-  onOpen(name: string, attrs: Attrs): void;
+  /**
+   * The root element opened (for TCP, <stream:stream>); `name` and `attrs` are as sent, `ns` is the root's own
+   * namespace and `contentNs` the default namespace its children are in ('' for none), both resolved.
+   */
+  onOpen(name: string, attrs: Attrs, ns: string, contentNs: string): void;
   /** A complete depth-1 element (a stanza or a negotiation element). */
   onElement(el: XmlElement): void;
   /** The root element closed (</stream:stream>). */
@@ -78,6 +84,11 @@ export class StreamParser {
   /** Depth at which an element is complete: 1 under <stream:stream>, 0 for a lone document. */
   private readonly stanzaDepth: number;
   private stack: XmlElement[] = [];
+  /**
+   * Namespace scopes: [0] is what a stanza is resolved against (the stream's content namespace, or nothing for a
+   * lone document), then one per element in `stack`.
+   */
+  private scopes: NamespaceScope[] = [EMPTY_SCOPE];
   private depth = 0;
   private failed = false;
   private ended = false;
@@ -142,16 +153,29 @@ export class StreamParser {
     // A plain object, like those built by xml(); saxes hands out prototype-less ones.
     const attrs: Attrs = { ...tag.attributes };
     if (this.isTooLarge()) return;
+    const parentScope = this.scopes[this.scopes.length - 1]!;
+    let scope: NamespaceScope;
+    try {
+      // The root's attributes reach onOpen as sent, so it is resolved on a copy.
+      scope = resolveElement(tag.name, this.depth < this.stanzaDepth ? { ...attrs } : attrs, parentScope);
+    } catch (err) {
+      if (!(err instanceof NamespaceError)) throw err;
+      // RFC 6120 §4.9.3.13: XML that violates XML-NAMES is not-well-formed.
+      return this.fail('not-well-formed', err.message);
+    }
     if (this.depth < this.stanzaDepth) {
       this.depth++;
       this.rootOpenTag = `<${tag.name}${Object.entries(attrs).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:')).map(([k, v]) => ` ${k}='${v.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;')}'`).join('')}>`;
-      this.handlers.onOpen(tag.name, attrs);
+      // Stanzas are delivered on their own: one without `xmlns` is in the stream's content namespace.
+      this.scopes = [childScope(scope)];
+      this.handlers.onOpen(tag.name, attrs, scope.ns, scope.defaultNs);
       this.markBoundary();
       return;
     }
-    const el = new XmlElement(tag.name, attrs);
+    const el = new XmlElement(localName(tag.name), attrs);
     this.stack[this.stack.length - 1]?.children.push(el);
     this.stack.push(el);
+    this.scopes.push(scope);
     this.depth++;
   }
 
@@ -163,6 +187,7 @@ export class StreamParser {
       return;
     }
     const el = this.stack.pop()!;
+    this.scopes.pop();
     if (this.stack.length === 0) {
       if (this.isTooLarge()) return;
       this.pending = el;
@@ -268,6 +293,7 @@ export class StreamParser {
     if (this.failed) return;
     this.failed = true;
     this.stack = [];
+    this.scopes = [EMPTY_SCOPE];
     this.pending = undefined;
     this.handlers.onError(condition, text);
   }

@@ -93,7 +93,7 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
   private resetParser(): void {
     this.parser = new StreamParser(
       {
-        onOpen: (name, attrs) => this.target.onHeader(name, attrs),
+        onOpen: (name, attrs, ns, contentNs) => this.target.onHeader(name, attrs, ns, contentNs),
         onElement: (el) => this.target.enqueue(el),
         onClose: () => this.target.onPeerClose(),
         onError: (condition, text) => this.target.close(new StreamError(condition, text)),
@@ -102,16 +102,16 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
     );
   }
 
-  // RFC 6120 §4.7: validate the initial header and answer with ours.
-  private onHeader(name: string, attrs: Attrs): void {
+  // RFC 6120 §4.7: validate the initial header and answer with ours. The parser resolved the namespaces (any prefix
+  // may stand for the stream namespace, §4.8.5).
+  private onHeader(name: string, attrs: Attrs, ns: string, contentNs: string): void {
     if (this.phase !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
-    const prefix = name.includes(':') ? name.slice(0, name.indexOf(':')) : '';
-    const local = name.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
-    const streamNs = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
+    const local = name.slice(name.indexOf(':') + 1);
     this.sendHeader(attrs);
-    if (local !== 'stream' || streamNs !== NS.STREAM) return this.close(new StreamError('invalid-namespace'));
-    // RFC 6120 §4.8.2: the content namespace of a client stream is jabber:client.
-    if (prefix && attrs.xmlns !== NS.CLIENT) return this.close(new StreamError('invalid-namespace'));
+    if (local !== 'stream' || ns !== NS.STREAM) return this.close(new StreamError('invalid-namespace'));
+    // RFC 6120 §4.8.2: the content namespace of a client stream, the default namespace stanzas are in, is
+    // jabber:client (an unprefixed <stream/> would make it the stream namespace).
+    if (contentNs !== NS.CLIENT) return this.close(new StreamError('invalid-namespace'));
     if (attrs.to !== undefined) {
       const to = Jid.tryParse(attrs.to);
       if (!to || to.domain !== this.server.domain || !to.isDomain) return this.close(new StreamError('host-unknown'));

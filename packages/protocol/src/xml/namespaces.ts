@@ -1,0 +1,151 @@
+// Namespaces in XML 1.0 (W3C, third edition) for the stream parser: every element is resolved to its expanded name
+// (local name + namespace) whatever prefix the sender chose, and rewritten in one canonical form: no element
+// prefixes, a default `xmlns` wherever the namespace differs from the parent's. RFC 6120 §11.2 puts XMPP on
+// XML-NAMES; filters that strip or refuse elements by namespace (`getChild(name, ns)`, `attrs.xmlns`) then see
+// `<u:x xmlns:u='…muc#user'>` as the `<x xmlns='…muc#user'>` it is, and cannot be bypassed by a prefix.
+import { NS } from '../ns';
+import type { Attrs } from './element';
+
+/** The namespace context of one open element, shared by its children until one of them declares something. */
+export interface NamespaceScope {
+  /** The element's own namespace ('' for none): what a child without `xmlns` inherits in the canonical form. */
+  readonly ns: string;
+  /** The default namespace the sender declared for unprefixed children ('' for none). */
+  readonly defaultNs: string;
+  /** Prefix bindings in scope (never 'xml', which is fixed); undefined while there are none. */
+  readonly prefixes: ReadonlyMap<string, string> | undefined;
+}
+
+/** A violation of XML-NAMES: RFC 6120 §4.9.3.13 makes it a not-well-formed stream error. */
+export class NamespaceError extends Error {}
+
+/** No namespace and no bindings: the context of a document's root element. */
+export const EMPTY_SCOPE: NamespaceScope = { ns: '', defaultNs: '', prefixes: undefined };
+
+/** The scope children of an element see: its own namespace as the inherited one, as in the canonical form. */
+export function childScope(scope: NamespaceScope): NamespaceScope {
+  return scope.ns === scope.defaultNs ? scope : { ns: scope.defaultNs, defaultNs: scope.defaultNs, prefixes: scope.prefixes };
+}
+
+/**
+ * Resolves an element's qualified name and attributes against its parent's scope, rewriting `attrs` in place into
+ * the canonical form, and returns the element's scope (its namespace is `scope.ns`; its local name is the part of
+ * `name` after any prefix). Throws NamespaceError for what XML-NAMES forbids: unbound prefixes, malformed qualified
+ * names, misuse of the reserved 'xml' and 'xmlns' prefixes and namespaces, one attribute twice under two prefixes.
+ */
+export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScope): NamespaceScope {
+  // Fast path, nearly every element: no prefix on the name and no attribute but xml:lang with one.
+  if (name.indexOf(':') === -1) {
+    let qualified = false;
+    for (const key in attrs) {
+      if (key.indexOf(':') !== -1 && key !== 'xml:lang') {
+        qualified = true;
+        break;
+      }
+    }
+    if (!qualified) {
+      const declared = attrs.xmlns;
+      if (declared === undefined) {
+        if (parent.ns === parent.defaultNs) return parent;
+        // The parent was written with a prefix, so in the canonical form it no longer passes this default on.
+        attrs.xmlns = parent.defaultNs;
+        return { ns: parent.defaultNs, defaultNs: parent.defaultNs, prefixes: parent.prefixes };
+      }
+      checkDefaultNamespace(declared);
+      if (declared === parent.ns && declared === parent.defaultNs) return parent;
+      return { ns: declared, defaultNs: declared, prefixes: parent.prefixes };
+    }
+  }
+  return resolveQualified(name, attrs, parent);
+}
+
+/** The local part of a qualified name. */
+export function localName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon === -1 ? name : name.slice(colon + 1);
+}
+
+function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope): NamespaceScope {
+  const keys = Object.keys(attrs);
+  let defaultNs = parent.defaultNs;
+  let prefixes = parent.prefixes;
+  let copied = false;
+  // XML-NAMES §3: declarations apply to the element that carries them, so they are read first.
+  for (const key of keys) {
+    if (key === 'xmlns') {
+      defaultNs = attrs.xmlns!;
+      checkDefaultNamespace(defaultNs);
+      continue;
+    }
+    if (!key.startsWith('xmlns:')) continue;
+    const prefix = key.slice(6);
+    const uri = attrs[key]!;
+    checkNcName(prefix, key);
+    // XML-NAMES §3 "Reserved Prefixes and Namespace Names".
+    if (prefix === 'xmlns') throw new NamespaceError("the prefix 'xmlns' must not be declared");
+    if (prefix === 'xml') {
+      if (uri !== NS.XML) throw new NamespaceError("the prefix 'xml' is bound to its namespace only");
+    } else {
+      if (uri === '') throw new NamespaceError(`the prefix '${prefix}' cannot be undeclared (XML-NAMES 1.0)`);
+      if (uri === NS.XML || uri === NS.XMLNS) throw new NamespaceError(`'${uri}' is reserved`);
+      if (!copied) {
+        prefixes = new Map(prefixes);
+        copied = true;
+      }
+      (prefixes as Map<string, string>).set(prefix, uri);
+    }
+    // The canonical form keeps no element prefixes; attributes that use one get their binding back below.
+    delete attrs[key];
+  }
+
+  let ns = defaultNs;
+  const colon = name.indexOf(':');
+  if (colon !== -1) {
+    const prefix = name.slice(0, colon);
+    checkNcName(prefix, name);
+    checkNcName(name.slice(colon + 1), name);
+    if (prefix === 'xmlns') throw new NamespaceError("element names must not use the prefix 'xmlns'");
+    ns = prefix === 'xml' ? NS.XML : bound(prefixes, prefix, name);
+  }
+
+  // Attributes with a prefix are in that prefix's namespace (unprefixed ones are in none, XML-NAMES §6.2).
+  let expanded: Set<string> | undefined;
+  for (const key of keys) {
+    const colon = key.indexOf(':');
+    if (colon === -1 || key.startsWith('xmlns:')) continue;
+    const prefix = key.slice(0, colon);
+    const local = key.slice(colon + 1);
+    checkNcName(prefix, key);
+    checkNcName(local, key);
+    if (prefix === 'xmlns') continue;
+    let uri: string;
+    if (prefix === 'xml') uri = NS.XML;
+    else {
+      uri = bound(prefixes, prefix, key);
+      attrs[`xmlns:${prefix}`] = uri;
+    }
+    // XML-NAMES §6.3: no two attributes with the same expanded name.
+    expanded ??= new Set();
+    const id = `${uri} ${local}`;
+    if (expanded.has(id)) throw new NamespaceError(`attribute '${key}' appears twice under different prefixes`);
+    expanded.add(id);
+  }
+
+  if (ns !== parent.ns || attrs.xmlns !== undefined) attrs.xmlns = ns;
+  return { ns, defaultNs, prefixes };
+}
+
+function bound(prefixes: ReadonlyMap<string, string> | undefined, prefix: string, name: string): string {
+  const uri = prefixes?.get(prefix);
+  if (uri === undefined) throw new NamespaceError(`unbound prefix '${prefix}' in '${name}'`);
+  return uri;
+}
+
+function checkDefaultNamespace(uri: string): void {
+  if (uri === NS.XML || uri === NS.XMLNS) throw new NamespaceError(`'${uri}' cannot be the default namespace`);
+}
+
+/** XML-NAMES §3: prefixes and local parts are NCNames (saxes has checked the rest of the Name production). */
+function checkNcName(part: string, name: string): void {
+  if (part === '' || part.indexOf(':') !== -1) throw new NamespaceError(`'${name}' is not a qualified name`);
+}
