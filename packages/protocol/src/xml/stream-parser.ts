@@ -2,8 +2,8 @@
 // Enforces RFC 6120 §11 restricted XML and a per-stanza size limit; the caller maps failures to stream errors.
 // Namespaces are resolved here (RFC 6120 §11.2, XML-NAMES; see namespaces.ts): every element delivered is in its
 // canonical form, local name plus a default `xmlns` where the namespace changes, whatever prefixes were sent.
-// Input is text: transports decode bytes with a streaming TextDecoder (`decode(bytes, {stream: true})`), which
-// keeps a UTF-8 sequence split across reads intact.
+// Input is text: transports decode bytes with a fatal streaming TextDecoder (`decode(bytes, {stream: true})`), which
+// keeps a UTF-8 sequence split across reads intact and refuses ill-formed UTF-8 (RFC 6120 §11.6).
 import { SaxesParser } from 'saxes';
 import { XmlElement, type Attrs } from './element';
 import { EMPTY_SCOPE, NamespaceError, childScope, localName, resolveElement, type NamespaceScope } from './namespaces';

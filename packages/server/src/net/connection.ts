@@ -4,6 +4,11 @@ import type { ChannelBindingType } from '../stream/sasl/types';
 
 export interface ConnectionHandlers {
   onData(chunk: string): void;
+  /**
+   * RFC 6120 §11.6: the peer sent bytes that are not UTF-8, or ended its input inside a sequence; nothing from that
+   * read on is delivered. The stream answers with <unsupported-encoding/> (§4.9.3.22).
+   */
+  onInvalidEncoding(): void;
   onClose(): void;
 }
 

@@ -9,7 +9,9 @@ import type { Connection, ConnectionHandlers } from './connection';
 export class SocketConnection implements Connection {
   private socket: Socket;
   private handlers: ConnectionHandlers | undefined;
-  private decoder = new TextDecoder('utf-8', { fatal: false });
+  private decoder = utf8Decoder();
+  /** The input stopped being UTF-8: nothing more is decoded or delivered. */
+  private undecodable = false;
   private pending = '';
   private flushScheduled = false;
   private closed = false;
@@ -38,10 +40,33 @@ export class SocketConnection implements Connection {
   }
 
   private readonly onData = (buf: Buffer): void => {
-    // RFC 6120 §11.6: UTF-8 only; invalid sequences become U+FFFD and the parser sees them as text.
-    const text = this.decoder.decode(buf, { stream: true });
+    if (this.undecodable) return;
+    let text: string;
+    try {
+      // RFC 6120 §11.6: UTF-8 only. The streaming decoder keeps a sequence split across reads whole and throws on
+      // anything ill-formed (stray and overlong bytes, surrogates, code points past U+10FFFF) rather than letting
+      // U+FFFD through as text. The read that holds the bad bytes is dropped whole: the stream ends with it.
+      text = this.decoder.decode(buf, { stream: true });
+    } catch {
+      return this.rejectEncoding();
+    }
     if (text.length > 0) this.handlers?.onData(text);
   };
+
+  /** The peer sent its last byte (FIN): a sequence it left unfinished is ill-formed too, said while we can still write. */
+  private readonly onEnd = (): void => {
+    if (this.undecodable) return;
+    try {
+      this.decoder.decode();
+    } catch {
+      this.rejectEncoding();
+    }
+  };
+
+  private rejectEncoding(): void {
+    this.undecodable = true;
+    this.handlers?.onInvalidEncoding();
+  }
 
   private readonly onClose = (): void => {
     if (this.closed) return;
@@ -51,6 +76,7 @@ export class SocketConnection implements Connection {
 
   private attach(socket: Socket): void {
     socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', () => socket.destroy());
   }
@@ -77,9 +103,10 @@ export class SocketConnection implements Connection {
     this.flush();
     const raw = this.socket;
     raw.off('data', this.onData);
+    raw.off('end', this.onEnd);
     raw.off('close', this.onClose);
     raw.removeAllListeners('error');
-    this.decoder = new TextDecoder('utf-8', { fatal: false });
+    this.decoder = utf8Decoder();
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
     this.socket = tlsSocket;
     this.attach(tlsSocket);
@@ -131,6 +158,10 @@ export class SocketConnection implements Connection {
     this.socket.destroy();
     this.onClose();
   }
+}
+
+function utf8Decoder() {
+  return new TextDecoder('utf-8', { fatal: true });
 }
 
 export function normalizeAddress(address: string): string {

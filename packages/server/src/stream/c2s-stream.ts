@@ -58,6 +58,9 @@ export class C2sStream implements ClientStream, AuthenticatedStream {
         this.lastActivity = Date.now();
         this.parser.write(chunk);
       },
+      onInvalidEncoding: () => {
+        if (conn === this.conn) this.target.close(new StreamError('unsupported-encoding', 'the stream is not valid UTF-8'));
+      },
       onClose: () => this.target.onTransportClosed(conn),
     });
   }
