@@ -135,3 +135,21 @@ test('parseXml resolves namespaces too (stored and forwarded stanzas)', () => {
   assert.equal(parseXml(`<s:stanza-id xmlns:s='urn:xmpp:sid:0' id='1' by='a@b'/>`).toString(), `<stanza-id id='1' by='a@b' xmlns='urn:xmpp:sid:0'/>`);
   assert.throws(() => parseXml(`<s:stanza-id/>`), /not-well-formed: unbound prefix/);
 });
+
+test('policy-violation: the size limit also bounds what the canonical form adds', () => {
+  // Each <b/> inherits a long default namespace through a prefixed parent, so it is written out on every one:
+  // about 1,400 characters as sent would become about 60,000.
+  const ns = `urn:${'n'.repeat(100)}`;
+  const events: string[] = [];
+  const parser = new StreamParser(
+    { onOpen: () => {}, onElement: (el) => events.push(el.toString()), onClose: () => {}, onError: (c) => events.push(`error ${c}`) },
+    { maxStanzaSize: 10_000 },
+  );
+  parser.write(HEADER);
+  parser.write(`<message><x xmlns='${ns}'><p:a xmlns:p='urn:p'>${'<b/>'.repeat(300)}</p:a></x></message>`);
+  assert.deepEqual(events, ['error policy-violation']);
+  // A few such elements are fine.
+  const small = run([`<message><x xmlns='${ns}'><p:a xmlns:p='urn:p'>${'<b/>'.repeat(3)}</p:a></x></message>`]).events;
+  assert.equal(small.length, 1);
+  assert.equal(parseXml(small[0]!).getChild('x')?.getChild('a')?.getChildren('b', ns).length, 3);
+});

@@ -16,6 +16,15 @@ export interface NamespaceScope {
   readonly prefixes: ReadonlyMap<string, string> | undefined;
 }
 
+/**
+ * Characters the canonical form added to what was sent (an inherited namespace written out, a prefix binding
+ * repeated for an attribute). The stream parser counts them against its stanza size limit: a long namespace
+ * declared once and inherited by many small elements must not grow a stanza past the limit after parsing.
+ */
+export interface CanonicalGrowth {
+  added: number;
+}
+
 /** A violation of XML-NAMES: RFC 6120 §4.9.3.13 makes it a not-well-formed stream error. */
 export class NamespaceError extends Error {}
 
@@ -33,7 +42,7 @@ export function childScope(scope: NamespaceScope): NamespaceScope {
  * `name` after any prefix). Throws NamespaceError for what XML-NAMES forbids: unbound prefixes, malformed qualified
  * names, misuse of the reserved 'xml' and 'xmlns' prefixes and namespaces, one attribute twice under two prefixes.
  */
-export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScope): NamespaceScope {
+export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth): NamespaceScope {
   // Fast path, nearly every element: no prefix on the name and no attribute but xml:lang with one.
   if (name.indexOf(':') === -1) {
     let qualified = false;
@@ -49,6 +58,7 @@ export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScop
         if (parent.ns === parent.defaultNs) return parent;
         // The parent was written with a prefix, so in the canonical form it no longer passes this default on.
         attrs.xmlns = parent.defaultNs;
+        growth.added += parent.defaultNs.length + 9; // ` xmlns=''`
         return { ns: parent.defaultNs, defaultNs: parent.defaultNs, prefixes: parent.prefixes };
       }
       checkDefaultNamespace(declared);
@@ -56,7 +66,7 @@ export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScop
       return { ns: declared, defaultNs: declared, prefixes: parent.prefixes };
     }
   }
-  return resolveQualified(name, attrs, parent);
+  return resolveQualified(name, attrs, parent, growth);
 }
 
 /** The local part of a qualified name. */
@@ -65,8 +75,9 @@ export function localName(name: string): string {
   return colon === -1 ? name : name.slice(colon + 1);
 }
 
-function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope): NamespaceScope {
+function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth): NamespaceScope {
   const keys = Object.keys(attrs);
+  const sentDefault = attrs.xmlns;
   let defaultNs = parent.defaultNs;
   let prefixes = parent.prefixes;
   let copied = false;
@@ -122,7 +133,9 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope): N
     if (prefix === 'xml') uri = NS.XML;
     else {
       uri = bound(prefixes, prefix, key);
-      attrs[`xmlns:${prefix}`] = uri;
+      const declaration = `xmlns:${prefix}`;
+      if (attrs[declaration] === undefined) growth.added += declaration.length + uri.length + 4; // ` ${declaration}=''`
+      attrs[declaration] = uri;
     }
     // XML-NAMES §6.3: no two attributes with the same expanded name.
     expanded ??= new Set();
@@ -131,7 +144,10 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope): N
     expanded.add(id);
   }
 
-  if (ns !== parent.ns || attrs.xmlns !== undefined) attrs.xmlns = ns;
+  if (ns !== parent.ns || attrs.xmlns !== undefined) {
+    growth.added += sentDefault === undefined ? ns.length + 9 : Math.max(0, ns.length - sentDefault.length);
+    attrs.xmlns = ns;
+  }
   return { ns, defaultNs, prefixes };
 }
 

@@ -6,7 +6,7 @@
 // keeps a UTF-8 sequence split across reads intact and refuses ill-formed UTF-8 (RFC 6120 §11.6).
 import { SaxesParser } from 'saxes';
 import { XmlElement, type Attrs } from './element';
-import { EMPTY_SCOPE, NamespaceError, childScope, localName, resolveElement, type NamespaceScope } from './namespaces';
+import { EMPTY_SCOPE, NamespaceError, childScope, localName, resolveElement, type CanonicalGrowth, type NamespaceScope } from './namespaces';
 
 export type StreamParseErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
 
@@ -26,8 +26,9 @@ export interface StreamParserHandlers {
 
 export interface StreamParserOptions {
   /**
-   * Largest stanza accepted, in characters of markup as sent (RFC 6120 §13.12 lets servers set a limit).
-   * Also bounds what is buffered while a stanza, a stream header or anything else is incomplete.
+   * Largest stanza accepted, in characters of markup as sent plus what its canonical form adds (namespaces.ts;
+   * RFC 6120 §13.12 lets servers set a limit). Also bounds what is buffered while a stanza, a stream header or
+   * anything else is incomplete.
    */
   maxStanzaSize: number;
   /**
@@ -89,6 +90,8 @@ export class StreamParser {
    * lone document), then one per element in `stack`.
    */
   private scopes: NamespaceScope[] = [EMPTY_SCOPE];
+  /** What the canonical form of the stanza under way adds to its markup as sent; counts towards the size limit. */
+  private readonly growth: CanonicalGrowth = { added: 0 };
   private depth = 0;
   private failed = false;
   private ended = false;
@@ -154,16 +157,17 @@ export class StreamParser {
     const attrs: Attrs = { ...tag.attributes };
     if (this.isTooLarge()) return;
     const parentScope = this.scopes[this.scopes.length - 1]!;
+    const isRoot = this.depth < this.stanzaDepth;
     let scope: NamespaceScope;
     try {
-      // The root's attributes reach onOpen as sent, so it is resolved on a copy.
-      scope = resolveElement(tag.name, this.depth < this.stanzaDepth ? { ...attrs } : attrs, parentScope);
+      // The root's attributes reach onOpen as sent, so it is resolved on a copy (and its canonical form not counted).
+      scope = resolveElement(tag.name, isRoot ? { ...attrs } : attrs, parentScope, isRoot ? { added: 0 } : this.growth);
     } catch (err) {
       if (!(err instanceof NamespaceError)) throw err;
       // RFC 6120 §4.9.3.13: XML that violates XML-NAMES is not-well-formed.
       return this.fail('not-well-formed', err.message);
     }
-    if (this.depth < this.stanzaDepth) {
+    if (isRoot) {
       this.depth++;
       this.rootOpenTag = `<${tag.name}${Object.entries(attrs).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:')).map(([k, v]) => ` ${k}='${v.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;')}'`).join('')}>`;
       // Stanzas are delivered on their own: one without `xmlns` is in the stream's content namespace.
@@ -172,6 +176,7 @@ export class StreamParser {
       this.markBoundary();
       return;
     }
+    if (this.growth.added > 0 && this.isTooLarge()) return;
     const el = new XmlElement(localName(tag.name), attrs);
     this.stack[this.stack.length - 1]?.children.push(el);
     this.stack.push(el);
@@ -279,12 +284,13 @@ export class StreamParser {
 
   private markBoundary(): void {
     this.stanzaStart = this.position;
+    this.growth.added = 0;
     this.idle = true;
   }
 
   /** Fails with policy-violation when the stanza under way has grown past the limit at `position`. */
   private isTooLarge(position = this.position): boolean {
-    if (position - this.stanzaStart <= this.options.maxStanzaSize) return false;
+    if (position - this.stanzaStart + this.growth.added <= this.options.maxStanzaSize) return false;
     this.fail('policy-violation', `stanza larger than ${this.options.maxStanzaSize} characters`);
     return true;
   }
