@@ -8,7 +8,7 @@ const HEADER = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
 
 /** Feeds a stream header and the chunks; returns what the handlers saw. */
-function run(chunks: string[], header = HEADER) {
+function run(chunks: string[], header = HEADER, maxStanzaSize = 10_000) {
   const events: string[] = [];
   const opened: unknown[][] = [];
   const parser = new StreamParser(
@@ -18,7 +18,7 @@ function run(chunks: string[], header = HEADER) {
       onClose: () => events.push('close'),
       onError: (condition, text) => events.push(`error ${condition}: ${text}`),
     },
-    { maxStanzaSize: 10_000 },
+    { maxStanzaSize },
   );
   for (const c of [header, ...chunks]) parser.write(c);
   return { events, opened };
@@ -152,4 +152,18 @@ test('policy-violation: the size limit also bounds what the canonical form adds'
   const small = run([`<message><x xmlns='${ns}'><p:a xmlns:p='urn:p'>${'<b/>'.repeat(3)}</p:a></x></message>`]).events;
   assert.equal(small.length, 1);
   assert.equal(parseXml(small[0]!).getChild('x')?.getChild('a')?.getChildren('b', ns).length, 3);
+});
+
+test('bindings declared deep inside a stanza end with their elements', () => {
+  const depth = 2000;
+  let open = '';
+  let close = '';
+  for (let i = 0; i < depth; i++) {
+    open += `<p${i}:e xmlns:p${i}='urn:${i}'>`;
+    close = `</p${i}:e>` + close;
+  }
+  const { events } = run([`<message>${open}${close}</message>`, `<message><p5:e/></message>`], HEADER, 1 << 20);
+  assert.equal(events.length, 2);
+  assert.match(events[0]!, /^<message><e xmlns='urn:0'><e xmlns='urn:1'>/);
+  assert.match(events[1]!, /^error not-well-formed: unbound prefix 'p5'/);
 });

@@ -12,8 +12,8 @@ export interface NamespaceScope {
   readonly ns: string;
   /** The default namespace the sender declared for unprefixed children ('' for none). */
   readonly defaultNs: string;
-  /** Prefix bindings in scope (never 'xml', which is fixed); undefined while there are none. */
-  readonly prefixes: ReadonlyMap<string, string> | undefined;
+  /** Prefixes this element declared: their bindings end when it closes (NamespaceResolver.close). */
+  readonly declared?: readonly string[];
 }
 
 /**
@@ -29,20 +29,60 @@ export interface CanonicalGrowth {
 export class NamespaceError extends Error {}
 
 /** No namespace and no bindings: the context of a document's root element. */
-export const EMPTY_SCOPE: NamespaceScope = { ns: '', defaultNs: '', prefixes: undefined };
+export const EMPTY_SCOPE: NamespaceScope = { ns: '', defaultNs: '' };
 
-/** The scope children of an element see: its own namespace as the inherited one, as in the canonical form. */
-export function childScope(scope: NamespaceScope): NamespaceScope {
-  return scope.ns === scope.defaultNs ? scope : { ns: scope.defaultNs, defaultNs: scope.defaultNs, prefixes: scope.prefixes };
+/** The scope a stream's stanzas are resolved against: the root's default namespace is the one they inherit. */
+export function contentScope(root: NamespaceScope): NamespaceScope {
+  return { ns: root.defaultNs, defaultNs: root.defaultNs };
 }
 
 /**
- * Resolves an element's qualified name and attributes against its parent's scope, rewriting `attrs` in place into
- * the canonical form, and returns the element's scope (its namespace is `scope.ns`; its local name is the part of
- * `name` after any prefix). Throws NamespaceError for what XML-NAMES forbids: unbound prefixes, malformed qualified
- * names, misuse of the reserved 'xml' and 'xmlns' prefixes and namespaces, one attribute twice under two prefixes.
+ * Prefix bindings of one document or stream, in one table: a declaration pushes a binding that the declaring
+ * element's close pops, so lookups are O(1) and nesting never copies bindings (deeply nested declarations in one
+ * stanza cost memory in proportion to their number, not its square).
  */
-export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth): NamespaceScope {
+export class NamespaceResolver {
+  /** Prefix → its bindings, innermost last ('xml' is fixed and never in here). */
+  private readonly bindings = new Map<string, string[]>();
+
+  /**
+   * Resolves an element's qualified name and attributes against its parent's scope, rewriting `attrs` in place into
+   * the canonical form, and returns the element's scope (its namespace is `scope.ns`; its local name is the part of
+   * `name` after any prefix). Throws NamespaceError for what XML-NAMES forbids: unbound prefixes, malformed
+   * qualified names, misuse of the reserved 'xml' and 'xmlns' prefixes and namespaces, one attribute twice.
+   */
+  open(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth): NamespaceScope {
+    return resolveElement(name, attrs, parent, growth, this);
+  }
+
+  /** The element with this scope closed (`parent` is the scope it was opened in): its declarations end. */
+  close(scope: NamespaceScope, parent: NamespaceScope): void {
+    if (scope === parent || scope.declared === undefined) return;
+    for (const prefix of scope.declared) {
+      const stack = this.bindings.get(prefix)!;
+      stack.pop();
+      if (stack.length === 0) this.bindings.delete(prefix);
+    }
+  }
+
+  /** Forgets every binding (after a parse error). */
+  reset(): void {
+    this.bindings.clear();
+  }
+
+  lookup(prefix: string): string | undefined {
+    const stack = this.bindings.get(prefix);
+    return stack?.[stack.length - 1];
+  }
+
+  declare(prefix: string, uri: string): void {
+    const stack = this.bindings.get(prefix);
+    if (stack) stack.push(uri);
+    else this.bindings.set(prefix, [uri]);
+  }
+}
+
+function resolveElement(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth, table: NamespaceResolver): NamespaceScope {
   // Fast path, nearly every element: no prefix on the name and no attribute but xml:lang with one.
   if (name.indexOf(':') === -1) {
     let qualified = false;
@@ -59,14 +99,14 @@ export function resolveElement(name: string, attrs: Attrs, parent: NamespaceScop
         // The parent was written with a prefix, so in the canonical form it no longer passes this default on.
         attrs.xmlns = parent.defaultNs;
         growth.added += parent.defaultNs.length + 9; // ` xmlns=''`
-        return { ns: parent.defaultNs, defaultNs: parent.defaultNs, prefixes: parent.prefixes };
+        return { ns: parent.defaultNs, defaultNs: parent.defaultNs };
       }
       checkDefaultNamespace(declared);
       if (declared === parent.ns && declared === parent.defaultNs) return parent;
-      return { ns: declared, defaultNs: declared, prefixes: parent.prefixes };
+      return { ns: declared, defaultNs: declared };
     }
   }
-  return resolveQualified(name, attrs, parent, growth);
+  return resolveQualified(name, attrs, parent, growth, table);
 }
 
 /** The local part of a qualified name. */
@@ -75,12 +115,11 @@ export function localName(name: string): string {
   return colon === -1 ? name : name.slice(colon + 1);
 }
 
-function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth): NamespaceScope {
+function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, growth: CanonicalGrowth, table: NamespaceResolver): NamespaceScope {
   const keys = Object.keys(attrs);
   const sentDefault = attrs.xmlns;
   let defaultNs = parent.defaultNs;
-  let prefixes = parent.prefixes;
-  let copied = false;
+  let declared: string[] | undefined;
   // XML-NAMES §3: declarations apply to the element that carries them, so they are read first.
   for (const key of keys) {
     if (key === 'xmlns') {
@@ -99,11 +138,8 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, gr
     } else {
       if (uri === '') throw new NamespaceError(`the prefix '${prefix}' cannot be undeclared (XML-NAMES 1.0)`);
       if (uri === NS.XML || uri === NS.XMLNS) throw new NamespaceError(`'${uri}' is reserved`);
-      if (!copied) {
-        prefixes = new Map(prefixes);
-        copied = true;
-      }
-      (prefixes as Map<string, string>).set(prefix, uri);
+      table.declare(prefix, uri);
+      (declared ??= []).push(prefix);
     }
     // The canonical form keeps no element prefixes; attributes that use one get their binding back below.
     delete attrs[key];
@@ -116,7 +152,7 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, gr
     checkNcName(prefix, name);
     checkNcName(name.slice(colon + 1), name);
     if (prefix === 'xmlns') throw new NamespaceError("element names must not use the prefix 'xmlns'");
-    ns = prefix === 'xml' ? NS.XML : bound(prefixes, prefix, name);
+    ns = prefix === 'xml' ? NS.XML : bound(table, prefix, name);
   }
 
   // Attributes with a prefix are in that prefix's namespace (unprefixed ones are in none, XML-NAMES §6.2).
@@ -132,7 +168,7 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, gr
     let uri: string;
     if (prefix === 'xml') uri = NS.XML;
     else {
-      uri = bound(prefixes, prefix, key);
+      uri = bound(table, prefix, key);
       const declaration = `xmlns:${prefix}`;
       if (attrs[declaration] === undefined) growth.added += declaration.length + uri.length + 4; // ` ${declaration}=''`
       attrs[declaration] = uri;
@@ -148,11 +184,11 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, gr
     growth.added += sentDefault === undefined ? ns.length + 9 : Math.max(0, ns.length - sentDefault.length);
     attrs.xmlns = ns;
   }
-  return { ns, defaultNs, prefixes };
+  return declared ? { ns, defaultNs, declared } : { ns, defaultNs };
 }
 
-function bound(prefixes: ReadonlyMap<string, string> | undefined, prefix: string, name: string): string {
-  const uri = prefixes?.get(prefix);
+function bound(table: NamespaceResolver, prefix: string, name: string): string {
+  const uri = table.lookup(prefix);
   if (uri === undefined) throw new NamespaceError(`unbound prefix '${prefix}' in '${name}'`);
   return uri;
 }

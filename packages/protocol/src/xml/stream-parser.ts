@@ -6,7 +6,7 @@
 // keeps a UTF-8 sequence split across reads intact and refuses ill-formed UTF-8 (RFC 6120 §11.6).
 import { SaxesParser } from 'saxes';
 import { XmlElement, type Attrs } from './element';
-import { EMPTY_SCOPE, NamespaceError, childScope, localName, resolveElement, type CanonicalGrowth, type NamespaceScope } from './namespaces';
+import { EMPTY_SCOPE, NamespaceError, NamespaceResolver, contentScope, localName, type CanonicalGrowth, type NamespaceScope } from './namespaces';
 
 export type StreamParseErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
 
@@ -90,6 +90,7 @@ export class StreamParser {
    * lone document), then one per element in `stack`.
    */
   private scopes: NamespaceScope[] = [EMPTY_SCOPE];
+  private readonly namespaces = new NamespaceResolver();
   /** What the canonical form of the stanza under way adds to its markup as sent; counts towards the size limit. */
   private readonly growth: CanonicalGrowth = { added: 0 };
   private depth = 0;
@@ -161,7 +162,7 @@ export class StreamParser {
     let scope: NamespaceScope;
     try {
       // The root's attributes reach onOpen as sent, so it is resolved on a copy (and its canonical form not counted).
-      scope = resolveElement(tag.name, isRoot ? { ...attrs } : attrs, parentScope, isRoot ? { added: 0 } : this.growth);
+      scope = this.namespaces.open(tag.name, isRoot ? { ...attrs } : attrs, parentScope, isRoot ? { added: 0 } : this.growth);
     } catch (err) {
       if (!(err instanceof NamespaceError)) throw err;
       // RFC 6120 §4.9.3.13: XML that violates XML-NAMES is not-well-formed.
@@ -171,7 +172,7 @@ export class StreamParser {
       this.depth++;
       this.rootOpenTag = `<${tag.name}${Object.entries(attrs).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:')).map(([k, v]) => ` ${k}='${v.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;')}'`).join('')}>`;
       // Stanzas are delivered on their own: one without `xmlns` is in the stream's content namespace.
-      this.scopes = [childScope(scope)];
+      this.scopes = [contentScope(scope)];
       this.handlers.onOpen(tag.name, attrs, scope.ns, scope.defaultNs);
       this.markBoundary();
       return;
@@ -192,7 +193,8 @@ export class StreamParser {
       return;
     }
     const el = this.stack.pop()!;
-    this.scopes.pop();
+    const scope = this.scopes.pop()!;
+    this.namespaces.close(scope, this.scopes[this.scopes.length - 1]!);
     if (this.stack.length === 0) {
       if (this.isTooLarge()) return;
       this.pending = el;
@@ -300,6 +302,7 @@ export class StreamParser {
     this.failed = true;
     this.stack = [];
     this.scopes = [EMPTY_SCOPE];
+    this.namespaces.reset();
     this.pending = undefined;
     this.handlers.onError(condition, text);
   }
