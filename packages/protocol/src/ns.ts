@@ -18,6 +18,8 @@ export const NS = {
   FAST: 'urn:xmpp:fast:0',
   FRAMING: 'urn:ietf:params:xml:ns:xmpp-framing',
   XML: 'http://www.w3.org/XML/1998/namespace',
+  /** XML-NAMES §3: the namespace of namespace declarations themselves; never bound nor declared. */
+  XMLNS: 'http://www.w3.org/2000/xmlns/',
   // RFC 6121
   ROSTER: 'jabber:iq:roster',
   ROSTER_VER: 'urn:xmpp:features:rosterver',

@@ -1,15 +1,21 @@
 // Streaming XML for XMPP: one long-lived root (<stream:stream>) whose depth-1 children are stanzas.
 // Enforces RFC 6120 §11 restricted XML and a per-stanza size limit; the caller maps failures to stream errors.
-// Input is text: transports decode bytes with a streaming TextDecoder (`decode(bytes, {stream: true})`), which
-// keeps a UTF-8 sequence split across reads intact.
+// Namespaces are resolved here (RFC 6120 §11.2, XML-NAMES; see namespaces.ts): every element delivered is in its
+// canonical form, local name plus a default `xmlns` where the namespace changes, whatever prefixes were sent.
+// Input is text: transports decode bytes with a fatal streaming TextDecoder (`decode(bytes, {stream: true})`), which
+// keeps a UTF-8 sequence split across reads intact and refuses ill-formed UTF-8 (RFC 6120 §11.6).
 import { SaxesParser } from 'saxes';
 import { XmlElement, type Attrs } from './element';
+import { EMPTY_SCOPE, NamespaceError, NamespaceResolver, contentScope, localName, type CanonicalGrowth, type NamespaceScope } from './namespaces';
 
 export type StreamParseErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation';
 
 export interface StreamParserHandlers {
-  /** The root element opened (for TCP, <stream:stream>); `name` is the qualified name as sent. */
-  onOpen(name: string, attrs: Attrs): void;
+  /**
+   * The root element opened (for TCP, <stream:stream>); `name` and `attrs` are as sent, `ns` is the root's own
+   * namespace and `contentNs` the default namespace its children are in ('' for none), both resolved.
+   */
+  onOpen(name: string, attrs: Attrs, ns: string, contentNs: string): void;
   /** A complete depth-1 element (a stanza or a negotiation element). */
   onElement(el: XmlElement): void;
   /** The root element closed (</stream:stream>). */
@@ -20,8 +26,9 @@ export interface StreamParserHandlers {
 
 export interface StreamParserOptions {
   /**
-   * Largest stanza accepted, in characters of markup as sent (RFC 6120 §13.12 lets servers set a limit).
-   * Also bounds what is buffered while a stanza, a stream header or anything else is incomplete.
+   * Largest stanza accepted, in characters of markup as sent plus what its canonical form adds (namespaces.ts;
+   * RFC 6120 §13.12 lets servers set a limit). Also bounds what is buffered while a stanza, a stream header or
+   * anything else is incomplete.
    */
   maxStanzaSize: number;
   /**
@@ -78,6 +85,14 @@ export class StreamParser {
   /** Depth at which an element is complete: 1 under <stream:stream>, 0 for a lone document. */
   private readonly stanzaDepth: number;
   private stack: XmlElement[] = [];
+  /**
+   * Namespace scopes: [0] is what a stanza is resolved against (the stream's content namespace, or nothing for a
+   * lone document), then one per element in `stack`.
+   */
+  private scopes: NamespaceScope[] = [EMPTY_SCOPE];
+  private readonly namespaces = new NamespaceResolver();
+  /** What the canonical form of the stanza under way adds to its markup as sent; counts towards the size limit. */
+  private readonly growth: CanonicalGrowth = { added: 0 };
   private depth = 0;
   private failed = false;
   private ended = false;
@@ -144,16 +159,31 @@ export class StreamParser {
     // A plain object, like those built by xml(); saxes hands out prototype-less ones.
     const attrs: Attrs = { ...tag.attributes };
     if (this.isTooLarge()) return;
-    if (this.depth < this.stanzaDepth) {
+    const parentScope = this.scopes[this.scopes.length - 1]!;
+    const isRoot = this.depth < this.stanzaDepth;
+    let scope: NamespaceScope;
+    try {
+      // The root's attributes reach onOpen as sent, so it is resolved on a copy (and its canonical form not counted).
+      scope = this.namespaces.open(tag.name, isRoot ? { ...attrs } : attrs, parentScope, isRoot ? { added: 0 } : this.growth);
+    } catch (err) {
+      if (!(err instanceof NamespaceError)) throw err;
+      // RFC 6120 §4.9.3.13: XML that violates XML-NAMES is not-well-formed.
+      return this.fail('not-well-formed', err.message);
+    }
+    if (isRoot) {
       this.depth++;
       this.rootOpenTag = `<${tag.name}${Object.entries(attrs).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:')).map(([k, v]) => ` ${k}='${v.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/</g, '&lt;')}'`).join('')}>`;
-      this.handlers.onOpen(tag.name, attrs);
+      // Stanzas are delivered on their own: one without `xmlns` is in the stream's content namespace.
+      this.scopes = [contentScope(scope)];
+      this.handlers.onOpen(tag.name, attrs, scope.ns, scope.defaultNs);
       this.markBoundary();
       return;
     }
-    const el = new XmlElement(tag.name, attrs);
+    if (this.growth.added > 0 && this.isTooLarge()) return;
+    const el = new XmlElement(localName(tag.name), attrs);
     this.stack[this.stack.length - 1]?.children.push(el);
     this.stack.push(el);
+    this.scopes.push(scope);
     this.depth++;
   }
 
@@ -166,6 +196,8 @@ export class StreamParser {
       return;
     }
     const el = this.stack.pop()!;
+    const scope = this.scopes.pop()!;
+    this.namespaces.close(scope, this.scopes[this.scopes.length - 1]!);
     if (this.stack.length === 0) {
       if (this.isTooLarge()) return;
       this.pending = el;
@@ -270,12 +302,13 @@ export class StreamParser {
 
   private markBoundary(): void {
     this.stanzaStart = this.position;
+    this.growth.added = 0;
     this.idle = true;
   }
 
   /** Fails with policy-violation when the stanza under way has grown past the limit at `position`. */
   private isTooLarge(position = this.position): boolean {
-    if (position - this.stanzaStart <= this.options.maxStanzaSize) return false;
+    if (position - this.stanzaStart + this.growth.added <= this.options.maxStanzaSize) return false;
     this.fail('policy-violation', `stanza larger than ${this.options.maxStanzaSize} characters`);
     return true;
   }
@@ -284,6 +317,8 @@ export class StreamParser {
     if (this.failed) return;
     this.failed = true;
     this.stack = [];
+    this.scopes = [EMPTY_SCOPE];
+    this.namespaces.reset();
     this.pending = undefined;
     this.handlers.onError(condition, text);
   }

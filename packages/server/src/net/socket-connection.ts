@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { StreamError } from '@parley/protocol';
 import type { ChannelBindingType } from '../stream/sasl/types';
 import { STREAM_CLOSE, XmlStreamFraming, streamHeader } from '../stream/xml-stream';
 import type { Connection, FramedHandlers } from './connection';
@@ -27,7 +28,9 @@ export class SocketConnection implements Connection {
   private socket: Socket;
   private handlers: FramedHandlers | undefined;
   private readonly framing: XmlStreamFraming;
-  private decoder = new TextDecoder('utf-8', { fatal: false });
+  private decoder = utf8Decoder();
+  /** The input stopped being UTF-8: nothing more is decoded or delivered. */
+  private undecodable = false;
   private pending = '';
   /** UTF-8 length of `pending` (the socket's writableLength counts bytes too: it is only given Buffers). */
   private pendingBytes = 0;
@@ -67,10 +70,34 @@ export class SocketConnection implements Connection {
 
   private readonly onData = (buf: Buffer): void => {
     this.lastActivity = Date.now();
-    // RFC 6120 §11.6: UTF-8 only; invalid sequences become U+FFFD and the parser sees them as text.
-    const text = this.decoder.decode(buf, { stream: true });
+    if (this.undecodable) return;
+    let text: string;
+    try {
+      // RFC 6120 §11.6: UTF-8 only. The streaming decoder keeps a sequence split across reads whole and throws on
+      // anything ill-formed (stray and overlong bytes, surrogates, code points past U+10FFFF) rather than letting
+      // U+FFFD through as text. The read that holds the bad bytes is dropped whole: the stream ends with it.
+      text = this.decoder.decode(buf, { stream: true });
+    } catch {
+      return this.rejectEncoding();
+    }
     if (text.length > 0) this.framing.write(text);
   };
+
+  /** The peer sent its last byte (FIN): a sequence it left unfinished is ill-formed too, said while we can still write. */
+  private readonly onEnd = (): void => {
+    if (this.undecodable) return;
+    try {
+      this.decoder.decode();
+    } catch {
+      this.rejectEncoding();
+    }
+  };
+
+  // RFC 6120 §4.9.3.22: the condition for input that breaks the UTF-8 rules.
+  private rejectEncoding(): void {
+    this.undecodable = true;
+    this.handlers?.onError(new StreamError('unsupported-encoding', 'the stream is not valid UTF-8'));
+  }
 
   private readonly onClose = (): void => {
     if (this.closed) return;
@@ -83,6 +110,7 @@ export class SocketConnection implements Connection {
 
   private attach(socket: Socket): void {
     socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', () => socket.destroy());
   }
@@ -198,11 +226,12 @@ export class SocketConnection implements Connection {
     this.writePending();
     const raw = this.socket;
     raw.off('data', this.onData);
+    raw.off('end', this.onEnd);
     raw.off('close', this.onClose);
     raw.off('drain', this.onDrain);
     this.drainAwaited = false;
     raw.removeAllListeners('error');
-    this.decoder = new TextDecoder('utf-8', { fatal: false });
+    this.decoder = utf8Decoder();
     // RFC 6120 §5.4.3.3: both sides start afresh after TLS; nothing from before is kept.
     this.framing.restart();
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
@@ -246,6 +275,10 @@ export class SocketConnection implements Connection {
     this.socket.destroy();
     this.onClose();
   }
+}
+
+function utf8Decoder() {
+  return new TextDecoder('utf-8', { fatal: true });
 }
 
 export function normalizeAddress(address: string): string {

@@ -24,7 +24,7 @@ export class XmlStreamFraming {
   restart(): void {
     this.parser = new StreamParser(
       {
-        onOpen: (name, attrs) => this.handlers()?.onOpen(readHeader(name, attrs)),
+        onOpen: (name, attrs, ns, contentNs) => this.handlers()?.onOpen(readHeader(name, attrs, ns, contentNs)),
         onElement: (el) => this.handlers()?.onElement(el),
         onClose: () => this.handlers()?.onClose(),
         onError: (condition, text) => this.handlers()?.onError(new StreamError(condition, text)),
@@ -46,13 +46,11 @@ export function streamHeader(attrs: Record<string, string | undefined>, contentN
 
 export const STREAM_CLOSE = '</stream:stream>';
 
-// RFC 6120 §4.8.1: the root is <stream> in http://etherx.jabber.org/streams, under whatever prefix the peer chose.
-function readHeader(name: string, attrs: Attrs): StreamHeader {
-  const colon = name.indexOf(':');
-  const prefix = colon === -1 ? '' : name.slice(0, colon);
-  const local = colon === -1 ? name : name.slice(colon + 1);
-  const streamNs = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
-  if (local !== 'stream' || streamNs !== NS.STREAM) return { attrs, error: new StreamError('invalid-namespace') };
-  // With a prefixed root, the default namespace is that of the content (jabber:client, jabber:server).
-  return { attrs, contentNamespace: prefix ? (attrs.xmlns ?? '') : undefined };
+// RFC 6120 §4.8.1: the root is <stream> in http://etherx.jabber.org/streams, under whatever prefix the peer chose
+// (the parser resolved it). §4.8.2: the content namespace, the default one stanzas are in, is checked by the machine
+// against the policy's (an unprefixed <stream xmlns='http://etherx.jabber.org/streams'> would make it the streams one).
+function readHeader(name: string, attrs: Attrs, ns: string, contentNs: string): StreamHeader {
+  const local = name.slice(name.indexOf(':') + 1);
+  if (local !== 'stream' || ns !== NS.STREAM) return { attrs, error: new StreamError('invalid-namespace') };
+  return { attrs, contentNamespace: contentNs };
 }
