@@ -23,7 +23,7 @@ export interface RunningServer {
 
 /** The server with its storage and modules, without listeners (the CLI's admin commands run on this). */
 export async function createCore(config: Config, log: Logger, options: { cluster?: ClusterNode } = {}): Promise<ParleyServer> {
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
+  const storage = await openStorage({ ...config.storage, onError: (err) => log.warn({ err }, 'storage: a database connection failed; it is replaced on next use') });
   const server = new ParleyServer(config, storage, log);
   // Modules register their cache invalidations while loading: the cluster must be in place first.
   if (options.cluster) server.setCluster(options.cluster);

@@ -45,7 +45,7 @@ export interface RunningPrimary {
  * first, so that N workers do not race to create them.
  */
 export async function startPrimary(config: Config, log: Logger): Promise<RunningPrimary> {
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path });
+  const storage = await openStorage(config.storage);
   await storage.close();
   await loadTlsMaterial(config);
 

@@ -79,7 +79,14 @@ describe('postgres storage', { skip }, () => {
     try {
       assert.deepEqual(await migratePostgres(client), []);
       const runs: number[] = [];
-      const extra: PostgresMigration = { version: POSTGRES_MIGRATIONS.length + 1, description: 'x', up: async (c) => void runs.push(1) && void (await c.query('CREATE TABLE extra (x int)')) };
+      const extra: PostgresMigration = {
+        version: POSTGRES_MIGRATIONS.length + 1,
+        description: 'x',
+        async up(c) {
+          runs.push(1);
+          await c.query('CREATE TABLE extra (x int)');
+        },
+      };
       assert.deepEqual(await migratePostgres(client, [...POSTGRES_MIGRATIONS, extra]), [POSTGRES_MIGRATIONS.length + 1]);
       assert.deepEqual(runs, [1]);
       const url = TEST_POSTGRES_URL.replace('postgres@', 'postgres:s3cret@');

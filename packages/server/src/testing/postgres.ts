@@ -37,6 +37,24 @@ export class TestSchemas {
     return openPostgresStorage({ url: TEST_POSTGRES_URL, schema: this.fresh(), ...options });
   }
 
+  /**
+   * A URL for a fresh schema, for servers configured with `storage.url` (several nodes share it): the schema
+   * is created here, and the URL's libpq `options` parameter sets every connection's search_path to it.
+   */
+  async url(): Promise<string> {
+    const name = this.fresh();
+    const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${name}`);
+    } finally {
+      await client.end();
+    }
+    const url = new URL(TEST_POSTGRES_URL);
+    url.searchParams.set('options', `-c search_path=${name}`);
+    return url.toString();
+  }
+
   async dropAll(): Promise<void> {
     if (this.made.length === 0) return;
     const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });

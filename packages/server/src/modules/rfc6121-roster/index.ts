@@ -17,7 +17,13 @@ export default defineModule({
   ],
   setup(ctx) {
     const { cluster } = ctx.server;
-    const store = new RosterStore(ctx.map<RosterItem>('roster'), ctx.keyval<number>('roster_version'), (owner) => cluster.invalidate('roster', owner));
+    const store = new RosterStore(
+      ctx.map<RosterItem>('roster'),
+      ctx.keyval<number>('roster_version'),
+      (owner) => cluster.invalidate('roster', owner),
+      (owner, fn) => ctx.exclusive('roster', owner, fn),
+      cluster.enabled,
+    );
     cluster.onInvalidate('roster', (owner) => store.forget(owner));
     const subscriptions = new Subscriptions(ctx, store);
     const presence = new PresenceService(ctx, store, subscriptions);
