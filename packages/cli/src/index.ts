@@ -7,6 +7,7 @@ import {
   type Config, type ParleyServer,
 } from '@parley/server';
 import { readPassword } from './password';
+import { storageCopy, TargetNotEmptyError } from './storage-copy';
 
 interface StartFlags {
   config?: string;
@@ -224,6 +225,14 @@ export function buildProgram(): Command {
         for (const f of result.fields ?? []) console.log(`${f.label}: ${f.values.join(', ')}`);
       });
     });
+  const storage = program.command('storage').description('move data between storage backends');
+  storage
+    .command('copy')
+    .description('copy every account, roster, offline message, vCard, private and PEP/pubsub item, room and archive')
+    .requiredOption('--from <storage>', 'sqlite:PATH or postgres://user:password@host/database')
+    .requiredOption('--to <storage>', 'sqlite:PATH or postgres://user:password@host/database')
+    .option('--force', 'write into a target that already holds data')
+    .action((flags: { from: string; to: string; force?: boolean }) => storageCopy(flags));
   return program;
 }
 
@@ -234,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ConfigError || err instanceof AccountError) {
+    if (err instanceof ConfigError || err instanceof AccountError || err instanceof TargetNotEmptyError) {
       console.error(`parley: ${err.message}`);
       return 2;
     }
