@@ -8,6 +8,7 @@ import {
   type CommandArgs, type CommandInfo, type CommandResult, type CommandTarget, type Config, type LogLevel,
 } from '@parley/server';
 import { readPassword } from './password';
+import { storageCopy, TargetNotEmptyError } from './storage-copy';
 
 interface StartFlags {
   config?: string;
@@ -298,6 +299,14 @@ export function buildProgram(): Command {
         printResult(await t.run(name, commandArgs(command, pairs)));
       });
     });
+  const storage = program.command('storage').description('move data between storage backends');
+  storage
+    .command('copy')
+    .description('copy every account, roster, offline message, vCard, private and PEP/pubsub item, room and archive')
+    .requiredOption('--from <storage>', 'sqlite:PATH or postgres://user:password@host/database')
+    .requiredOption('--to <storage>', 'sqlite:PATH or postgres://user:password@host/database')
+    .option('--force', 'write into a target that already holds data')
+    .action((flags: { from: string; to: string; force?: boolean }) => storageCopy(flags));
   return program;
 }
 
@@ -309,7 +318,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ConfigError || err instanceof AccountError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof AccountError || err instanceof UsageError || err instanceof TargetNotEmptyError) {
       console.error(`parley: ${err.message}`);
       return 2;
     }

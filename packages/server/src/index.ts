@@ -12,3 +12,4 @@ export { openCommandTarget, NotRunningError, type CommandTarget } from './contro
 export { checkConfigFiles, type ConfigCheck } from './config/check';
 export { createMetrics, type Metrics } from './metrics';
 export { runDoctor, type Finding, type DoctorOptions } from './doctor';
+export { copyStorage, copyStorageLocations, parseStorageLocation, TargetNotEmptyError } from './storage/copy';

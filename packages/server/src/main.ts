@@ -47,7 +47,7 @@ function valueAt(config: Config, key: string): unknown {
 export async function createCore(config: Config, log: Logger, options: { cluster?: ClusterNode } = {}): Promise<ParleyServer> {
   // The data directory holds the database and the development certificate's private key: owner-only.
   ensurePrivateDir(config.data_dir, log);
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path }, log);
+  const storage = await openStorage({ ...config.storage, log, onError: (err) => log.warn({ err }, 'storage: a database connection failed; it is replaced on next use') });
   const server = new ParleyServer(config, storage, log);
   // Modules register their cache invalidations while loading: the cluster must be in place first.
   if (options.cluster) server.setCluster(options.cluster);

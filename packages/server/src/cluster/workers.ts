@@ -49,7 +49,7 @@ export interface RunningPrimary {
  */
 export async function startPrimary(config: Config, log: Logger): Promise<RunningPrimary> {
   ensurePrivateDir(config.data_dir, log);
-  const storage = openStorage({ backend: config.storage.backend, path: config.storage.path }, log);
+  const storage = await openStorage({ ...config.storage, log });
   await storage.close();
   await loadTlsMaterial(config, log);
 

@@ -33,7 +33,7 @@ test('defaults with no file', () => {
   assert.equal(config.domain, 'localhost');
   assert.equal(config.data_dir, './data');
   assert.equal(config.log.level, 'info');
-  assert.deepEqual(config.storage, { backend: 'sqlite', path: join('./data', 'parley.sqlite') });
+  assert.deepEqual(config.storage, { backend: 'sqlite', path: join('./data', 'parley.sqlite'), pool_size: 10 });
   assert.deepEqual(config.tls, { min_version: 'TLSv1.2', ciphers: DEFAULT_TLS_CIPHERS });
   assert.deepEqual(config.c2s, {
     port: 5222,
@@ -182,6 +182,9 @@ test('rules across keys', () => {
   assert.match(errorOf({ overrides: { cluster: { backend: 'redis' } } }), /cluster\.redis_url: required when cluster\.backend is 'redis'/);
   assert.match(errorOf({ overrides: { tls: { cert: 'a.pem' } } }), /tls\.key: tls\.cert and tls\.key must be given together/);
   assert.match(errorOf({ overrides: { http: { port: 5222 } } }), /http\.port: port 5222 is also used by c2s\.port/);
+  assert.match(errorOf({ overrides: { storage: { backend: 'postgres' } } }), /storage\.url: required when storage\.backend is 'postgres'/);
+  assert.match(errorOf({ overrides: { storage: { backend: 'postgres', url: 'mysql://x' } } }), /storage\.url: expected a postgres:\/\/user:password@host:port\/database URL/);
+  assert.equal(loadConfig({ overrides: { storage: { backend: 'postgres', url: 'postgres://p@127.0.0.1/test' } } }).storage.url, 'postgres://p@127.0.0.1/test');
   assert.equal(loadConfig({ overrides: { s2s: { port: 5222 } } }).s2s.port, 5222, 'disabled s2s does not clash');
 });
 

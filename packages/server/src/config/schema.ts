@@ -102,10 +102,16 @@ const control = z
 const storage = z
   .strictObject({
     backend: z
-      .enum(['sqlite', 'memory'])
+      .enum(['sqlite', 'postgres', 'memory'])
       .default('sqlite')
-      .describe('Where accounts, rosters and archives are stored; memory loses everything on restart'),
+      .describe('Where accounts, rosters and archives are stored: sqlite (one machine), postgres (shared by the nodes of a cluster), or memory (lost on restart)'),
     path: z.string().min(1).optional().describe('SQLite database file. Default: <data_dir>/parley.sqlite'),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, { error: 'expected a postgres://user:password@host:port/database URL' })
+      .optional()
+      .describe('PostgreSQL connection URL (postgres://user:password@host:port/database); required for the postgres backend'),
+    pool_size: intIn(1, 1000).default(10).describe('PostgreSQL connections per pool (a second pool of this size serves roster and offline transactions)'),
   })
   .prefault({})
   .describe('Storage backend');
@@ -330,6 +336,9 @@ export const configObjectSchema = z
     }
     if (c.cluster.workers > 1 && c.cluster.backend !== 'redis') {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'workers'], message: "more than one worker needs cluster.backend: redis (the workers share sessions over it)" });
+    }
+    if (c.storage.backend === 'postgres' && c.storage.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'url'], message: "required when storage.backend is 'postgres'" });
     }
     if (c.cluster.backend === 'redis' && c.storage.backend === 'memory') {
       ctx.addIssue({ code: 'custom', path: ['storage', 'backend'], message: 'the nodes of a cluster share their storage: memory storage cannot be shared' });

@@ -112,6 +112,11 @@ export interface ModuleContext<O = Record<string, unknown>> {
   map<T = unknown>(name: string): MapStore<T>;
   archive(name: string): ArchiveStore;
   /**
+   * Runs a read-modify-write for one owner alone, across every node sharing the storage (Storage.exclusive):
+   * on postgres a transaction holding a row lock, so two nodes never interleave it and lose an update.
+   */
+  exclusive<T>(scope: string, owner: string, fn: () => Promise<T>): Promise<T>;
+  /**
    * Hosts a service on a sub-domain (e.g. conference.example.com), listed in the main host's disco#items. In a
    * cluster the service runs on one node, or each of its entities on one node with affinity 'entity'.
    */

@@ -1,5 +1,5 @@
 // The one contract every backend passes (STYLE.md habit 8): memory.test.ts and sqlite.test.ts call
-// runStorageContract with their own opener, and a future postgres.test.ts does the same.
+// runStorageContract with their own opener, and postgres.test.ts does the same against a real PostgreSQL.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { StorageError } from './errors';
@@ -29,8 +29,8 @@ async function fill(archive: ArchiveStore, owner: string, n: number): Promise<vo
   }
 }
 
-export function runStorageContract(name: string, open: () => Promise<Storage> | Storage): void {
-  describe(`storage contract: ${name}`, () => {
+export function runStorageContract(name: string, open: () => Promise<Storage> | Storage, options: { skip?: string } = {}): void {
+  describe(`storage contract: ${name}`, { skip: options.skip }, () => {
     let storage: Storage;
     beforeEach(async () => {
       storage = await open();
@@ -498,6 +498,94 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
       });
     });
 
+    describe('exclusive', () => {
+      it('runs sections for one (scope, owner) one at a time, so read-modify-writes lose nothing', async () => {
+        const kv = storage.keyval<number>('counter');
+        const owner = 'juliet@example.com';
+        let inside = 0;
+        let most = 0;
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            storage.exclusive('counter', owner, async () => {
+              most = Math.max(most, ++inside);
+              const n = (await kv.get(owner)) ?? 0;
+              await new Promise((resolve) => setImmediate(resolve));
+              await kv.set(owner, n + 1);
+              inside--;
+            }),
+          ),
+        );
+        assert.equal(most, 1);
+        assert.equal(await kv.get(owner), 20);
+      });
+
+      it('lets other owners and scopes run meanwhile, and passes results and errors through', async () => {
+        let release!: () => void;
+        const held = storage.exclusive('s', 'juliet@example.com', () => new Promise<string>((resolve) => (release = () => resolve('done'))));
+        assert.equal(await storage.exclusive('s', 'romeo@example.com', async () => 'other owner'), 'other owner');
+        assert.equal(await storage.exclusive('t', 'juliet@example.com', async () => 'other scope'), 'other scope');
+        release();
+        assert.equal(await held, 'done');
+        await assert.rejects(storage.exclusive('s', 'juliet@example.com', async () => Promise.reject(new Error('boom'))), /boom/);
+        assert.equal(await storage.exclusive('s', 'juliet@example.com', async () => 'after a failure'), 'after a failure');
+      });
+    });
+
+    describe('records and restore', () => {
+      async function populate(s: Storage): Promise<void> {
+        await s.accounts.create('example.com', 'juliet', credentials('j'));
+        await s.accounts.create('example.net', 'romeo', credentials('r'));
+        await s.keyval('roster_version').set('juliet@example.com', 3);
+        await s.keyval('vcard').set('juliet@example.com', '<vCard xmlns="vcard-temp"><FN>Juliet 😀</FN></vCard>');
+        await s.map('roster').set('juliet@example.com', 'romeo@example.net', { groups: ['Friends'], subscription: 'both', visible: true });
+        await s.map('roster').set('romeo@example.net', 'juliet@example.com', { groups: [], subscription: 'both', visible: true });
+        await s.map('pep_items').set('juliet@example.com', 'urn:xmpp:avatar:metadata current', { payload: '<x/>' });
+        await fill(s.archive('mam'), 'juliet@example.com', 3);
+        await s.archive('offline').append('romeo@example.net', { id: 'o1', when: 5, payload: '<message/>' });
+        await s.archive('mam').append('romeo@example.net', { id: 'r1', when: 0, payload: '<message/>' });
+      }
+      const all = async (s: Storage) => {
+        const out = [];
+        for await (const r of s.records()) out.push(r);
+        return out;
+      };
+
+      it('lists every record of every shape, archives in append order', async () => {
+        assert.deepEqual(await all(storage), []);
+        await populate(storage);
+        const records = await all(storage);
+        const shapes = records.map((r) => r.shape);
+        assert.deepEqual(new Set(shapes), new Set(['account', 'keyval', 'map', 'archive']));
+        assert.equal(records.length, 2 + 2 + 3 + 5);
+        const archived = records.flatMap((r) => (r.shape === 'archive' ? [`${r.store}:${r.item.id}`] : []));
+        assert.deepEqual(archived, ['mam:m1', 'mam:m2', 'mam:m3', 'offline:o1', 'mam:r1']);
+      });
+
+      it('restores records into another storage identically, and a second restore adds nothing', async () => {
+        await populate(storage);
+        const records = await all(storage);
+        const target = await open();
+        try {
+          await target.restore(records);
+          const copied = await all(target);
+          assert.deepEqual(copied, records);
+          assert.deepEqual(await target.accounts.get('example.com', 'juliet'), await storage.accounts.get('example.com', 'juliet'));
+          assert.deepEqual(await target.archive('mam').query('juliet@example.com', { after: 'm1' }), await storage.archive('mam').query('juliet@example.com', { after: 'm1' }));
+          await target.restore(records);
+          assert.deepEqual(await all(target), records);
+          // Appends after a restore come after the restored items.
+          await target.archive('mam').append('juliet@example.com', { id: 'new', when: 0, payload: '' });
+          assert.equal((await target.archive('mam').query('juliet@example.com', { reverse: true, limit: 1 })).items[0]?.id, 'new');
+        } finally {
+          await target.close();
+        }
+      });
+
+      it('answers ping while open', async () => {
+        await storage.ping();
+      });
+    });
+
     describe('lifecycle', () => {
       it('rejects operations after close, and close twice is harmless', async () => {
         await storage.keyval('k').set('juliet@example.com', 1);
@@ -505,6 +593,8 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
         await storage.close();
         await assert.rejects(storage.keyval('k').get('juliet@example.com'));
         await assert.rejects(storage.archive('mam').append('juliet@example.com', { when: 1, payload: '' }));
+        await assert.rejects(storage.exclusive('s', 'juliet@example.com', async () => 1));
+        await assert.rejects(storage.ping());
       });
     });
   });

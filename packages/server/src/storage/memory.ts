@@ -1,6 +1,7 @@
 // In-process storage for tests and throwaway servers (`storage.backend: memory`). Values are kept as JSON text,
 // so callers can never alias stored state and anything the SQLite backend would reject or reshape is
 // rejected or reshaped here too.
+import { KeyedQueue } from '../core/keyed-queue';
 import { archiveItem, checkArchiveItem, checkLimit, newArchiveId, toJson } from './common';
 import { StorageError } from './errors';
 import {
@@ -15,6 +16,7 @@ import {
   type KeyValueStore,
   type MapStore,
   type Storage,
+  type StorageRecord,
 } from './types';
 
 interface ArchiveEntry {
@@ -217,11 +219,64 @@ export function createMemoryStorage(): Storage {
     };
   }
 
+  // One process holds the data: an in-process queue is all exclusive() needs.
+  const exclusive = new KeyedQueue();
+
+  async function* records(): AsyncIterable<StorageRecord> {
+    open();
+    for (const [host, users] of accounts) {
+      for (const [username, row] of users) {
+        yield { shape: 'account', host, username, credentials: JSON.parse(row.credentials) as Credentials, createdAt: row.createdAt };
+      }
+    }
+    for (const [store, rows] of keyvals) for (const [owner, text] of rows) yield { shape: 'keyval', store, owner, value: JSON.parse(text) };
+    for (const [store, owners] of maps) {
+      for (const [owner, keys] of owners) for (const [key, text] of keys) yield { shape: 'map', store, owner, key, value: JSON.parse(text) };
+    }
+    // One order over all archives, like the other backends' single table.
+    const all = [...archives].flatMap(([store, table]) => [...table.byOwner].flatMap(([owner, list]) => list.map((e) => ({ store, owner, e }))));
+    all.sort((a, b) => a.e.seq - b.e.seq);
+    for (const { store, owner, e } of all) yield { shape: 'archive', store, owner, item: { ...e.item } };
+  }
+
+  async function restore(batch: StorageRecord[]): Promise<void> {
+    open();
+    for (const r of batch) {
+      switch (r.shape) {
+        case 'account': {
+          let users = accounts.get(r.host);
+          if (!users) accounts.set(r.host, (users = new Map()));
+          users.set(r.username, { credentials: toJson(r.credentials), createdAt: r.createdAt });
+          break;
+        }
+        case 'keyval':
+          await keyval(r.store).set(r.owner, r.value);
+          break;
+        case 'map':
+          await map(r.store).set(r.owner, r.key, r.value);
+          break;
+        case 'archive':
+          if (!archives.get(r.store)?.ids.has(r.item.id)) await archive(r.store).append(r.owner, r.item);
+          break;
+      }
+    }
+  }
+
   return {
     accounts: accountStore,
     keyval,
     map,
     archive,
+    exclusive: (scope, owner, fn) =>
+      exclusive.run(`${scope}\0${owner}`, async () => {
+        open();
+        return fn();
+      }),
+    async ping() {
+      open();
+    },
+    records,
+    restore,
     async close() {
       closed = true;
     },

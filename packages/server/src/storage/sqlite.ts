@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log';
 import { PRIVATE_DIR_MODE, ensurePrivateFile, tightenIfPresent } from '../private-files';
+import { KeyedQueue } from '../core/keyed-queue';
 import { archiveItem, checkArchiveItem, checkLimit, newArchiveId, toJson } from './common';
 import { StorageError } from './errors';
 import { migrate } from './migrations';
@@ -19,6 +20,7 @@ import {
   type KeyValueStore,
   type MapStore,
   type Storage,
+  type StorageRecord,
 } from './types';
 
 /** How long a write waits for another process (e.g. `parley` CLI admin commands) holding the write lock. */
@@ -83,6 +85,11 @@ class SqliteStorage implements Storage {
   private flushScheduled = false;
   private readonly inTransaction: (ops: () => void) => void;
   private readonly inSavepoint: (op: () => unknown) => unknown;
+  /**
+   * exclusive(): one process's queue. SQLite has no row locks, and holding its single write lock across the
+   * awaits of a read-modify-write would stall every other write; nodes that write concurrently use postgres.
+   */
+  private readonly exclusives = new KeyedQueue();
 
   constructor(private readonly db: Database.Database) {
     this.inTransaction = db.transaction((ops: () => void) => ops());
@@ -379,6 +386,69 @@ class SqliteStorage implements Storage {
         return (await this.write(() => this.prepared(`DELETE FROM archive WHERE ${clauses.join(' AND ')}`).run(...params))).changes;
       },
     };
+  }
+
+  exclusive<T>(scope: string, owner: string, fn: () => Promise<T>): Promise<T> {
+    return this.exclusives.run(`${scope}\0${owner}`, async () => {
+      if (!this.db.open) throw new Error('storage is closed');
+      return fn();
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.read(() => this.db.prepare('SELECT 1').get());
+  }
+
+  async *records(): AsyncIterable<StorageRecord> {
+    const rows = <T>(source: string, ...params: unknown[]): T[] => this.read(() => this.prepared(source).all(...params)) as T[];
+    type AccountRow = { host: string; username: string; credentials: string; created_at: number };
+    for (const r of rows<AccountRow>('SELECT host, username, credentials, created_at FROM accounts ORDER BY host, username')) {
+      yield { shape: 'account', host: r.host, username: r.username, credentials: JSON.parse(r.credentials) as Credentials, createdAt: r.created_at };
+    }
+    for (const r of rows<{ store: string; owner: string; value: string }>('SELECT store, owner, value FROM keyval ORDER BY store, owner')) {
+      yield { shape: 'keyval', store: r.store, owner: r.owner, value: JSON.parse(r.value) };
+    }
+    for (const r of rows<{ store: string; owner: string; key: string; value: string }>('SELECT store, owner, "key", value FROM map ORDER BY store, owner, "key"')) {
+      yield { shape: 'map', store: r.store, owner: r.owner, key: r.key, value: JSON.parse(r.value) };
+    }
+    // Archives can be large: pages in append order, so memory stays bounded and the copy keeps that order.
+    for (let after = 0; ; ) {
+      const page = rows<ArchiveRow & { seq: number; store: string; owner: string }>(
+        'SELECT seq, store, owner, id, when_ms, with_jid, payload FROM archive WHERE seq > ? ORDER BY seq LIMIT 1000',
+        after,
+      );
+      for (const r of page) yield { shape: 'archive', store: r.store, owner: r.owner, item: archiveItem(r.id, r.when_ms, r.with_jid, r.payload) };
+      if (page.length < 1000) break;
+      after = page.at(-1)!.seq;
+    }
+  }
+
+  async restore(batch: StorageRecord[]): Promise<void> {
+    const statements = batch.map((r): [string, unknown[]] => {
+      switch (r.shape) {
+        case 'account':
+          return [
+            'INSERT INTO accounts (host, username, credentials, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (host, username) DO UPDATE SET credentials = excluded.credentials, created_at = excluded.created_at',
+            [r.host, r.username, toJson(r.credentials), r.createdAt],
+          ];
+        case 'keyval':
+          return ['INSERT INTO keyval (store, owner, value) VALUES (?, ?, ?) ON CONFLICT (store, owner) DO UPDATE SET value = excluded.value', [r.store, r.owner, toJson(r.value)]];
+        case 'map':
+          return [
+            'INSERT INTO map (store, owner, "key", value) VALUES (?, ?, ?, ?) ON CONFLICT (store, owner, "key") DO UPDATE SET value = excluded.value',
+            [r.store, r.owner, r.key, toJson(r.value)],
+          ];
+        case 'archive':
+          checkArchiveItem(r.item);
+          return [
+            'INSERT INTO archive (store, owner, id, when_ms, with_jid, payload) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+            [r.store, r.owner, r.item.id, r.item.when, r.item.with ?? null, r.item.payload],
+          ];
+      }
+    });
+    await this.write(() => {
+      for (const [source, params] of statements) this.prepared(source).run(...params);
+    });
   }
 
   async close(): Promise<void> {

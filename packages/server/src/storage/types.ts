@@ -1,7 +1,8 @@
-// The storage contract (STYLE.md habit 8): three shapes plus accounts. Every backend (memory, sqlite, later
+// The storage contract (STYLE.md habit 8): three shapes plus accounts. Every backend (memory, sqlite,
 // postgres) passes the same contract tests in storage/contract.ts. Values are JSON-serialisable.
 // `owner` is whatever a module keys its data by: usually a bare JID string ("juliet@example.com"),
-// a room JID, or a host name for server-wide data.
+// a room JID, or a host name for server-wide data. Store names, owners, keys and archive text never contain
+// U+0000: XML cannot carry it (XML 1.0 §2.2), and PostgreSQL's text type cannot hold it.
 
 export interface KeyValueStore<T = unknown> {
   get(owner: string): Promise<T | undefined>;
@@ -110,11 +111,35 @@ export interface AccountStore {
 
 export class AccountExistsError extends Error {}
 
+/**
+ * One stored record in a backend-neutral form, for `parley storage copy`. Values are the JSON values the
+ * stores hold; archive items come in append order, so a copy keeps paging order (XEP-0313 / XEP-0059).
+ */
+export type StorageRecord =
+  | { shape: 'account'; host: string; username: string; credentials: Credentials; createdAt: number }
+  | { shape: 'keyval'; store: string; owner: string; value: unknown }
+  | { shape: 'map'; store: string; owner: string; key: string; value: unknown }
+  | { shape: 'archive'; store: string; owner: string; item: ArchiveItem };
+
 export interface Storage {
   readonly accounts: AccountStore;
   /** Stores are namespaced by name ("roster", "offline", "muc_rooms", ...). */
   keyval<T = unknown>(name: string): KeyValueStore<T>;
   map<T = unknown>(name: string): MapStore<T>;
   archive(name: string): ArchiveStore;
+  /**
+   * Runs `fn` alone for (`scope`, `owner`): a second call with the same pair waits until the first has
+   * finished, in this process and, on a backend shared by several nodes (postgres), in every process. On
+   * postgres the reads and writes `fn` makes for `owner` (any store) form one transaction holding a row lock:
+   * they commit together when `fn` resolves and roll back when it throws. Not re-entrant: `fn` must not call
+   * exclusive() for the same pair again.
+   */
+  exclusive<T>(scope: string, owner: string, fn: () => Promise<T>): Promise<T>;
+  /** Resolves when the backend answers (a round trip to the database server), rejects otherwise. */
+  ping(): Promise<void>;
+  /** Every record, by shape: accounts, keyval, map, then archive items in append order. */
+  records(): AsyncIterable<StorageRecord>;
+  /** Writes records as they are (account creation times and archive ids kept); an existing key is replaced, an existing archive id skipped. */
+  restore(records: StorageRecord[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -32,6 +32,8 @@ export default defineModule({
       ctx.map<RosterItem>('roster'),
       ctx.keyval<number>('roster_version'),
       (owner) => cluster.invalidate('roster', owner),
+      (owner, fn) => ctx.exclusive('roster', owner, fn),
+      cluster.enabled,
       { maxCached: ctx.options.cache_size, isOnline: (owner) => sessions.hasAccount(owner) },
     );
     cluster.onInvalidate('roster', (owner) => store.forget(owner));

@@ -11,7 +11,7 @@ const ROSTER = 'jabber:iq:roster';
 function storeWith(online: Set<string>, maxCached: number) {
   const storage = createMemoryStorage();
   const items = storage.map<RosterItem>('roster');
-  const store = new RosterStore(items, storage.keyval<number>('roster_version'), () => {}, {
+  const store = new RosterStore(items, storage.keyval<number>('roster_version'), () => {}, undefined, false, {
     maxCached,
     isOnline: (owner) => online.has(owner),
   });

@@ -36,14 +36,21 @@ export class RosterStore {
   private readonly cache = new Map<string, Promise<Roster>>();
   /** Writes to one roster run in order (the version counter is read, incremented and written). */
   private readonly writes = new KeyedQueue();
-  /** Read-modify-write sequences on one roster run one at a time (see exclusive()). */
-  private readonly locks = new KeyedQueue();
+  /** Rosters inside an exclusive() section, and those of them written there (told to the cluster on commit). */
+  private readonly sections = new Map<string, { written: boolean }>();
 
   constructor(
     private readonly items: MapStore<RosterItem>,
     private readonly versions: KeyValueStore<number>,
     /** Told after a roster was written (cluster nodes caching it drop their copy). */
     private readonly changed: (owner: string) => void = () => {},
+    /**
+     * Runs a read-modify-write of one roster alone (Storage.exclusive): in this process by default, across
+     * every node sharing the database on postgres.
+     */
+    private readonly lock: <T>(owner: string, fn: () => Promise<T>) => Promise<T> = inProcessLock(),
+    /** Other nodes write this storage too: the cache may be stale when a section starts. */
+    private readonly shared = false,
     private readonly caching: RosterCacheOptions = { maxCached: Number.POSITIVE_INFINITY, isOnline: () => true },
   ) {}
 
@@ -90,7 +97,9 @@ export class RosterStore {
       await this.items.set(owner, contact, item);
       const version = ((await this.versions.get(owner)) ?? 0) + 1;
       await this.versions.set(owner, version);
-      this.changed(owner);
+      const section = this.sections.get(owner);
+      if (section) section.written = true;
+      else this.changed(owner);
       return version;
     });
   }
@@ -100,7 +109,25 @@ export class RosterStore {
    * crossing subscription requests) interleaving at an await would otherwise lose one change.
    */
   exclusive<T>(owner: string, fn: () => Promise<T>): Promise<T> {
-    return this.locks.run(owner, fn);
+    const section = { written: false };
+    return this.lock(owner, async () => {
+      // Another node may have written this roster since we cached it, and its cache invalidation may still be
+      // on its way; inside the section the database is current and nobody else changes it.
+      if (this.shared) this.cache.delete(owner);
+      this.sections.set(owner, section);
+      try {
+        return await fn();
+      } catch (err) {
+        // On postgres the section's writes rolled back: the cache may hold what never committed.
+        this.cache.delete(owner);
+        throw err;
+      } finally {
+        this.sections.delete(owner);
+      }
+    }).finally(() => {
+      // Only once committed: a node told earlier could reload the roster before our commit and keep the old one.
+      if (section.written) this.changed(owner);
+    });
   }
 
   async version(owner: string): Promise<number> {
@@ -123,6 +150,11 @@ export class RosterStore {
     await this.versions.set(owner, undefined);
     this.changed(owner);
   }
+}
+
+function inProcessLock(): <T>(owner: string, fn: () => Promise<T>) => Promise<T> {
+  const queue = new KeyedQueue();
+  return (owner, fn) => queue.run(owner, fn);
 }
 
 /** RFC 6121 Appendix A: does the contact receive the user's presence? */

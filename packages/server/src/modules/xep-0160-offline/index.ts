@@ -5,7 +5,6 @@ import { NS, StanzaError, parseXml, xml, type XmlElement } from '@parley/protoco
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import type { Session } from '../../core/sessions';
-import { KeyedQueue } from '../../core/keyed-queue';
 
 export default defineModule({
   name: 'offline',
@@ -18,8 +17,9 @@ export default defineModule({
     const { accounts, sessions, domain, config } = ctx.server;
     const archive = ctx.archive('offline');
     // Storing and delivering for one user never interleave: two resources coming online together must not
-    // both get the queue, and a count must not race an append.
-    const queue = new KeyedQueue();
+    // both get the queue, and a count must not race an append. ctx.exclusive makes that hold across the nodes
+    // sharing a postgres database too (a transaction with the user's row locked).
+    const queue = { run: <T>(owner: string, fn: () => Promise<T>) => ctx.exclusive('offline', owner, fn) };
 
     // XEP-0160 §4: servers that store offline messages say so.
     ctx.disco.host.features.add(NS.MSGOFFLINE);
