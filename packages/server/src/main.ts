@@ -14,6 +14,7 @@ import { loadTlsMaterial } from './net/dev-certificate';
 import { tlsServerOptions } from './net/tls-options';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { ClientStreams } from './net/client-streams';
+import { startComponentListener, type RunningComponentListener } from './net/component-listener';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
@@ -22,7 +23,8 @@ import type { C2sSettings } from './stream/c2s-settings';
 
 export interface RunningServer {
   server: ParleyServer;
-  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number };
+  /** `component` is undefined when no component is configured (nothing listens then). */
+  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number; component: number | undefined };
   stop(): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
+  let components: RunningComponentListener | undefined;
   try {
     listener = await startC2sListeners(streams, {
       host: config.c2s.bind,
@@ -130,23 +133,35 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       maxStanzaSize: config.c2s.max_stanza_size,
     });
     http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls: tlsOptions });
+    // XEP-0114: only configured components can authenticate, so without any there is nothing to listen for.
+    if (config.components.list.length > 0) {
+      components = await startComponentListener(server, {
+        host: config.components.bind,
+        port: config.components.port,
+        maxStanzaSize: config.components.max_stanza_size,
+        maxConnections: config.components.max_connections,
+        handshakeTimeoutMs: config.components.handshake_timeout_s * 1000,
+        authLimiter: new IpRateLimiter(config.components.auth_attempts_per_minute, 60_000, addresses),
+      });
+    }
   } catch (err) {
     await listener?.close();
+    await http?.close();
     websocket?.close();
     streams.closeAll();
     await server.stop();
     await cluster?.stop();
     throw err;
   }
-  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https };
+  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port };
   log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, modules: server.modules.length }, 'Parley started');
-  const running = { listener, http };
+  const running = { listener, http, components };
   return {
     server,
     ports,
     async stop() {
       // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
-      const closed = Promise.all([running.listener.close(), running.http.close()]);
+      const closed = Promise.all([running.listener.close(), running.http.close(), running.components?.close()]);
       websocket?.close();
       streams.closeAll();
       await closed;

@@ -16,6 +16,7 @@ import { SessionTable } from './sessions';
 import { C2sRegistry } from './c2s-registry';
 import { HttpRoutes } from './http-routes';
 import { LocalCluster, type Cluster } from '../cluster/types';
+import { ComponentTable } from './components';
 
 export interface LoadedModule {
   definition: ModuleDefinition<any>;
@@ -37,6 +38,8 @@ export class ParleyServer implements ServerApi {
   readonly c2s = new C2sRegistry();
   /** Routes of the HTTP server (ctx.http), served by net/http-server.ts once the listeners start. */
   readonly http = new HttpRoutes();
+  /** External components (XEP-0114): which configured component domain is connected where. */
+  readonly components: ComponentTable;
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
   private readonly admins: Set<string>;
@@ -54,6 +57,8 @@ export class ParleyServer implements ServerApi {
     this.router = new Router(this.hooks, this.domains, config.domain, log);
     this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations, (user) => this.cluster.invalidate('account', user));
     this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
+    this.components = new ComponentTable(this.domains, this.main, () => this.cluster.nodeId, log);
+    for (const { domain, secret } of config.components.list) this.components.configure(domain, secret);
     // The main host's iq table answers from here; delivery modules only see iqs no feature took.
     for (const target of ['host', 'bare', 'full'] as const) {
       this.hooks.on(
@@ -195,6 +200,7 @@ export class ParleyServer implements ServerApi {
     this.stopping = true;
     await this.hooks.fire('server/stopping', {});
     for (const session of [...this.sessions.local()]) session.close(new StreamError('system-shutdown'));
+    this.components.closeAll();
     for (const m of [...this.modules].reverse()) {
       for (const stop of m.stops) {
         try {

@@ -38,6 +38,8 @@ export interface TestServer {
   /** Plain HTTP (WebSocket at ws://127.0.0.1:httpPort/xmpp-websocket) and HTTPS ports. */
   httpPort: number;
   httpsPort: number;
+  /** The XEP-0114 component port (0 when no component is configured). */
+  componentPort: number;
   createUser(username: string, password?: string): Promise<void>;
   /** Logs in with xmpp.js (over TCP, or RFC 7395 WebSocket); sends initial presence unless { presence: false }. */
   client(username: string, options?: ClientOptions): Promise<TestClient>;
@@ -58,6 +60,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
       c2s: { port: 0, tls_port: 0, bind: '127.0.0.1', allow_plaintext_auth: true, ...(overrides.c2s as object) },
       http: { port: 0, tls_port: 0, bind: '127.0.0.1', ...(overrides.http as object) },
       auth: { scram_iterations: 4096, ...(overrides.auth as object) },
+      components: { port: 0, ...(overrides.components as object) },
     } as never,
   });
   const log = process.env.PARLEY_TEST_LOG ? createLogger(process.env.PARLEY_TEST_LOG) : silentLogger();
@@ -72,6 +75,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
     tlsPort: running.ports.c2sTls ?? 0,
     httpPort: running.ports.http,
     httpsPort: running.ports.https,
+    componentPort: running.ports.component ?? 0,
     async createUser(username, password = 'secret') {
       await running.server.accounts.create(username, password);
     },
