@@ -1,5 +1,6 @@
 // Starts a real Parley on random loopback ports with in-memory storage, and connects real clients to it:
 // xmpp.js (@xmpp/client) for protocol scenarios and a raw socket for malformed input.
+import { createHash } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -284,4 +285,15 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** An external component (XEP-0114) over a raw socket: opens its stream to `domain` and shakes hands with `secret`. */
+export async function connectComponent(port: number, domain: string, secret: string): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  c.write(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}'>`);
+  await c.waitFor(/<stream:stream [^>]*>/);
+  const id = /<stream:stream [^>]*\bid=(['"])([^'"]+)\1/.exec(c.data)![2]!;
+  c.write(`<handshake>${createHash('sha1').update(id + secret).digest('hex')}</handshake>`);
+  await c.waitFor(/<handshake\/>|<\/stream:stream>/);
+  return c;
 }
