@@ -348,7 +348,8 @@ export const configObjectSchema = z
     if (c.components.list.length > 0) listeners.push(['components.port', c.components.port]);
     // A component's domain is its own: not the server's, not a service's, not another component's.
     const taken = new Map<string, string>([[c.domain, 'domain']]);
-    for (const [name, value] of Object.entries(c.services)) {
+    for (const name of ['conference', 'pubsub', 'upload', 'proxy'] as const) {
+      const value = c.services[name];
       if (value !== false) taken.set(value ?? `${name}.${c.domain}`, `services.${name}`);
     }
     c.components.list.forEach(({ domain }, i) => {
