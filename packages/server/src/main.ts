@@ -14,6 +14,7 @@ import { loadTlsMaterial } from './net/dev-certificate';
 import { tlsServerOptions } from './net/tls-options';
 import { startC2sListeners, type C2sConnectionInfo, type C2sListenerOptions, type RunningListener } from './net/c2s-listener';
 import { ClientStreams, type ClientStreamLimits } from './net/client-streams';
+import { startComponentListener, type RunningComponentListener } from './net/component-listener';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
@@ -24,7 +25,8 @@ import { assertNotRunning, startControlServer, type ControlServer } from './cont
 
 export interface RunningServer {
   server: ParleyServer;
-  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number };
+  /** `component` is undefined when no component is configured (nothing listens then). */
+  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number; component: number | undefined };
   /**
    * Applies a re-read configuration without dropping sessions (SIGHUP): log level, limits, registration mode,
    * certificates and admins. Returns the keys that changed but only take effect after a restart. Throws (and
@@ -152,11 +154,24 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   };
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
+  let components: RunningComponentListener | undefined;
   try {
     listener = await startC2sListeners(streams, listenerOptions);
     http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls: tlsOptions });
+    // XEP-0114: only configured components can authenticate, so without any there is nothing to listen for.
+    if (config.components.list.length > 0) {
+      components = await startComponentListener(server, {
+        host: config.components.bind,
+        port: config.components.port,
+        maxStanzaSize: config.components.max_stanza_size,
+        maxConnections: config.components.max_connections,
+        handshakeTimeoutMs: config.components.handshake_timeout_s * 1000,
+        authLimiter: new IpRateLimiter(config.components.auth_attempts_per_minute, 60_000, addresses),
+      });
+    }
   } catch (err) {
     await listener?.close();
+    await http?.close();
     websocket?.close();
     streams.closeAll();
     await server.stop();
@@ -169,6 +184,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   } catch (err) {
     await listener.close();
     await http.close();
+    await components?.close();
     websocket?.close();
     streams.closeAll();
     await server.stop();
@@ -176,10 +192,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     throw err;
   }
   server.runtime.start();
-  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https };
+  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port };
   if (options.notes !== false) await startupNotes(server, config, listener.ports).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
   log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, control: control?.path, modules: server.modules.length }, 'Parley started');
-  const running = { listener, http };
+  const running = { listener, http, components };
   let current = config;
   return {
     server,
@@ -211,7 +227,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     async stop() {
       await control?.close();
       // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
-      const closed = Promise.all([running.listener.close(), running.http.close()]);
+      const closed = Promise.all([running.listener.close(), running.http.close(), running.components?.close()]);
       websocket?.close();
       streams.closeAll();
       await closed;

@@ -6,6 +6,9 @@
 // - delivery: sending to a RemoteSession publishes the stanza to the node holding the stream;
 // - services whose state is in memory (a MUC room, a pubsub service) live on one node, chosen by rendezvous
 //   hashing over the configured members; stanzas to them are forwarded there;
+// - external components (XEP-0114): each node announces the components connected to it, so a stanza to a
+//   component on another node is forwarded there, and a component reconnecting to another node replaces its
+//   old stream (the newer connection wins on every node alike);
 // - replies to server-originated iqs carry the requesting node's name in their id and go back to it;
 // - cache invalidations, so a roster or block list cached on one node is re-read after another changed it.
 // Membership is static (cluster.nodes); liveness is a heartbeat: a node silent for dead_after_ms loses its
@@ -37,10 +40,12 @@ type Broadcast =
   | { t: 'hello' | 'beat' | 'bye'; n: string }
   | { t: 'up'; n: string; r: SessionRecord }
   | { t: 'down'; n: string; s: string }
-  | { t: 'inv'; n: string; topic: string; key: string };
+  | { t: 'inv'; n: string; topic: string; key: string }
+  /** Component d is connected to node n since `at`; without `at`, it no longer is. */
+  | { t: 'comp'; n: string; d: string; at?: number };
 
 type Direct =
-  | { t: 'snap'; n: string; r: SessionRecord[] }
+  | { t: 'snap'; n: string; r: SessionRecord[]; c?: [string, number][] }
   /** Deliver to the local session with id s (full JID j). */
   | { t: 'd'; s: string; j: string; x: string }
   | { t: 'c'; s: string; c?: string; x?: string }
@@ -105,6 +110,11 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     await this.bus.subscribe(this.allChannel, (p) => this.onBroadcast(p));
     await this.bus.subscribe(this.channelOf(this.nodeId), (p) => this.onDirect(p));
     server.router.cluster = this;
+    server.components.link = {
+      announce: (d, at) => this.publishAll({ t: 'comp', n: this.nodeId, d, at }),
+      withdraw: (d) => this.publishAll({ t: 'comp', n: this.nodeId, d }),
+      forward: (node, event) => this.forward(node, event),
+    };
     server.router.requestIdPrefix = `parley~${this.nodeId}~`;
     this.disposables.push(
       server.hooks.on(
@@ -135,6 +145,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
       for (const node of [...this.peers.keys()]) this.drop(node, 'bus reconnected');
       this.publishAll({ t: 'hello', n: this.nodeId });
       for (const s of this.localById.values()) if (this.isCurrent(s)) this.announce(s);
+      for (const c of this.server.components.localStreams()) this.publishAll({ t: 'comp', n: this.nodeId, d: c.domain, at: c.connectedAt });
     });
     this.timer = setInterval(() => this.tick(), this.heartbeatMs);
     this.timer.unref();
@@ -151,6 +162,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     this.publishAll({ t: 'bye', n: this.nodeId });
     for (const d of this.disposables) d.dispose();
     if (this.server.router.cluster === this) this.server.router.cluster = undefined;
+    this.server.components.link = undefined;
     await this.bus.close();
   }
 
@@ -293,7 +305,12 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
         // A node we knew says hello again: it restarted, and the sessions it had are gone with the old process.
         if (this.peers.has(msg.n)) this.drop(msg.n, 'restarted');
         this.seen(msg.n);
-        this.publishTo(msg.n, { t: 'snap', n: this.nodeId, r: [...this.localById.values()].filter((s) => this.isCurrent(s)).map((s) => this.record(s)) });
+        this.publishTo(msg.n, {
+          t: 'snap',
+          n: this.nodeId,
+          r: [...this.localById.values()].filter((s) => this.isCurrent(s)).map((s) => this.record(s)),
+          c: this.server.components.localStreams().map((c) => [c.domain, c.connectedAt]),
+        });
         return;
       case 'beat':
         this.seen(msg.n);
@@ -310,6 +327,11 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
       case 'inv':
         for (const fn of this.invalidators.get(msg.topic) ?? []) fn(msg.key);
         return;
+      case 'comp':
+        this.seen(msg.n);
+        if (msg.at === undefined) this.server.components.remoteDown(msg.n, msg.d);
+        else this.server.components.remoteUp(msg.d, msg.n, msg.at);
+        return;
     }
   }
 
@@ -324,6 +346,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     switch (msg.t) {
       case 'snap':
         for (const r of msg.r) this.upsert(msg.n, r);
+        for (const [d, at] of msg.c ?? []) this.server.components.remoteUp(d, msg.n, at);
         this.seen(msg.n);
         return;
       case 'd':
@@ -384,6 +407,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     if (!peer) return;
     this.peers.delete(node);
     for (const remote of peer.sessions.values()) this.end(remote);
+    this.server.components.remoteDown(node);
     this.server.log.warn({ node, sessions: peer.sessions.size, why }, 'cluster: node gone');
   }
 

@@ -44,7 +44,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       }
       continue;
     }
-    const got = issue.input === undefined ? '' : `, got ${show(issue.input)}`;
+    // Shared secrets (components.list[].secret) are never echoed, not even a mistyped one.
+    const got = issue.input === undefined || issue.path.at(-1) === 'secret' ? '' : `, got ${show(issue.input)}`;
     const where = issue.path.length === 0 ? '' : `${dotted(issue.path)}: `;
     problems.push(`${sourceOf(issue.path)}: ${where}${issue.message}${got}`);
   }

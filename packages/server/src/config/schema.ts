@@ -270,6 +270,36 @@ const modules = z
   .prefault({})
   .describe('Modules');
 
+const components = z
+  .strictObject({
+    port: port().default(5347).describe('External components (XEP-0114) connect here; listened on only when components.list is not empty'),
+    bind: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address of the component listener; loopback by default, since XEP-0114 streams are not encrypted'),
+    list: z
+      .array(
+        z.strictObject({
+          domain: domainName().describe("The component's domain: every stanza to it, or to a JID at it, goes to the component"),
+          // Never logged; the handshake proves knowledge of it without sending it (XEP-0114 §3).
+          secret: z.string().min(1, { error: 'expected a non-empty shared secret' }).describe('The shared secret of the handshake'),
+        }),
+      )
+      .default([])
+      .describe('Configured components: [{ domain, secret }]'),
+    max_stanza_size: intIn(10000)
+      .default(262144)
+      .describe('Largest stanza accepted from a component, in bytes; larger ones close its stream with policy-violation'),
+    max_connections: intIn(1).default(100).describe('Simultaneous component connections, authenticated or not'),
+    handshake_timeout_s: intIn(1).default(10).describe('Close a component connection that has not completed its handshake after this many seconds'),
+    auth_attempts_per_minute: intIn(1)
+      .default(10)
+      .describe('Handshakes allowed per IP address per minute (rate_limit.exempt_networks are not limited)'),
+  })
+  .prefault({})
+  .describe('External components (XEP-0114)');
+
 const cluster = z
   .strictObject({
     backend: z.enum(['local', 'redis']).default('local').describe('local: a single node; redis: several nodes share sessions and routing'),
@@ -321,6 +351,7 @@ export const configObjectSchema = z
     services,
     offline,
     modules,
+    components,
     cluster,
   })
   .superRefine((c, ctx) => {
@@ -350,6 +381,18 @@ export const configObjectSchema = z
       ['http.tls_port', c.http.tls_port],
     ];
     if (c.s2s.enabled) listeners.push(['s2s.port', c.s2s.port]);
+    if (c.components.list.length > 0) listeners.push(['components.port', c.components.port]);
+    // A component's domain is its own: not the server's, not a service's, not another component's.
+    const taken = new Map<string, string>([[c.domain, 'domain']]);
+    for (const name of ['conference', 'pubsub', 'upload', 'proxy'] as const) {
+      const value = c.services[name];
+      if (value !== false) taken.set(value ?? `${name}.${c.domain}`, `services.${name}`);
+    }
+    c.components.list.forEach(({ domain }, i) => {
+      const other = taken.get(domain);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['components', 'list', i, 'domain'], message: `${domain} is already used by ${other}` });
+      taken.set(domain, `components.list.${i}`);
+    });
     for (let i = 1; i < listeners.length; i++) {
       const [key, value] = listeners[i]!;
       const clash = listeners.slice(0, i).find(([, other]) => other === value);

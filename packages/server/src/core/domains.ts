@@ -1,5 +1,6 @@
 // The domains this server answers for: the main host (accounts live there) and services on sub-domains
 // (conference., pubsub., …). Each has its own iq table and disco registry; services also get a stanza handler.
+// External components (XEP-0114, core/components.ts) are domains too, whose every stanza goes to their handler.
 import { xml, type XmlElement } from '@parley/protocol';
 import { IqTable } from './iq';
 import type { StanzaEvent } from './events';
@@ -42,7 +43,7 @@ export class HostedDomain {
   readonly accountInfo = new DiscoInfo();
   /** disco#items of the domain (the main host lists its services). */
   readonly items: DiscoItem[] = [];
-  /** Services only: handles stanzas the iq table did not take. */
+  /** Services: handles stanzas the iq table did not take; components: every stanza. */
   handler: ServiceHandler | undefined;
   /**
    * Services only, in a cluster: 'service' keeps the whole service on one node; 'entity' places each entity
@@ -52,6 +53,6 @@ export class HostedDomain {
 
   constructor(
     readonly name: string,
-    readonly kind: 'main' | 'service',
+    readonly kind: 'main' | 'service' | 'component',
   ) {}
 }

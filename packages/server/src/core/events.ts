@@ -11,6 +11,8 @@ export type Origin =
   | { kind: 'local' }
   /** From another server (federation). */
   | { kind: 'remote'; domain: string }
+  /** From an external component (XEP-0114) at `domain`; its 'from' is checked to be at that domain. */
+  | { kind: 'component'; domain: string }
   /** Routed by another node of this cluster (from its clients or services), delivered here without outbound hooks. */
   | { kind: 'cluster'; node: string };
 

@@ -87,7 +87,9 @@ export class Router {
   /** Delivers a stanza another node of the cluster routed here (its outbound hooks already ran there). */
   async deliverForwarded(event: StanzaEvent): Promise<void> {
     try {
-      if (event.stanza.name === 'iq' && this.isReplyToUs(event.stanza, event.to)) return this.resolvePending(event.stanza, false);
+      if (event.stanza.name === 'iq' && this.isReplyToUs(event.stanza, event.to) && this.domains.get(event.to.domain)?.kind !== 'component') {
+        return this.resolvePending(event.stanza, false);
+      }
       await this.deliver(event.stanza.name as Kind, event);
     } catch (err) {
       if (err instanceof StanzaError) return this.bounce(event.stanza, err, event.origin);
@@ -114,6 +116,8 @@ export class Router {
       if (this.remote) return this.remote.send(event);
       throw new StanzaError('remote-server-not-found', `no route to ${to.domain}`);
     }
+    // XEP-0114 §1: everything to a component's domain is the component's, iq results to the bare domain included.
+    if (domain.kind === 'component') return this.deliverToComponent(domain, event);
     if (kind === 'iq' && this.isReplyToUs(stanza, to)) return this.resolvePending(stanza, true);
     if (domain.kind === 'service') return this.deliverToService(domain, event);
     const target = to.local === undefined ? (to.resource === undefined ? 'host' : 'full') : to.resource === undefined ? 'bare' : 'full';
@@ -131,6 +135,11 @@ export class Router {
     }
     if (domain.handler) return domain.handler(event);
     this.unhandled(stanza.name as Kind, event);
+  }
+
+  private async deliverToComponent(domain: HostedDomain, event: StanzaEvent): Promise<void> {
+    if (!domain.handler) throw new StanzaError('service-unavailable');
+    await domain.handler(event);
   }
 
   /** RFC 6120 §8.2.3 / RFC 6121 §8.5: nobody took it. */

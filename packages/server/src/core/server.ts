@@ -19,6 +19,7 @@ import { RuntimeMonitor } from './runtime';
 import { audit } from './audit';
 import { statusCommand } from './status';
 import { LocalCluster, type Cluster } from '../cluster/types';
+import { ComponentTable } from './components';
 
 export interface LoadedModule {
   definition: ModuleDefinition<any>;
@@ -42,6 +43,8 @@ export class ParleyServer implements ServerApi {
   readonly c2s = new C2sRegistry();
   /** Routes of the HTTP server (ctx.http), served by net/http-server.ts once the listeners start. */
   readonly http = new HttpRoutes();
+  /** External components (XEP-0114): which configured component domain is connected where. */
+  readonly components: ComponentTable;
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
   private admins: Set<string>;
@@ -59,6 +62,8 @@ export class ParleyServer implements ServerApi {
     this.router = new Router(this.hooks, this.domains, config.domain, log);
     this.accounts = new AccountService(config.domain, storage.accounts, this.hooks, config.auth.scram_iterations, (user) => this.cluster.invalidate('account', user));
     this.admins = new Set(config.admins.map((a) => Jid.parse(a).toBareString()));
+    this.components = new ComponentTable(this.domains, this.main, () => this.cluster.nodeId, log);
+    for (const { domain, secret } of config.components.list) this.components.configure(domain, secret);
     this.commands.add(statusCommand(this));
     // Account changes in the audit log, whoever made them (XEP-0077 registration, XEP-0133, the CLI); first, so
     // that a handler ending the event cannot hide it.
@@ -212,6 +217,7 @@ export class ParleyServer implements ServerApi {
     this.stopping = true;
     await this.hooks.fire('server/stopping', {});
     for (const session of [...this.sessions.local()]) session.close(new StreamError('system-shutdown'));
+    this.components.closeAll();
     for (const m of [...this.modules].reverse()) {
       for (const stop of m.stops) {
         try {

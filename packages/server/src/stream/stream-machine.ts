@@ -2,7 +2,7 @@
 // xmpp_stream_in): it owns the states of RFC 6120 §4 — header, features, established, closed — the
 // one-element-at-a-time queue with the transport paused while a handler awaits (STYLE.md habit 7), the close
 // handshake of §4.4, and a stream outliving its transport (XEP-0198 §5, see resumption.ts). What a stream
-// negotiates and does with its stanzas is its policy's (c2s-session.ts now, server-to-server next): the machine
+// negotiates and does with its stanzas is its policy's (c2s-session.ts, component-policy.ts): the machine
 // calls the policy, never the reverse. The transport (net/connection.ts) owns the framing.
 import { randomBytes } from 'node:crypto';
 import { Jid, NS, StreamError, XmlElement, xml } from '@parley/protocol';
@@ -19,10 +19,17 @@ export type StreamState = 'header' | 'features' | 'established' | 'closed';
 export type Step = void | 'restart' | 'starttls' | 'established';
 
 export interface StreamPolicy {
-  /** RFC 6120 §4.8.2: jabber:client or jabber:server. */
+  /** RFC 6120 §4.8.2: jabber:client or jabber:server; XEP-0114: jabber:component:accept. */
   readonly contentNamespace: string;
   /** The 'from' of our header. */
   readonly localDomain: string;
+  /**
+   * XEP-0114 §3: a pre-RFC 3920 stream, with neither a version nor stream features: our header carries no version,
+   * none is required of the peer's, and the first element after the headers is the policy's (the handshake).
+   */
+  readonly versionless?: boolean;
+  /** The 'from' of our header answering `peer` when it is not localDomain (XEP-0114 §3: the component's domain). */
+  headerFrom?(peer: Record<string, string | undefined>): string | undefined;
   readonly log: Logger;
   /** The peer's header beyond framing and version ('to', 'xml:lang'); a StreamError refuses it. */
   checkHeader(header: StreamHeader): StreamError | undefined;
@@ -46,6 +53,7 @@ const MAX_QUEUE = 64;
 export class StreamMachine {
   private stateValue: StreamState = 'header';
   private headerSent = false;
+  private streamIdValue: string | undefined;
   private readonly queue: (XmlElement | StreamHeader)[] = [];
   private processing = false;
   private paused = false;
@@ -102,6 +110,11 @@ export class StreamMachine {
     return this.conn;
   }
 
+  /** The 'id' of our header (RFC 6120 §4.7.3), once sent: XEP-0114's handshake digest is computed over it. */
+  get streamId(): string | undefined {
+    return this.streamIdValue;
+  }
+
   /** Established and attached to a transport: keepalives make sense. */
   get isEstablished(): boolean {
     const m = this.successor ?? this;
@@ -134,12 +147,13 @@ export class StreamMachine {
   private sendHeader(peer: Record<string, string | undefined>): void {
     if (this.headerSent) return;
     this.headerSent = true;
+    this.streamIdValue = randomBytes(12).toString('base64url');
     this.conn.openStream(
       {
-        id: randomBytes(12).toString('base64url'),
-        from: this.policy.localDomain,
+        id: this.streamIdValue,
+        from: this.policy.headerFrom?.(peer) ?? this.policy.localDomain,
         to: peer.from !== undefined && Jid.tryParse(peer.from) ? peer.from : undefined,
-        version: '1.0',
+        version: this.policy.versionless ? undefined : '1.0',
         'xml:lang': 'en',
       },
       this.policy.contentNamespace,
@@ -193,6 +207,11 @@ export class StreamMachine {
     }
     const refused = this.policy.checkHeader(header);
     if (refused) return this.close(refused);
+    if (this.policy.versionless) {
+      // XEP-0114 §3: no features; the peer speaks first (its handshake).
+      this.stateValue = 'features';
+      return;
+    }
     const version = header.attrs.version;
     // RFC 6120 §4.7.5: a missing version means 0.9, which we do not speak; major versions above 1 neither.
     if (version === undefined || !/^1\.\d+$/.test(version)) return this.close(new StreamError('unsupported-version'));

@@ -1,5 +1,6 @@
 // Starts a real Parley on random loopback ports with in-memory storage, and connects real clients to it:
 // xmpp.js (@xmpp/client) for protocol scenarios and a raw socket for malformed input.
+import { createHash } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +39,8 @@ export interface TestServer {
   /** Plain HTTP (WebSocket at ws://127.0.0.1:httpPort/xmpp-websocket) and HTTPS ports. */
   httpPort: number;
   httpsPort: number;
+  /** The XEP-0114 component port (0 when no component is configured). */
+  componentPort: number;
   createUser(username: string, password?: string): Promise<void>;
   /** Logs in with xmpp.js (over TCP, or RFC 7395 WebSocket); sends initial presence unless { presence: false }. */
   client(username: string, options?: ClientOptions): Promise<TestClient>;
@@ -58,6 +61,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
       c2s: { port: 0, tls_port: 0, bind: '127.0.0.1', allow_plaintext_auth: true, ...(overrides.c2s as object) },
       http: { port: 0, tls_port: 0, bind: '127.0.0.1', ...(overrides.http as object) },
       auth: { scram_iterations: 4096, ...(overrides.auth as object) },
+      components: { port: 0, ...(overrides.components as object) },
     } as never,
   });
   const log = options.log ?? (process.env.PARLEY_TEST_LOG ? createLogger(process.env.PARLEY_TEST_LOG) : silentLogger());
@@ -72,6 +76,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
     tlsPort: running.ports.c2sTls ?? 0,
     httpPort: running.ports.http,
     httpsPort: running.ports.https,
+    componentPort: running.ports.component ?? 0,
     async createUser(username, password = 'secret') {
       await running.server.accounts.create(username, password);
     },
@@ -280,4 +285,15 @@ export class RawClient {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** An external component (XEP-0114) over a raw socket: opens its stream to `domain` and shakes hands with `secret`. */
+export async function connectComponent(port: number, domain: string, secret: string): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  c.write(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${domain}'>`);
+  await c.waitFor(/<stream:stream [^>]*>/);
+  const id = /<stream:stream [^>]*\bid=(['"])([^'"]+)\1/.exec(c.data)![2]!;
+  c.write(`<handshake>${createHash('sha1').update(id + secret).digest('hex')}</handshake>`);
+  await c.waitFor(/<handshake\/>|<\/stream:stream>/);
+  return c;
 }
