@@ -20,6 +20,9 @@ export interface RunningComponentListener {
   close(): Promise<void>;
 }
 
+/** Bytes waiting behind a component's socket past which its stream ends with connection-timeout. */
+const COMPONENT_SEND_BUFFER = 16 * 1024 * 1024;
+
 export async function startComponentListener(server: ParleyServer, opts: ComponentListenerOptions): Promise<RunningComponentListener> {
   const open = new Set<ComponentSession>();
   const tcp = createTcpServer({ noDelay: true }, (socket) => {
@@ -27,7 +30,12 @@ export async function startComponentListener(server: ParleyServer, opts: Compone
       socket.destroy();
       return;
     }
-    const conn = new SocketConnection(socket, undefined, opts.maxStanzaSize);
+    // A gateway carries many users' traffic, so it may fall further behind than one client before it is taken for
+    // one that stopped reading; the bound still keeps a stalled component from growing the server without limit.
+    const conn = new SocketConnection(socket, undefined, opts.maxStanzaSize, {
+      maxSendBuffer: COMPONENT_SEND_BUFFER,
+      tlsHandshakeTimeoutMs: opts.handshakeTimeoutMs,
+    });
     const session = new ComponentSession(server, conn, opts);
     open.add(session);
     socket.once('close', () => open.delete(session));
