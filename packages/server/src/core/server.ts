@@ -129,6 +129,7 @@ export class ParleyServer implements ServerApi {
       registerPreAuthIq: (ns, handler) => track(c2s.registerPreAuthIq(ns, handler)),
       registerStreamElement: (ns, handler) => track(c2s.registerStreamElement(ns, handler)),
       registerPreBindElement: (ns, handler) => track(c2s.registerPreBindElement(ns, handler)),
+      registerOutboundFilter: (filter) => track(c2s.registerOutboundFilter(filter)),
       offerSasl2: () => track(c2s.inline.offerSasl2()),
       registerSasl2Inline: (feature) => track(c2s.inline.registerSasl2(feature)),
       registerBind2Inline: (feature) => track(c2s.inline.registerBind2(feature)),
