@@ -81,6 +81,8 @@ export interface HttpFacet {
   route(method: HttpMethod, path: string, handler: HttpHandler): Disposable;
   /** The connection methods the transports serve (WebSocket, BOSH), for XEP-0156 host-meta. */
   readonly connectionMethods: readonly ConnectionMethod[];
+  /** The ports the HTTP server listens on (http.port, http.tls_port), once it does. */
+  readonly ports: { readonly http: number; readonly https: number } | undefined;
 }
 
 export interface IqRegistrar {

@@ -155,6 +155,9 @@ export class ParleyServer implements ServerApi {
         get connectionMethods() {
           return http.connectionMethods;
         },
+        get ports() {
+          return http.ports;
+        },
       },
       disco: { host: this.main.info, account: this.main.accountInfo },
       on: (event, handler, priority) => track(this.hooks.on(event, handler, priority)),
