@@ -92,6 +92,13 @@ export const NS = {
   CARBONS: 'urn:xmpp:carbons:2',
   SM: 'urn:xmpp:sm:3',
   CSI: 'urn:xmpp:csi:0',
+  // XEP-0357 push notifications, and the summary form of its §5
+  PUSH: 'urn:xmpp:push:0',
+  PUSH_SUMMARY: 'urn:xmpp:push:summary',
+  // End-to-end encrypted payloads (XEP-0384 OMEMO, its first version as deployed; XEP-0373 OpenPGP)
+  OMEMO: 'urn:xmpp:omemo:2',
+  OMEMO_LEGACY: 'eu.siacs.conversations.axolotl',
+  OPENPGP: 'urn:xmpp:openpgp:0',
   // File transfer
   BYTESTREAMS: 'http://jabber.org/protocol/bytestreams',
   IBB: 'http://jabber.org/protocol/ibb',

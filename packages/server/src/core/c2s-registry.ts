@@ -1,5 +1,5 @@
 // What modules add to client streams (the `ctx.c2s` facet, core/module-api.ts): elements handled before
-// authentication (XEP-0077), non-stanza elements before and after binding (XEP-0198, XEP-0352), SASL2 and its inline
+// authentication (XEP-0077), non-stanza elements before and after binding (XEP-0198, XEP-0352), the filter on what sessions are sent (XEP-0352), SASL2 and its inline
 // features (core/sasl2-inline.ts). The client streams read it; modules register through their context, and what
 // they registered is disposed with them.
 import type { XmlElement } from '@parley/protocol';
@@ -16,6 +16,12 @@ export type PreAuthIqHandler = (iq: XmlElement, stream: PreAuthStream) => Promis
 export type StreamElementHandler = (el: XmlElement, session: ClientStream) => void | Promise<void>;
 /** A top-level non-stanza element on an authenticated stream before binding; returns whether it was handled. */
 export type PreBindElementHandler = (el: XmlElement, stream: AuthenticatedStream) => boolean | Promise<boolean>;
+/**
+ * Decides, before 'session/sending', whether a stanza for a client is written now or held back (XEP-0352 client
+ * state indication). A held stanza is not sent yet: XEP-0198 does not count it, and the filter writes it later with
+ * ClientStream.release(). Synchronous: the session's outbound order is the order of send() calls.
+ */
+export type OutboundFilter = (stanza: XmlElement, session: ClientStream) => 'send' | 'hold';
 
 export class C2sRegistry {
   /** XEP-0388 / XEP-0386 inline features. */
@@ -23,6 +29,7 @@ export class C2sRegistry {
   private readonly preAuthIqs = new Map<string, PreAuthIqHandler>();
   private readonly streamElements = new Map<string, StreamElementHandler>();
   private readonly preBindElements = new Map<string, PreBindElementHandler>();
+  private filter: OutboundFilter | undefined;
 
   /** XEP-0077 registration and similar exchanges allowed before authentication, keyed by payload namespace. */
   registerPreAuthIq(ns: string, handler: PreAuthIqHandler): Disposable {
@@ -55,6 +62,22 @@ export class C2sRegistry {
   async handlePreBindElement(el: XmlElement, stream: AuthenticatedStream): Promise<boolean> {
     const handler = this.preBindElements.get(el.attrs.xmlns ?? '');
     return handler ? handler(el, stream) : false;
+  }
+
+  /** The one filter on what bound client sessions are sent (XEP-0352); a second is a programming error. */
+  registerOutboundFilter(filter: OutboundFilter): Disposable {
+    if (this.filter) throw new Error('an outbound filter for client streams is already registered');
+    this.filter = filter;
+    return {
+      dispose: () => {
+        if (this.filter === filter) this.filter = undefined;
+      },
+    };
+  }
+
+  /** Whether `stanza` is written to `session` now (no filter: always). */
+  isSentNow(stanza: XmlElement, session: ClientStream): boolean {
+    return this.filter === undefined || this.filter(stanza, session) === 'send';
   }
 }
 

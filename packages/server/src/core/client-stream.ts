@@ -10,6 +10,11 @@ export interface ClientStream extends Session {
   sendNonza(el: XmlElement): void;
   /** Writes stanzas sent before and already counted (XEP-0198 §5 retransmission), without 'session/sending'. */
   resend(xmlText: string): void;
+  /**
+   * Writes a stanza an outbound filter held back (XEP-0352): through 'session/sending' like any stanza, so XEP-0198
+   * counts it now, and not filtered again.
+   */
+  release(stanza: XmlElement): void;
   /** The transport is gone and the session kept (XEP-0198 §5 hibernation): nothing is written until it resumes. */
   readonly isDetached: boolean;
 }

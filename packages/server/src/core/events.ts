@@ -75,6 +75,11 @@ export interface ServerEvents
    * the session, detached, in the table (XEP-0198 §5 hibernation) and must close or resume it later; otherwise it ends.
    */
   'session/interrupted': { session: ClientStream };
+  /**
+   * XEP-0198 §5: a session goes on over a new stream's transport. Emitted inside the hand-over, before the stream
+   * management module writes <resumed/> and resends: a handler that writes stanzas defers it (XEP-0352 §5.2).
+   */
+  'session/resumed': { session: ClientStream };
   'server/stopping': Record<string, never>;
   /** `parley status` is being answered: a module appends its own lines (rooms, nodes …); handlers return nothing. */
   'status/requested': { fields: { name: string; label: string; values: string[] }[] };

@@ -40,6 +40,8 @@ export class HttpRoutes {
   private readonly routes: Route[] = [];
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private readonly methods: ConnectionMethod[] = [];
+  /** The ports the HTTP server listens on, once it does (net/http-server.ts): for absolute URLs given out of band (upload slots). */
+  ports: { http: number; https: number } | undefined;
 
   /**
    * Handles `method` on `path`; a path ending in '/*' covers everything under it (upload's per-file URLs). HEAD is

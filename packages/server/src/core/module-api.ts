@@ -14,7 +14,7 @@ import type { IqHandler, IqTarget } from './iq';
 import type { Router } from './router';
 import type { SessionTable } from './sessions';
 import type { Cluster } from '../cluster/types';
-import type { PreAuthIqHandler, PreBindElementHandler, StreamElementHandler } from './c2s-registry';
+import type { OutboundFilter, PreAuthIqHandler, PreBindElementHandler, StreamElementHandler } from './c2s-registry';
 import type { Bind2InlineFeature, InlineRegistry, Sasl2InlineFeature } from './sasl2-inline';
 import type { ConnectionMethod, HttpHandler, HttpMethod } from './http-routes';
 
@@ -65,6 +65,8 @@ export interface C2sFacet {
   registerStreamElement(ns: string, handler: StreamElementHandler): Disposable;
   /** Top-level non-stanza elements after authentication, before binding (XEP-0198 <resume/>). */
   registerPreBindElement(ns: string, handler: PreBindElementHandler): Disposable;
+  /** Holds stanzas back from bound sessions, to be released later (XEP-0352); one filter at a time. */
+  registerOutboundFilter(filter: OutboundFilter): Disposable;
   /** XEP-0388: offer SASL2 on client streams until disposed (module `sasl2`). */
   offerSasl2(): Disposable;
   /** A feature negotiated inside SASL2's <authenticate/> (core/sasl2-inline.ts describes the lifecycle). */
@@ -79,6 +81,8 @@ export interface HttpFacet {
   route(method: HttpMethod, path: string, handler: HttpHandler): Disposable;
   /** The connection methods the transports serve (WebSocket, BOSH), for XEP-0156 host-meta. */
   readonly connectionMethods: readonly ConnectionMethod[];
+  /** The ports the HTTP server listens on (http.port, http.tls_port), once it does. */
+  readonly ports: { readonly http: number; readonly https: number } | undefined;
 }
 
 export interface IqRegistrar {

@@ -31,6 +31,8 @@ export interface ClusterRoute {
 interface PendingIq {
   resolve(reply: XmlElement): void;
   timer: NodeJS.Timeout;
+  /** The request's 'from': a reply counts only when addressed back to it. */
+  requester: string;
 }
 
 export class Router {
@@ -103,6 +105,12 @@ export class Router {
     return (type === 'result' || type === 'error') && to.local === undefined && to.resource === undefined;
   }
 
+  private isReplyToRequest(stanza: XmlElement, to: Jid): boolean {
+    const type = stanza.attrs.type;
+    if (type !== 'result' && type !== 'error') return false;
+    return this.pending.get(`${stanza.attrs.from}|${stanza.attrs.id}`)?.requester === to.toString();
+  }
+
   private targetOf(to: Jid): 'host' | 'bare' | 'full' | 'remote' {
     if (!this.domains.has(to.domain)) return 'remote';
     if (to.local === undefined) return to.resource === undefined ? 'host' : 'full';
@@ -119,6 +127,8 @@ export class Router {
     // XEP-0114 §1: everything to a component's domain is the component's, iq results to the bare domain included.
     if (domain.kind === 'component') return this.deliverToComponent(domain, event);
     if (kind === 'iq' && this.isReplyToUs(stanza, to)) return this.resolvePending(stanza, true);
+    // A request the server sent on a user's behalf (XEP-0357 §7: from the user's bare JID) is answered there.
+    if (kind === 'iq' && this.isReplyToRequest(stanza, to)) return this.resolvePending(stanza, false);
     if (domain.kind === 'service') return this.deliverToService(domain, event);
     const target = to.local === undefined ? (to.resource === undefined ? 'host' : 'full') : to.resource === undefined ? 'bare' : 'full';
     if (await this.hooks.fire(`${kind}/${target}` as keyof ServerEvents & string, event as never)) return;
@@ -199,7 +209,10 @@ export class Router {
     }
   }
 
-  /** Server-originated iq (e.g. a ping): resolves with the result or error stanza, or rejects on timeout. */
+  /**
+   * Server-originated iq (e.g. a ping): resolves with the result or error stanza, or rejects on timeout. 'from' is the
+   * domain unless given (a local account's bare JID when the server acts for it).
+   */
   request(iq: XmlElement, timeoutMs = 30_000): Promise<XmlElement> {
     const id = iq.attrs.id ?? `${this.requestIdPrefix}${(++this.iqCounter).toString(36)}`;
     iq.attrs.id = id;
@@ -211,7 +224,7 @@ export class Router {
         reject(new StanzaError('remote-server-timeout'));
       }, timeoutMs);
       timer.unref();
-      this.pending.set(key, { resolve, timer });
+      this.pending.set(key, { resolve, timer, requester: iq.attrs.from! });
       this.route(iq, { kind: 'local' }).catch((err) => {
         clearTimeout(timer);
         this.pending.delete(key);

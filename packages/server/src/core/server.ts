@@ -150,6 +150,7 @@ export class ParleyServer implements ServerApi {
       registerPreAuthIq: (ns, handler) => track(c2s.registerPreAuthIq(ns, handler)),
       registerStreamElement: (ns, handler) => track(c2s.registerStreamElement(ns, handler)),
       registerPreBindElement: (ns, handler) => track(c2s.registerPreBindElement(ns, handler)),
+      registerOutboundFilter: (filter) => track(c2s.registerOutboundFilter(filter)),
       offerSasl2: () => track(c2s.inline.offerSasl2()),
       registerSasl2Inline: (feature) => track(c2s.inline.registerSasl2(feature)),
       registerBind2Inline: (feature) => track(c2s.inline.registerBind2(feature)),
@@ -174,6 +175,9 @@ export class ParleyServer implements ServerApi {
         route: (method, path, handler) => track(this.http.route(method, path, handler)),
         get connectionMethods() {
           return http.connectionMethods;
+        },
+        get ports() {
+          return http.ports;
         },
       },
       disco: { host: this.main.info, account: this.main.accountInfo },

@@ -92,8 +92,9 @@ export async function startHttpServer(routes: HttpRoutes, log: Logger, opts: Htt
     await Promise.all(servers.filter((s) => s.listening).map(closeServer));
     throw err;
   }
+  routes.ports = { http: addressPort(http), https: addressPort(https) };
   return {
-    ports: { http: addressPort(http), https: addressPort(https) },
+    ports: routes.ports,
     async close() {
       const closed = Promise.all(servers.map(closeServer));
       // Idle keep-alive connections would hold close() open; streams were ended by their owners before.

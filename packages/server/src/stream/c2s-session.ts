@@ -367,6 +367,13 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
   /** Queues a stanza for the client (written in one batch per tick by the connection). */
   send(stanza: XmlElement): void {
     if (this.machine.state === 'closed') return;
+    // XEP-0352: a filter may hold the stanza back; it is released later, in order, through release().
+    if (!this.server.c2s.isSentNow(stanza, this)) return;
+    this.release(stanza);
+  }
+
+  release(stanza: XmlElement): void {
+    if (this.machine.state === 'closed') return;
     if (this.server.hooks.has('session/sending')) this.server.hooks.emit('session/sending', { session: this, stanza }, this.server.hookFailed);
     // A hibernating session keeps what it is sent for the client to resume (XEP-0198 §5): a handler above queued it.
     this.machine.send(stanza.toString());
@@ -403,6 +410,7 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
   continueFrom(from: ResumableStream): void {
     this.lang = from.lang;
     this.logger = undefined;
+    if (this.server.hooks.has('session/resumed')) this.server.hooks.emit('session/resumed', { session: this }, this.server.hookFailed);
   }
 
   get isAuthenticated(): boolean {

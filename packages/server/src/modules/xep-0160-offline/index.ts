@@ -1,10 +1,17 @@
 // XEP-0160: offline messages. A chat or normal message to an existing account with no available resource of
 // non-negative priority (the routing module left it to us, RFC 6121 §8.5.2.2.1) is stored with a XEP-0203
 // delay stamp, and delivered when the user next sends available presence with a non-negative priority.
-import { NS, StanzaError, parseXml, xml, type XmlElement } from '@parley/protocol';
+import { NS, StanzaError, parseXml, xml, type Jid, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import type { Session } from '../../core/sessions';
+
+declare module '../../core/events' {
+  interface ServerEvents {
+    /** A message was stored for an account with no available resource (XEP-0357 push notifications follow it). */
+    'offline-message/stored': { stanza: XmlElement; from: Jid; to: Jid };
+  }
+}
 
 export default defineModule({
   name: 'offline',
@@ -51,6 +58,7 @@ export default defineModule({
           }
           await archive.append(owner, { when: now, with: from.toBareString(), payload });
         });
+        ctx.server.hooks.emit('offline-message/stored', { stanza, from, to }, (err) => ctx.log.error({ err }, 'offline-message/stored handler failed'));
         return true;
       },
       Priority.Fallback,
