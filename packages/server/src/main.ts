@@ -15,6 +15,7 @@ import { tlsServerOptions } from './net/tls-options';
 import { startC2sListeners, type C2sConnectionInfo, type C2sListenerOptions, type RunningListener } from './net/c2s-listener';
 import { ClientStreams, type ClientStreamLimits } from './net/client-streams';
 import { startComponentListener, type RunningComponentListener } from './net/component-listener';
+import { createMetrics, mountMetrics } from './metrics';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
@@ -39,7 +40,7 @@ export interface RunningServer {
 }
 
 /** Groups read once at start (listeners, storage, modules …): a change is reported, applied at the next start. */
-const RESTART_KEYS = ['domain', 'data_dir', 'storage', 'control', 's2s', 'http', 'services', 'modules', 'cluster', 'auth', 'offline', 'c2s.port', 'c2s.tls_port', 'c2s.bind', 'c2s.allow_plaintext_auth', 'c2s.idle_timeout_s', 'c2s.whitespace_ping_s'] as const;
+const RESTART_KEYS = ['domain', 'data_dir', 'storage', 'control', 's2s', 'http', 'websocket', 'metrics', 'components', 'services', 'modules', 'cluster', 'auth', 'offline', 'c2s.port', 'c2s.tls_port', 'c2s.bind', 'c2s.allow_plaintext_auth', 'c2s.idle_timeout_s', 'c2s.whitespace_ping_s'] as const;
 
 function valueAt(config: Config, key: string): unknown {
   return key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);
@@ -152,6 +153,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     maxSendBuffer: config.c2s.max_send_buffer,
     tlsHandshakeTimeoutMs: config.c2s.tls_handshake_timeout_s * 1000,
   };
+  // Prometheus metrics at /metrics: loopback, or a scraper with metrics.token.
+  const metrics = config.metrics.enabled ? createMetrics(server) : undefined;
+  const metricsRoute = metrics ? mountMetrics(server.http, metrics, config.metrics.token) : undefined;
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
   let components: RunningComponentListener | undefined;
@@ -231,6 +235,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       websocket?.close();
       streams.closeAll();
       await closed;
+      metricsRoute?.dispose();
+      metrics?.dispose();
       await server.stop();
       await cluster?.stop();
       log.info('Parley stopped');

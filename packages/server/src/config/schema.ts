@@ -185,6 +185,17 @@ const http = z
   .prefault({})
   .describe('HTTP listener');
 
+const metrics = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve Prometheus metrics at /metrics on the HTTP listeners'),
+    token: z
+      .string()
+      .min(16, 'at least 16 characters')
+      .optional()
+      .describe('Bearer token a scraper from another address must send (Authorization: Bearer …); without it, only loopback may scrape'),
+  })
+  .prefault({});
+
 const websocket = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Serve XMPP over WebSocket (RFC 7395) at /xmpp-websocket on the HTTP listeners'),
@@ -344,6 +355,7 @@ export const configObjectSchema = z
     s2s,
     http,
     websocket,
+    metrics,
     registration,
     auth,
     rate_limit: rateLimit,

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../testing/harness';
-import { createMetrics, type Metrics } from './index';
+import { createMetrics, isScrapeAllowed, type Metrics } from './index';
 
 interface Sample {
   name: string;
@@ -90,5 +90,26 @@ describe('metrics', () => {
     assert.ok(value('parley_process_resident_memory_bytes')! > 0);
     assert.ok(value('parley_nodejs_eventloop_lag_seconds') !== undefined);
     assert.equal(types.get('parley_nodejs_gc_duration_seconds'), 'histogram');
+  });
+
+  it('is served at /metrics on the HTTP port to loopback, in the text format', async () => {
+    const res = await fetch(`http://127.0.0.1:${ts.httpPort}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const { samples } = parseExposition(await res.text());
+    assert.ok(samples.some((s) => s.name === 'parley_sessions'));
+  });
+});
+
+describe('metrics access', () => {
+  it('lets loopback scrape, and other addresses only with the configured bearer token', () => {
+    assert.equal(isScrapeAllowed('127.0.0.1', undefined, undefined), true);
+    assert.equal(isScrapeAllowed('::ffff:127.0.0.1', undefined, undefined), true);
+    assert.equal(isScrapeAllowed('::1', undefined, 'a-token-of-sixteen-chars'), true);
+    assert.equal(isScrapeAllowed('192.0.2.7', undefined, undefined), false);
+    assert.equal(isScrapeAllowed('192.0.2.7', 'Bearer guess', undefined), false);
+    assert.equal(isScrapeAllowed('192.0.2.7', undefined, 'a-token-of-sixteen-chars'), false);
+    assert.equal(isScrapeAllowed('192.0.2.7', 'Bearer a-token-of-sixteen-charX', 'a-token-of-sixteen-chars'), false);
+    assert.equal(isScrapeAllowed('192.0.2.7', 'Bearer a-token-of-sixteen-chars', 'a-token-of-sixteen-chars'), true);
   });
 });

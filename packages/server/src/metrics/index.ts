@@ -2,7 +2,9 @@
 // the HTTP listener mounts `render()` at /metrics (loopback by default, a bearer token otherwise). Each server has
 // its own registry, so several servers in one process (tests, workers) do not mix their numbers.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { timingSafeEqual } from 'node:crypto';
 import type { Disposable } from '../core/hooks';
+import type { HttpRoutes } from '../core/http-routes';
 import type { ParleyServer } from '../core/server';
 
 export interface Metrics {
@@ -113,4 +115,33 @@ export function createMetrics(server: ParleyServer): Metrics {
       registry.clear();
     },
   };
+}
+
+/** Whether a scrape may read the metrics: from loopback always, from elsewhere with the configured bearer token. */
+export function isScrapeAllowed(remoteAddress: string, authorization: string | undefined, token: string | undefined): boolean {
+  if (isLoopback(remoteAddress)) return true;
+  if (token === undefined || authorization === undefined) return false;
+  const given = Buffer.from(authorization);
+  const expected = Buffer.from(`Bearer ${token}`);
+  // Constant time, so the token cannot be guessed a byte at a time from response times.
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function isLoopback(address: string): boolean {
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || a.startsWith('127.');
+}
+
+/** GET /metrics on the HTTP listeners (Prometheus text format); the registration goes with the returned disposable. */
+export function mountMetrics(routes: HttpRoutes, metrics: Metrics, token: string | undefined): Disposable {
+  return routes.route('GET', '/metrics', async (req, res) => {
+    if (!isScrapeAllowed(req.socket.remoteAddress ?? '', req.headers.authorization, token)) {
+      res.writeHead(token === undefined ? 403 : 401, { 'Content-Type': 'text/plain; charset=utf-8', ...(token === undefined ? {} : { 'WWW-Authenticate': 'Bearer' }) });
+      res.end(token === undefined ? 'metrics are served to loopback only (set metrics.token to allow others)\n' : 'a bearer token is required\n');
+      return;
+    }
+    const body = await metrics.render();
+    res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+    res.end(body);
+  });
 }
