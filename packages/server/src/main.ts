@@ -16,6 +16,8 @@ import { startC2sListeners, type RunningListener } from './net/c2s-listener';
 import { ClientStreams } from './net/client-streams';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
+import { registerBoshEndpoint } from './net/bosh';
+import { join } from 'node:path';
 import { createMechanisms } from './stream/sasl';
 import { AddressPolicy, IpRateLimiter } from './stream/rate-limiter';
 import type { C2sSettings } from './stream/c2s-settings';
@@ -57,7 +59,12 @@ async function connectCluster(config: Config, log: Logger): Promise<{ bus: Redis
   return { bus, nodeId, name: config.cluster.name, members: config.cluster.nodes.length > 0 ? config.cluster.nodes : [nodeId] };
 }
 
-export async function startServer(config: Config, log: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+export interface StartOptions {
+  /** This process is worker `workerIndex` of `parley start --workers N` (cluster/workers.ts). */
+  workerIndex?: number;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.log.level), options: StartOptions = {}): Promise<RunningServer> {
   const link = await connectCluster(config, log);
   let server: ParleyServer;
   let cluster: ClusterNode | undefined;
@@ -117,6 +124,27 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         allowedOrigins: config.websocket.allowed_origins,
       })
     : undefined;
+  // XEP-0124/0206: BOSH clients too. With workers, every request of a session is served by the worker holding it.
+  const workerIndex = options.workerIndex;
+  const bosh = config.bosh.enabled
+    ? registerBoshEndpoint(
+        server.http,
+        streams,
+        {
+          domain: config.domain,
+          maxBodySize: config.c2s.max_stanza_size,
+          allowedOrigins: config.bosh.allowed_origins,
+          maxWaitS: config.bosh.max_wait_s,
+          maxHold: config.bosh.max_hold,
+          inactivityS: config.bosh.inactivity_s,
+          maxPauseS: config.bosh.max_pause_s,
+          pollingS: config.bosh.polling_s,
+          maxPendingStanzas: config.bosh.max_pending_stanzas,
+          workers: workerIndex === undefined ? undefined : { index: workerIndex, socketPath: (i) => join(config.data_dir, `bosh-w${i}.sock`) },
+        },
+        log,
+      )
+    : undefined;
 
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
@@ -129,10 +157,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       tls: tlsOptions,
       maxStanzaSize: config.c2s.max_stanza_size,
     });
+    await bosh?.listen();
     http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls: tlsOptions });
   } catch (err) {
     await listener?.close();
     websocket?.close();
+    await bosh?.close();
     streams.closeAll();
     await server.stop();
     await cluster?.stop();
@@ -149,6 +179,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       const closed = Promise.all([running.listener.close(), running.http.close()]);
       websocket?.close();
       streams.closeAll();
+      await bosh?.close();
       await closed;
       await server.stop();
       await cluster?.stop();

@@ -113,7 +113,7 @@ export async function startPrimary(config: Config, log: Logger): Promise<Running
 
 /** In a worker: runs the server and tells the primary once it listens. */
 export async function startWorker(config: Config, log?: Logger): Promise<RunningServer> {
-  const running = await startServer(workerConfig(config), log);
+  const running = await startServer(workerConfig(config), log, { workerIndex: Number(process.env[INDEX_ENV]) });
   process.send?.({ type: 'ready', ports: running.ports });
   return running;
 }
