@@ -1,5 +1,6 @@
 // A raw BOSH client (XEP-0124, XEP-0206) over fetch, for end-to-end tests that need to see every body: it keeps
 // the rid and sid and leaves the protocol's choices (order, repeats, pauses) to the test.
+import { request } from 'node:http';
 import { parseXml, type XmlElement } from '@parley/protocol';
 
 export const HTTPBIND = 'http://jabber.org/protocol/httpbind';
@@ -9,7 +10,7 @@ export interface BoshReply {
   status: number;
   text: string;
   body: XmlElement;
-  headers: Headers;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export class RawBoshClient {
@@ -18,11 +19,28 @@ export class RawBoshClient {
 
   constructor(readonly url: string) {}
 
-  /** POSTs `text` as it is. */
-  async post(text: string, headers: Record<string, string> = {}): Promise<BoshReply> {
-    const res = await fetch(this.url, { method: 'POST', body: text, headers: { 'Content-Type': 'text/xml; charset=utf-8', ...headers } });
-    const reply = await res.text();
-    return { status: res.status, text: reply, body: parseXml(reply), headers: res.headers };
+  /**
+   * POSTs `text` as it is, each request on a new connection: the hardest case for a server (with worker processes,
+   * consecutive requests of a session reach different workers).
+   */
+  post(text: string, headers: Record<string, string> = {}): Promise<BoshReply> {
+    return new Promise((resolve, reject) => {
+      const req = request(this.url, { method: 'POST', agent: false, headers: { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const reply = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode ?? 0, text: reply, body: parseXml(reply), headers: res.headers });
+          } catch (err) {
+            reject(new Error(`HTTP ${res.statusCode}: ${reply} (${(err as Error).message})`));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end(text);
+    });
   }
 
   /** A <body/> with this session's sid and the given rid (the next one by default), and `content` inside. */
