@@ -210,3 +210,25 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
     assert.ok(meta.links.some((l) => l.rel === 'urn:xmpp:alt-connections:xbosh' && l.href === `http://127.0.0.1:${ts.httpPort}/http-bind`), JSON.stringify(meta));
   });
 });
+
+describe('BOSH sessions count against the client connection limits', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ c2s: { max_connections: 1 } } as never);
+  });
+  after(() => ts.stop());
+
+  it('refuses a session past c2s.max_connections, and counts a terminated one no more', async () => {
+    const url = `http://127.0.0.1:${ts.httpPort}/http-bind`;
+    const first = new RawBoshClient(url);
+    assert.equal((await first.create()).body.attrs.type, undefined);
+    const second = await new RawBoshClient(url).create();
+    assert.equal(second.body.attrs.type, 'terminate');
+    assert.equal(second.body.attrs.condition, 'policy-violation');
+    const bye = await first.send('', { type: 'terminate' });
+    assert.equal(bye.body.attrs.type, 'terminate');
+    const third = await new RawBoshClient(url).create();
+    assert.equal(third.body.attrs.type, undefined, third.text);
+    assert.ok(third.body.attrs.sid);
+  });
+});
