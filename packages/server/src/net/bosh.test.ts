@@ -124,6 +124,10 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
     }
     const r = await c.post("<body xmlns='http://jabber.org/protocol/httpbind' rid='5' to='elsewhere.example' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>");
     assert.equal(r.body.attrs.condition, 'host-unknown');
+    // RFC 6120 §11.6: bytes that are not UTF-8 are refused, not turned into U+FFFD.
+    const bytes = Buffer.concat([Buffer.from("<body xmlns='http://jabber.org/protocol/httpbind' rid='6' to='localhost'>"), Buffer.from([0xc3, 0x28]), Buffer.from('</body>')]);
+    const latin = await (await fetch(url, { method: 'POST', body: bytes })).text();
+    assert.match(latin, /type='terminate' condition='bad-request'/);
   });
 
   it('ends a session with no request for longer than inactivity (2 s)', async () => {

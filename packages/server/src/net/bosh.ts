@@ -124,6 +124,8 @@ export function registerBoshEndpoint(routes: HttpRoutes, streams: ClientStreams,
       res.end(text);
     };
     const text = await readBody(req, opts.maxBodySize);
+    if (text === 'aborted') return void res.destroy();
+    // RFC 6120 §11.6: bytes that are not UTF-8 are not XML.
     if (text === 'bad-encoding') return respond(terminateBody('bad-request'));
     if (typeof text !== 'string') {
       // The rest of the body is not read: the connection cannot carry another request after it.
@@ -169,6 +171,7 @@ export function registerBoshEndpoint(routes: HttpRoutes, streams: ClientStreams,
         if (req.method !== 'POST' || req.url !== BOSH_PATH) return plain(res, 404, 'Not Found');
         void readBody(req, opts.maxBodySize).then((text) => {
           // Forwarded bodies were read and bounded by the worker that received them; only sessions come here.
+          if (text === 'aborted') return void res.destroy();
           if (typeof text !== 'string' || text === 'bad-encoding') return respond(terminateBody('bad-request'));
           serve(text, { ip: '', secure: false }, respond);
         });
@@ -219,20 +222,25 @@ function forward(socketPath: string, text: string, respond: Respond): void {
   req.end(text);
 }
 
-/** The request body as strict UTF-8 text (RFC 6120 §11.6), or what was read when it passed the limit. */
-async function readBody(req: IncomingMessage, limit: number): Promise<string | 'bad-encoding' | { head: string }> {
+/** The request body as strict UTF-8 text (RFC 6120 §11.6), or what was read when it passed the limit. Never rejects. */
+async function readBody(req: IncomingMessage, limit: number): Promise<string | 'bad-encoding' | 'aborted' | { head: string }> {
   const declared = Number(req.headers['content-length']);
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = Number.isFinite(declared) && declared > limit;
   if (!tooLarge) {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      chunks.push(chunk);
-      if (size > limit) {
-        tooLarge = true;
-        break;
+    try {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        chunks.push(chunk);
+        if (size > limit) {
+          tooLarge = true;
+          break;
+        }
       }
+    } catch {
+      // The client went away in the middle of its request: there is no one to answer.
+      return 'aborted';
     }
   }
   if (tooLarge) {
