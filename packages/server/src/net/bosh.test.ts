@@ -14,7 +14,7 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
   let url: string;
   before(async () => {
     ts = await startTestServer({
-      bosh: { inactivity_s: 2, max_pause_s: 30, polling_s: 2, max_pending_stanzas: 20, allowed_origins: ['http://app.example'] },
+      bosh: { inactivity_s: 10, max_pause_s: 30, polling_s: 2, max_pending_stanzas: 20, allowed_origins: ['http://app.example'] },
       c2s: { max_stanza_size: 10_000 },
     } as never);
     url = `http://127.0.0.1:${ts.httpPort}/http-bind`;
@@ -34,7 +34,7 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
     assert.equal(b.attrs.hold, '1');
     assert.equal(b.attrs.wait, '60');
     assert.equal(b.attrs.requests, '2');
-    assert.equal(b.attrs.inactivity, '2');
+    assert.equal(b.attrs.inactivity, '10');
     assert.equal(b.attrs.polling, '2');
     assert.equal(b.attrs.maxpause, '30');
     assert.equal(b.attrs.ver, '1.11');
@@ -130,27 +130,6 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
     assert.match(latin, /type='terminate' condition='bad-request'/);
   });
 
-  it('ends a session with no request for longer than inactivity (2 s)', async () => {
-    const web = new RawBoshClient(url);
-    await web.login('erin', 'bosh');
-    await sleep(2600);
-    const r = await web.send();
-    assert.equal(r.body.attrs.condition, 'item-not-found', r.text);
-  });
-
-  it('lets the client pause up to maxpause, and refuses a longer pause with policy-violation', async () => {
-    const web = new RawBoshClient(url);
-    await web.login('frank', 'bosh');
-    const paused = await web.send('', { pause: '3' });
-    assert.equal(paused.body.attrs.type, undefined, paused.text);
-    // Longer than inactivity (2 s), shorter than the pause (3 s): the session is still there.
-    await sleep(2400);
-    const back = await web.send();
-    assert.equal(back.body.attrs.type, undefined, back.text);
-    const tooLong = await web.send('', { pause: '31' });
-    assert.equal(tooLong.body.attrs.condition, 'policy-violation');
-  });
-
   it('ends a polling session (hold 0) that sends empty requests faster than polling', async () => {
     const c = new RawBoshClient(url);
     const created = await c.create({ hold: '0' });
@@ -234,5 +213,37 @@ describe('BOSH sessions count against the client connection limits', () => {
     const third = await new RawBoshClient(url).create();
     assert.equal(third.body.attrs.type, undefined, third.text);
     assert.ok(third.body.attrs.sid);
+  });
+});
+
+describe('BOSH inactivity and pauses (XEP-0124 §7, §10)', () => {
+  let ts: TestServer;
+  let url: string;
+  before(async () => {
+    ts = await startTestServer({ bosh: { inactivity_s: 2, max_pause_s: 30 } } as never);
+    url = `http://127.0.0.1:${ts.httpPort}/http-bind`;
+    for (const u of ['erin', 'frank']) await ts.createUser(u);
+  });
+  after(() => ts.stop());
+
+  it('ends a session with no request for longer than inactivity (2 s)', async () => {
+    const web = new RawBoshClient(url);
+    await web.login('erin', 'bosh');
+    await sleep(2600);
+    const r = await web.send();
+    assert.equal(r.body.attrs.condition, 'item-not-found', r.text);
+  });
+
+  it('lets the client pause up to maxpause, and refuses a longer pause with policy-violation', async () => {
+    const web = new RawBoshClient(url);
+    await web.login('frank', 'bosh');
+    const paused = await web.send('', { pause: '3' });
+    assert.equal(paused.body.attrs.type, undefined, paused.text);
+    // Longer than inactivity (2 s), shorter than the pause (3 s): the session is still there.
+    await sleep(2400);
+    const back = await web.send();
+    assert.equal(back.body.attrs.type, undefined, back.text);
+    const tooLong = await web.send('', { pause: '31' });
+    assert.equal(tooLong.body.attrs.condition, 'policy-violation');
   });
 });
