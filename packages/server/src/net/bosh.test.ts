@@ -222,7 +222,7 @@ describe('BOSH inactivity and pauses (XEP-0124 §7, §10)', () => {
   before(async () => {
     ts = await startTestServer({ bosh: { inactivity_s: 2, max_pause_s: 30 } } as never);
     url = `http://127.0.0.1:${ts.httpPort}/http-bind`;
-    for (const u of ['erin', 'frank']) await ts.createUser(u);
+    for (const u of ['erin', 'frank', 'gina', 'hank']) await ts.createUser(u);
   });
   after(() => ts.stop());
 
@@ -245,5 +245,31 @@ describe('BOSH inactivity and pauses (XEP-0124 §7, §10)', () => {
     assert.equal(back.body.attrs.type, undefined, back.text);
     const tooLong = await web.send('', { pause: '31' });
     assert.equal(tooLong.body.attrs.condition, 'policy-violation');
+  });
+
+  it('keeps a stream whose BOSH session timed out for XEP-0198 resumption, on a new BOSH session', async () => {
+    const SM = 'urn:xmpp:sm:3';
+    const tcp = await ts.client('hank', { resource: 'tcp' });
+    const web = new RawBoshClient(url);
+    const jid = await web.login('gina', 'phone');
+    const enabled = await web.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const previd = enabled.body.getChild('enabled')?.attrs.id;
+    assert.ok(previd, enabled.text);
+    // No request for longer than inactivity: the BOSH session ends, the stream hibernates and queues.
+    await sleep(2600);
+    assert.equal((await web.send()).body.attrs.condition, 'item-not-found');
+    await tcp.send(xml('message', { to: jid, type: 'chat' }, xml('body', null, 'while you were away')));
+    await sleep(100);
+    const again = new RawBoshClient(url);
+    await again.create();
+    const auth = await again.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from('\0gina\0secret').toString('base64')}</auth>`);
+    assert.ok(auth.body.getChild('success'), auth.text);
+    await again.send('', { to: 'localhost', 'xmlns:xmpp': XBOSH, 'xmpp:restart': 'true' });
+    const resumed = await again.send(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`);
+    assert.ok(resumed.body.getChild('resumed'), resumed.text);
+    // What arrived while away is retransmitted on the new session (in the same body or the next).
+    const text = resumed.text.includes('while you were away') ? resumed.text : (await again.send()).text;
+    assert.match(text, /while you were away/);
+    await tcp.stop();
   });
 });
