@@ -17,6 +17,9 @@ export const NS = {
   BIND2: 'urn:xmpp:bind:0',
   FAST: 'urn:xmpp:fast:0',
   FRAMING: 'urn:ietf:params:xml:ns:xmpp-framing',
+  // XEP-0124 BOSH and XEP-0206 XMPP over BOSH
+  HTTPBIND: 'http://jabber.org/protocol/httpbind',
+  XBOSH: 'urn:xmpp:xbosh',
   XML: 'http://www.w3.org/XML/1998/namespace',
   /** XML-NAMES §3: the namespace of namespace declarations themselves; never bound nor declared. */
   XMLNS: 'http://www.w3.org/2000/xmlns/',

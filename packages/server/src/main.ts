@@ -18,6 +18,8 @@ import { startComponentListener, type RunningComponentListener } from './net/com
 import { createMetrics, mountMetrics } from './metrics';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
 import { registerWebSocketEndpoint } from './net/websocket';
+import { registerBoshEndpoint } from './net/bosh';
+import { join } from 'node:path';
 import { createMechanisms } from './stream/sasl';
 import { AddressPolicy, IpRateLimiter } from './stream/rate-limiter';
 import type { C2sSettings } from './stream/c2s-settings';
@@ -82,6 +84,8 @@ export interface StartOptions {
   control?: boolean;
   /** Log the first-run guide and the other-domain warning (first-run.ts); workers leave it to the first. Default true. */
   notes?: boolean;
+  /** This process is worker `workerIndex` of `parley start --workers N` (cluster/workers.ts). */
+  workerIndex?: number;
 }
 
 export async function startServer(config: Config, log: Logger = createLogger(config.log.level), options: StartOptions = {}): Promise<RunningServer> {
@@ -142,6 +146,27 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         allowedOrigins: config.websocket.allowed_origins,
       })
     : undefined;
+  // XEP-0124/0206: BOSH clients too. With workers, every request of a session is served by the worker holding it.
+  const workerIndex = options.workerIndex;
+  const bosh = config.bosh.enabled
+    ? registerBoshEndpoint(
+        server.http,
+        streams,
+        {
+          domain: config.domain,
+          maxBodySize: config.c2s.max_stanza_size,
+          allowedOrigins: config.bosh.allowed_origins,
+          maxWaitS: config.bosh.max_wait_s,
+          maxHold: config.bosh.max_hold,
+          inactivityS: config.bosh.inactivity_s,
+          maxPauseS: config.bosh.max_pause_s,
+          pollingS: config.bosh.polling_s,
+          maxPendingStanzas: config.bosh.max_pending_stanzas,
+          workers: workerIndex === undefined ? undefined : { index: workerIndex, socketPath: (i) => join(config.data_dir, `bosh-w${i}.sock`) },
+        },
+        log,
+      )
+    : undefined;
 
   // Read on every new connection, so a reload (SIGHUP) changes the certificate for the connections that follow.
   const listenerOptions: C2sListenerOptions = {
@@ -161,6 +186,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let components: RunningComponentListener | undefined;
   try {
     listener = await startC2sListeners(streams, listenerOptions);
+    await bosh?.listen();
     http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls: tlsOptions });
     // XEP-0114: only configured components can authenticate, so without any there is nothing to listen for.
     if (config.components.list.length > 0) {
@@ -177,6 +203,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await listener?.close();
     await http?.close();
     websocket?.close();
+    await bosh?.close();
     streams.closeAll();
     await server.stop();
     await cluster?.stop();
@@ -234,6 +261,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       const closed = Promise.all([running.listener.close(), running.http.close(), running.components?.close()]);
       websocket?.close();
       streams.closeAll();
+      await bosh?.close();
       await closed;
       metricsRoute?.dispose();
       metrics?.dispose();

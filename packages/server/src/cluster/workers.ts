@@ -119,7 +119,8 @@ export async function startPrimary(config: Config, log: Logger): Promise<Running
 /** In a worker: runs the server and tells the primary once it listens. */
 export async function startWorker(config: Config, log?: Logger): Promise<RunningServer> {
   // One control socket per data directory: the first worker answers it (sessions are mirrored on every worker).
-  const running = await startServer(workerConfig(config), log, { control: process.env[INDEX_ENV] === '1', notes: process.env[INDEX_ENV] === '1' });
+  const index = Number(process.env[INDEX_ENV]);
+  const running = await startServer(workerConfig(config), log, { control: index === 1, notes: index === 1, workerIndex: index });
   process.send?.({ type: 'ready', ports: running.ports });
   return running;
 }

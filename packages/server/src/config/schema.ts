@@ -178,7 +178,7 @@ const s2s = z
 
 const http = z
   .strictObject({
-    port: port().default(5280).describe('Plain HTTP listener: WebSocket (RFC 7395), host-meta (XEP-0156), and later BOSH, upload, the web app'),
+    port: port().default(5280).describe('Plain HTTP listener: WebSocket (RFC 7395), host-meta (XEP-0156), BOSH (XEP-0206), and later upload, the web app'),
     tls_port: port().default(5281).describe('HTTPS listener with the same routes, and the certificate of tls.cert (as c2s)'),
     bind: z.string().min(1).default('::').describe("Address to listen on; '::' accepts IPv6 and IPv4 on dual-stack hosts"),
   })
@@ -214,6 +214,25 @@ const websocket = z
   })
   .prefault({})
   .describe('XMPP over WebSocket (RFC 7395)');
+
+const bosh = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve XMPP over BOSH (XEP-0124, XEP-0206) at /http-bind on the HTTP listeners'),
+    allowed_origins: z
+      .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "an origin such as https://chat.example.org, or '*'"))
+      .default([])
+      .describe("Origins (scheme://host[:port]) of web pages allowed to use BOSH (CORS), '*' for any; empty: only pages from the host the client connected to"),
+    max_wait_s: intIn(1, 300).default(60).describe("Longest a request is held waiting for data (XEP-0124 'wait'): the client's value, at most this"),
+    max_hold: intIn(0, 4).default(1).describe("Requests a session may have held at once (XEP-0124 'hold'): the client's value, at most this"),
+    inactivity_s: intIn(2, 600).default(60).describe("Seconds a session may have no request waiting before it ends (XEP-0124 'inactivity')"),
+    max_pause_s: intIn(0, 3600).default(120).describe('Longest a client may pause its session (XEP-0124 §10 maxpause); 0 refuses pauses'),
+    polling_s: intIn(0, 60).default(2).describe("Shortest interval between empty requests of a polling session (hold 0; XEP-0124 'polling')"),
+    max_pending_stanzas: intIn(16)
+      .default(1000)
+      .describe('Stanzas kept for a session with no request to answer before it is dropped (it may resume, XEP-0198)'),
+  })
+  .prefault({})
+  .describe('XMPP over BOSH (XEP-0124, XEP-0206)');
 
 const registration = z
   .strictObject({
@@ -356,6 +375,7 @@ export const configObjectSchema = z
     http,
     websocket,
     metrics,
+    bosh,
     registration,
     auth,
     rate_limit: rateLimit,

@@ -3,7 +3,7 @@
 // follows XEP-0198 (§4: routed again, here to offline storage) instead of being lost.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Jid, StreamParser, type XmlElement } from '@parley/protocol';
+import { Jid, NS, StreamParser, type XmlElement } from '@parley/protocol';
 import { startTestServer, type TestServer } from '../testing/harness';
 import { enabled, waitUntil } from '../modules/xep-0198-sm/test-support';
 
@@ -119,6 +119,7 @@ function parseStream(data: string): { elements: XmlElement[]; error: string | un
   parser.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`);
   parser.write(data);
   assert.equal(failure, undefined, 'what the slow client received is well-formed');
-  const error = elements.find((el) => el.name === 'stream:error');
+  // The parser gives elements in their canonical form: <stream:error> is <error xmlns='…streams'>.
+  const error = elements.find((el) => el.name === 'error' && el.attrs.xmlns === NS.STREAM);
   return { elements, error: error?.elements().find((c) => c.name !== 'text')?.name };
 }

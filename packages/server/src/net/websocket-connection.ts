@@ -173,9 +173,9 @@ function parseMessage(text: string, maxStanzaSize: number): XmlElement | StreamE
 
 /**
  * §3.3.3: each message is a document of its own, so the prefix 'stream' is declared on the elements that use it
- * (features, errors) and stanzas carry jabber:client.
+ * (features, errors) and stanzas carry jabber:client. BOSH bodies need the same (XEP-0206 §6).
  */
-function withNamespaces(text: string): string {
+export function withNamespaces(text: string): string {
   if (text.startsWith('<stream:')) {
     const end = text.search(/[\s/>]/);
     return `${text.slice(0, end)} xmlns:stream='${NS.STREAM}'${text.slice(end)}`;

@@ -213,9 +213,20 @@ describe('XMPP over WebSocket (RFC 7395)', () => {
     assert.match(await xrd.text(), new RegExp(`<Link rel='urn:xmpp:alt-connections:websocket' href='ws://127.0.0.1:${ts.httpPort}/xmpp-websocket'/>`));
     const json = await fetch(`http://127.0.0.1:${ts.httpPort}/.well-known/host-meta.json`, { headers: origin });
     assert.equal(json.headers.get('access-control-allow-origin'), '*');
-    assert.deepEqual(await json.json(), { links: [{ rel: 'urn:xmpp:alt-connections:websocket', href: `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket` }] });
+    // Both connection methods: WebSocket and BOSH (XEP-0206).
+    assert.deepEqual(await json.json(), {
+      links: [
+        { rel: 'urn:xmpp:alt-connections:websocket', href: `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket` },
+        { rel: 'urn:xmpp:alt-connections:xbosh', href: `http://127.0.0.1:${ts.httpPort}/http-bind` },
+      ],
+    });
     const secure = await fetch(`https://127.0.0.1:${ts.httpsPort}/.well-known/host-meta.json`);
-    assert.deepEqual(await secure.json(), { links: [{ rel: 'urn:xmpp:alt-connections:websocket', href: `wss://127.0.0.1:${ts.httpsPort}/xmpp-websocket` }] });
+    assert.deepEqual(await secure.json(), {
+      links: [
+        { rel: 'urn:xmpp:alt-connections:websocket', href: `wss://127.0.0.1:${ts.httpsPort}/xmpp-websocket` },
+        { rel: 'urn:xmpp:alt-connections:xbosh', href: `https://127.0.0.1:${ts.httpsPort}/http-bind` },
+      ],
+    });
     const preflight = await fetch(`http://127.0.0.1:${ts.httpPort}/.well-known/host-meta.json`, { method: 'OPTIONS', headers: origin });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
