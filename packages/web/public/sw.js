@@ -1,3 +1,4 @@
+/* global self, caches, fetch */
 // Parley's service worker: keeps the app shell for offline start (installable PWA), shows notifications and
 // Web Push messages, and opens the app when one is clicked. The XMPP connection itself is never cached.
 const CACHE = 'parley-shell-v1';
