@@ -16,6 +16,7 @@ interface StartFlags {
   c2sTlsPort?: number;
   s2sPort?: number;
   httpPort?: number;
+  httpsPort?: number;
   registration?: 'open' | 'closed';
   allowPlaintextAuth?: boolean;
   workers?: number;
@@ -49,7 +50,10 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.allowPlaintextAuth) c2s.allow_plaintext_auth = true;
   if (Object.keys(c2s).length) o.c2s = c2s;
   if (flags.s2sPort !== undefined) o.s2s = { port: flags.s2sPort };
-  if (flags.httpPort !== undefined) o.http = { port: flags.httpPort };
+  const http: Record<string, unknown> = {};
+  if (flags.httpPort !== undefined) http.port = flags.httpPort;
+  if (flags.httpsPort !== undefined) http.tls_port = flags.httpsPort;
+  if (Object.keys(http).length) o.http = http;
   if (flags.registration !== undefined) o.registration = { mode: flags.registration };
   if (flags.workers !== undefined) o.cluster = { workers: flags.workers };
   return o;
@@ -154,7 +158,8 @@ export function buildProgram(): Command {
     .option('--c2s-port <n>', 'client port with STARTTLS (default 5222)', portArg)
     .option('--c2s-tls-port <n>', 'client port with direct TLS, XEP-0368 (default 5223)', portArg)
     .option('--s2s-port <n>', 'server-to-server port (default 5269)', portArg)
-    .option('--http-port <n>', 'HTTP port (default 5280)', portArg)
+    .option('--http-port <n>', 'HTTP port: WebSocket, host-meta (default 5280)', portArg)
+    .option('--https-port <n>', 'HTTPS port, with the c2s certificate (default 5281)', portArg)
     .option('--registration <mode>', 'in-band registration: open or closed (default closed)', registrationArg)
     .option('--allow-plaintext-auth', 'allow SASL without TLS (loopback tests and benchmarks only)')
     .option('--workers <n>', 'worker processes behind the same ports (cluster.workers; more than 1 needs cluster.backend redis)', workersArg)

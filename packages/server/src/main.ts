@@ -13,13 +13,16 @@ import { discoverModules } from './core/module-loader';
 import { loadTlsMaterial } from './net/dev-certificate';
 import { tlsServerOptions } from './net/tls-options';
 import { startC2sListeners, type RunningListener } from './net/c2s-listener';
+import { ClientStreams } from './net/client-streams';
+import { startHttpServer, type RunningHttpServer } from './net/http-server';
+import { registerWebSocketEndpoint } from './net/websocket';
 import { createMechanisms } from './stream/sasl';
 import { IpRateLimiter } from './stream/rate-limiter';
-import type { C2sPolicy } from './stream/c2s-policy';
+import type { C2sSettings } from './stream/c2s-settings';
 
 export interface RunningServer {
   server: ParleyServer;
-  ports: { c2s: number; c2sTls: number | undefined };
+  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number };
   stop(): Promise<void>;
 }
 
@@ -84,7 +87,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const secureContext = createSecureContext(tlsOptions);
   const allowPlaintext = config.c2s.allow_plaintext_auth;
   if (allowPlaintext) log.warn('c2s.allow_plaintext_auth is on: passwords may cross the network unencrypted (tests and benchmarks only)');
-  const policy: C2sPolicy = {
+  const settings: C2sSettings = {
     requireTls: config.c2s.require_tls && !allowPlaintext,
     maxStanzaSize: config.c2s.max_stanza_size,
     maxSessions: config.c2s.max_connections,
@@ -92,36 +95,58 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     mechanisms: createMechanisms({ allowInsecurePlain: allowPlaintext, scramIterations: config.auth.scram_iterations }),
     authLimiter: new IpRateLimiter(config.c2s.auth_attempts_per_minute, 60_000, config.rate_limit.exempt_networks),
     maxAuthFailuresPerStream: config.c2s.auth_failures_before_disconnect,
-    preAuthIq: (iq, stream) => server.handlePreAuthIq(iq, stream),
-    streamElement: (el, stream) => server.handleStreamElement(el, stream),
-    preBindElement: (el, stream) => server.handlePreBindElement(el, stream),
   };
+  // One set of limits for every client transport.
+  const streams = new ClientStreams(server, settings, {
+    maxConnections: config.c2s.max_connections,
+    maxConnectionsPerIp: config.c2s.max_connections_per_ip,
+    idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
+    keepaliveMs: config.c2s.whitespace_ping_s * 1000,
+    perIpExempt: (ip) => settings.authLimiter.isExempt(ip),
+  });
 
-  let listener: RunningListener;
+  // RFC 7395: WebSocket clients are client streams under the same settings and limits.
+  const websocket = config.websocket.enabled
+    ? registerWebSocketEndpoint(server.http, streams, {
+        maxStanzaSize: config.c2s.max_stanza_size,
+        maxSendBuffer: config.websocket.max_send_buffer,
+        seeOtherUri: config.websocket.see_other_uri,
+        allowedOrigins: config.websocket.allowed_origins,
+      })
+    : undefined;
+
+  let listener: RunningListener | undefined;
+  let http: RunningHttpServer | undefined;
   try {
-    listener = await startC2sListeners(server, policy, {
+    listener = await startC2sListeners(streams, {
       host: config.c2s.bind,
       port: config.c2s.port,
       tlsPort: config.c2s.tls_port,
       secureContext,
       tls: tlsOptions,
-      maxConnections: config.c2s.max_connections,
-      maxConnectionsPerIp: config.c2s.max_connections_per_ip,
-      idleTimeoutMs: config.c2s.idle_timeout_s * 1000,
-      whitespacePingMs: config.c2s.whitespace_ping_s * 1000,
-      perIpExempt: (ip) => policy.authLimiter.isExempt(ip),
+      maxStanzaSize: config.c2s.max_stanza_size,
     });
+    http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls });
   } catch (err) {
+    await listener?.close();
+    websocket?.close();
+    streams.closeAll();
     await server.stop();
     await cluster?.stop();
     throw err;
   }
-  log.info({ domain: config.domain, node: cluster?.nodeId, c2s: listener.ports.c2s, c2sTls: listener.ports.c2sTls, modules: server.modules.length }, 'Parley started');
+  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https };
+  log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, modules: server.modules.length }, 'Parley started');
+  const running = { listener, http };
   return {
     server,
-    ports: listener.ports,
+    ports,
     async stop() {
-      await listener.close();
+      // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
+      const closed = Promise.all([running.listener.close(), running.http.close()]);
+      websocket?.close();
+      streams.closeAll();
+      await closed;
       await server.stop();
       await cluster?.stop();
       log.info('Parley stopped');

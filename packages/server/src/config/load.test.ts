@@ -50,7 +50,8 @@ test('defaults with no file', () => {
     auth_failures_before_disconnect: 3,
   });
   assert.deepEqual(config.s2s, { port: 5269, enabled: false });
-  assert.deepEqual(config.http, { port: 5280, bind: '::' });
+  assert.deepEqual(config.http, { port: 5280, tls_port: 5281, bind: '::' });
+  assert.deepEqual(config.websocket, { enabled: true, allowed_origins: [], max_send_buffer: 1048576 });
   assert.deepEqual(config.registration, { mode: 'closed', per_ip_per_hour: 5 });
   assert.deepEqual(config.rate_limit, { exempt_networks: ['127.0.0.0/8', '::1/128'] });
   assert.deepEqual(config.admins, []);
@@ -211,3 +212,11 @@ test('parley.example.yml lists every key and loads to the defaults', () => {
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('WebSocket origins and see-other-uri are checked, and the HTTPS port may not clash', () => {
+  assert.match(errorOf({ overrides: { websocket: { allowed_origins: ['example.org'] } } as never }), /websocket\.allowed_origins\.0.*https:\/\/chat\.example\.org/);
+  assert.match(errorOf({ overrides: { websocket: { see_other_uri: 'http://elsewhere' } } as never }), /websocket\.see_other_uri.*ws:\/\//);
+  assert.match(errorOf({ overrides: { http: { port: 5290, tls_port: 5290 } } as never }), /http\.tls_port.*also used by http\.port/);
+  const ok = loadConfig({ overrides: { websocket: { allowed_origins: ['*', 'https://chat.example.org:8443'], see_other_uri: 'wss://xmpp2.example.org/xmpp-websocket' } } as never });
+  assert.deepEqual(ok.websocket.allowed_origins, ['*', 'https://chat.example.org:8443']);
+});

@@ -146,11 +146,31 @@ const s2s = z
 
 const http = z
   .strictObject({
-    port: port().default(5280).describe('HTTP listener: WebSocket (RFC 7395), BOSH (XEP-0206), web app, admin API'),
+    port: port().default(5280).describe('Plain HTTP listener: WebSocket (RFC 7395), host-meta (XEP-0156), and later BOSH, upload, the web app'),
+    tls_port: port().default(5281).describe('HTTPS listener with the same routes, and the certificate of tls.cert (as c2s)'),
     bind: z.string().min(1).default('::').describe("Address to listen on; '::' accepts IPv6 and IPv4 on dual-stack hosts"),
   })
   .prefault({})
   .describe('HTTP listener');
+
+const websocket = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve XMPP over WebSocket (RFC 7395) at /xmpp-websocket on the HTTP listeners'),
+    allowed_origins: z
+      .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "an origin such as https://chat.example.org, or '*'"))
+      .default([])
+      .describe("Origins (scheme://host[:port]) of web pages allowed to connect, '*' for any; empty: only pages from the host the client connected to"),
+    see_other_uri: z
+      .string()
+      .regex(/^wss?:\/\/\S+$/, 'a ws:// or wss:// URL')
+      .optional()
+      .describe('Redirect every WebSocket client to this URL (RFC 7395 §3.6.1 see-other-uri), e.g. during maintenance'),
+    max_send_buffer: intIn(65536)
+      .default(1048576)
+      .describe('Bytes queued for a WebSocket client that does not read before its connection is dropped (it may resume, XEP-0198)'),
+  })
+  .prefault({})
+  .describe('XMPP over WebSocket (RFC 7395)');
 
 const registration = z
   .strictObject({
@@ -255,6 +275,7 @@ export const configObjectSchema = z
     c2s,
     s2s,
     http,
+    websocket,
     registration,
     auth,
     rate_limit: rateLimit,
@@ -285,6 +306,7 @@ export const configObjectSchema = z
       ['c2s.port', c.c2s.port],
       ['c2s.tls_port', c.c2s.tls_port],
       ['http.port', c.http.port],
+      ['http.tls_port', c.http.tls_port],
     ];
     if (c.s2s.enabled) listeners.push(['s2s.port', c.s2s.port]);
     for (let i = 1; i < listeners.length; i++) {

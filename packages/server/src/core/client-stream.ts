@@ -1,6 +1,6 @@
 // The stream side of a client session, for modules that manage the stream itself (XEP-0198 stream management):
 // writing elements that are not stanzas, resending stanzas already counted, and a session outliving its transport.
-// stream/c2s-stream.ts implements both interfaces; modules never see the class.
+// stream/c2s-session.ts implements both interfaces; modules never see the class.
 import type { Jid, StreamError, XmlElement } from '@parley/protocol';
 import type { Session } from './sessions';
 
@@ -31,6 +31,3 @@ export interface AuthenticatedStream {
    */
   handOver(session: ClientStream): boolean;
 }
-
-/** A top-level non-stanza element on an authenticated stream before binding; returns whether it was handled. */
-export type PreBindElementHandler = (el: XmlElement, stream: AuthenticatedStream) => boolean | Promise<boolean>;

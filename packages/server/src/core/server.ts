@@ -10,20 +10,12 @@ import { HostedDomain } from './domains';
 import type { Origin, ServerEvents } from './events';
 import { Hooks, Priority, type Disposable } from './hooks';
 import type { IqTarget } from './iq';
-import { InlineRegistry, type Bind2InlineFeature, type Sasl2InlineFeature } from './sasl2-inline';
-import type { IqRegistrar, ModuleContext, ModuleDefinition, ServerApi, ServiceContext } from './module-api';
+import type { C2sFacet, IqRegistrar, ModuleContext, ModuleDefinition, ServerApi, ServiceContext } from './module-api';
 import { Router } from './router';
 import { SessionTable } from './sessions';
-import type { ClientStream, AuthenticatedStream, PreBindElementHandler } from './client-stream';
+import { C2sRegistry } from './c2s-registry';
+import { HttpRoutes } from './http-routes';
 import { LocalCluster, type Cluster } from '../cluster/types';
-
-/** The little a pre-authentication handler may know about the stream. */
-export interface PreAuthStream {
-  readonly remoteAddress: string;
-  readonly secure: boolean;
-}
-export type PreAuthIqHandler = (iq: XmlElement, stream: PreAuthStream) => Promise<XmlElement | undefined>;
-export type StreamElementHandler = (el: XmlElement, session: ClientStream) => void | Promise<void>;
 
 export interface LoadedModule {
   definition: ModuleDefinition<any>;
@@ -41,14 +33,13 @@ export class ParleyServer implements ServerApi {
   readonly main: HostedDomain;
   readonly startedAt = Date.now();
   readonly modules: LoadedModule[] = [];
-  /** XEP-0388 / XEP-0386 inline features, read by the client streams. */
-  readonly inline = new InlineRegistry();
+  /** What modules added to client streams (ctx.c2s), read by the client streams. */
+  readonly c2s = new C2sRegistry();
+  /** Routes of the HTTP server (ctx.http), served by net/http-server.ts once the listeners start. */
+  readonly http = new HttpRoutes();
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
   private readonly admins: Set<string>;
-  private readonly preAuthIqs = new Map<string, PreAuthIqHandler>();
-  private readonly streamElements = new Map<string, StreamElementHandler>();
-  private readonly preBindElements = new Map<string, PreBindElementHandler>();
   private stopping = false;
   /** Reports a failed handler of an event emitted without awaiting it (Hooks.emit). */
   readonly hookFailed = (err: unknown): void => this.log.error({ err }, 'event handler failed');
@@ -92,55 +83,9 @@ export class ParleyServer implements ServerApi {
     return this.router.route(stanza, origin);
   }
 
-  /** XEP-0077 registration and similar exchanges allowed before authentication, keyed by payload namespace. */
-  registerPreAuthIq(ns: string, handler: PreAuthIqHandler): Disposable {
-    this.preAuthIqs.set(ns, handler);
-    return { dispose: () => this.preAuthIqs.delete(ns) };
-  }
-
-  async handlePreAuthIq(iq: XmlElement, stream: PreAuthStream): Promise<XmlElement | undefined> {
-    const payload = iq.elements()[0];
-    const handler = payload && this.preAuthIqs.get(payload.attrs.xmlns ?? '');
-    return handler ? handler(iq, stream) : undefined;
-  }
-
-  /** Top-level stream elements after bind that are not stanzas (XEP-0198 <r/>, <a/>, <enable/>, XEP-0352 <active/>). */
-  registerStreamElement(ns: string, handler: StreamElementHandler): Disposable {
-    this.streamElements.set(ns, handler);
-    return { dispose: () => this.streamElements.delete(ns) };
-  }
-
-  async handleStreamElement(el: XmlElement, session: ClientStream): Promise<boolean> {
-    const handler = this.streamElements.get(el.attrs.xmlns ?? '');
-    if (!handler) return false;
-    await handler(el, session);
-    return true;
-  }
-
-  /** Top-level non-stanza elements after authentication and before binding (XEP-0198 <resume/>). */
-  registerPreBindElement(ns: string, handler: PreBindElementHandler): Disposable {
-    this.preBindElements.set(ns, handler);
-    return { dispose: () => this.preBindElements.delete(ns) };
-  }
-
-  async handlePreBindElement(el: XmlElement, stream: AuthenticatedStream): Promise<boolean> {
-    const handler = this.preBindElements.get(el.attrs.xmlns ?? '');
-    return handler ? handler(el, stream) : false;
-  }
-
-  /** XEP-0388: offer SASL2 on client streams (module `sasl2`; disabling it leaves the classic profile only). */
-  offerSasl2(): Disposable {
-    return this.inline.offerSasl2();
-  }
-
-  /** A feature negotiated inside SASL2's <authenticate/> (XEP-0386 Bind 2, XEP-0484 FAST, XEP-0198 resumption). */
-  registerSasl2Inline(feature: Sasl2InlineFeature): Disposable {
-    return this.inline.registerSasl2(feature);
-  }
-
-  /** A feature enabled inside Bind 2's <bind/> (XEP-0280 carbons, XEP-0198 stream management). */
-  registerBind2Inline(feature: Bind2InlineFeature): Disposable {
-    return this.inline.registerBind2(feature);
+  /** XEP-0388 / XEP-0386 inline features: Bind 2 reads the list of its own. */
+  get inline(): C2sRegistry['inline'] {
+    return this.c2s.inline;
   }
 
   isAdmin(jid: Jid): boolean {
@@ -177,8 +122,22 @@ export class ParleyServer implements ServerApi {
     return { get: register('get'), set: register('set') };
   }
 
+  /** Client stream registrations of one module, disposed with it. */
+  private c2sFacet(track: (d: Disposable) => Disposable): C2sFacet {
+    const c2s = this.c2s;
+    return {
+      registerPreAuthIq: (ns, handler) => track(c2s.registerPreAuthIq(ns, handler)),
+      registerStreamElement: (ns, handler) => track(c2s.registerStreamElement(ns, handler)),
+      registerPreBindElement: (ns, handler) => track(c2s.registerPreBindElement(ns, handler)),
+      offerSasl2: () => track(c2s.inline.offerSasl2()),
+      registerSasl2Inline: (feature) => track(c2s.inline.registerSasl2(feature)),
+      registerBind2Inline: (feature) => track(c2s.inline.registerBind2(feature)),
+    };
+  }
+
   private createContext(definition: ModuleDefinition<any>, loaded: LoadedModule, options: unknown): ModuleContext<any> {
     const log = this.log.child({ module: definition.name });
+    const http = this.http;
     const track = (d: Disposable): Disposable => {
       loaded.disposables.push(d);
       return d;
@@ -189,6 +148,13 @@ export class ParleyServer implements ServerApi {
       options,
       server: this,
       iq: this.iqRegistrar(this.main, loaded),
+      c2s: this.c2sFacet(track),
+      http: {
+        route: (method, path, handler) => track(this.http.route(method, path, handler)),
+        get connectionMethods() {
+          return http.connectionMethods;
+        },
+      },
       disco: { host: this.main.info, account: this.main.accountInfo },
       on: (event, handler, priority) => track(this.hooks.on(event, handler, priority)),
       keyval: (name) => this.storage.keyval(name),

@@ -1,14 +1,9 @@
-// Client listeners: plain TCP with STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368), with connection
-// limits per server and per IP, whitespace keepalives and an idle timeout (RFC 6120 §4.6).
+// Client listeners: plain TCP with STARTTLS (RFC 6120 §5) and direct TLS (XEP-0368). Limits, keepalives and the idle
+// timeout are those of every client transport (client-streams.ts).
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContext, type SecureContextOptions } from 'node:tls';
-import { StreamError } from '@parley/protocol';
-import type { ParleyServer } from '../core/server';
-import { C2sStream } from '../stream/c2s-stream';
-import type { C2sPolicy } from '../stream/c2s-policy';
+import type { ClientStreams } from './client-streams';
 import { SocketConnection, normalizeAddress } from './socket-connection';
-
-const COMPACT_AFTER_MS = 5000;
 
 export interface C2sListenerOptions {
   host: string;
@@ -17,11 +12,7 @@ export interface C2sListenerOptions {
   secureContext: SecureContext | undefined;
   /** Certificate, key, versions and ciphers for the direct TLS listener (the same as secureContext's). */
   tls: SecureContextOptions | undefined;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  idleTimeoutMs: number;
-  whitespacePingMs: number;
-  perIpExempt: (ip: string) => boolean;
+  maxStanzaSize: number;
 }
 
 export interface RunningListener {
@@ -29,27 +20,16 @@ export interface RunningListener {
   close(): Promise<void>;
 }
 
-export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy, opts: C2sListenerOptions): Promise<RunningListener> {
-  const streams = new Set<C2sStream>();
-  const perIp = new Map<string, number>();
-
+export async function startC2sListeners(streams: ClientStreams, opts: C2sListenerOptions): Promise<RunningListener> {
   const accept = (socket: Socket, direct: boolean): void => {
     const ip = normalizeAddress(socket.remoteAddress ?? '');
-    const count = perIp.get(ip) ?? 0;
-    if (streams.size >= opts.maxConnections || (count >= opts.maxConnectionsPerIp && !opts.perIpExempt(ip))) {
+    if (!streams.admits(ip)) {
       socket.destroy();
       return;
     }
-    perIp.set(ip, count + 1);
-    const conn = new SocketConnection(socket, direct ? undefined : opts.secureContext);
-    const stream = new C2sStream(server, conn, policy);
-    streams.add(stream);
-    socket.once('close', () => {
-      streams.delete(stream);
-      const n = (perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) perIp.delete(ip);
-      else perIp.set(ip, n);
-    });
+    const conn = new SocketConnection(socket, direct ? undefined : opts.secureContext, opts.maxStanzaSize);
+    const { release } = streams.open(conn);
+    socket.once('close', release);
   };
 
   const tcp = createTcpServer({ noDelay: true }, (socket) => accept(socket, false));
@@ -59,44 +39,22 @@ export async function startC2sListeners(server: ParleyServer, policy: C2sPolicy,
     // XEP-0368: TLS from the first byte; ALPN 'xmpp-client' is offered for clients that ask.
     tlsServer = createTlsServer({ ...opts.tls, ALPNProtocols: ['xmpp-client'] }, (socket) => accept(socket, true));
     tlsServer.on('tlsClientError', () => {});
-    await listen(tlsServer, opts.tlsPort, opts.host);
-  }
-
-  // One sweep for all streams is cheaper than a timer per socket at tens of thousands of sessions.
-  // A value of 0 turns the idle timeout or the keepalive off.
-  const idleMs = opts.idleTimeoutMs || Infinity;
-  const pingMs = opts.whitespacePingMs || Infinity;
-  const sweepEvery = Math.min(60_000, Math.max(1000, Math.min(pingMs, idleMs) / 2));
-  const sweeper = setInterval(() => {
-    const now = Date.now();
-    for (const s of streams) {
-      const idle = now - s.lastActivity;
-      if (idle > idleMs) s.close(new StreamError('connection-timeout'));
-      else if (idle > pingMs && s.isEstablished) s.whitespacePing();
+    try {
+      await listen(tlsServer, opts.tlsPort, opts.host);
+    } catch (err) {
+      await closeServer(tcp);
+      throw err;
     }
-  }, sweepEvery);
-  sweeper.unref();
-  // Idle clients give back their parser memory; at tens of thousands of sessions that is most of them.
-  const compactor = setInterval(() => {
-    const idleSince = Date.now() - COMPACT_AFTER_MS;
-    for (const s of streams) if (s.lastActivity < idleSince) s.compact();
-  }, COMPACT_AFTER_MS);
-  compactor.unref();
+  }
 
   return {
     ports: { c2s: addressPort(tcp), c2sTls: tlsServer ? addressPort(tlsServer) : undefined },
-    async close() {
-      clearInterval(sweeper);
-      clearInterval(compactor);
-      // Stop accepting, then end every stream; server.close() resolves once the last socket is gone.
-      const closed = Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]);
-      for (const s of streams) s.close(new StreamError('system-shutdown'));
-      await closed;
-    },
+    // Stops accepting; resolves once the last socket is gone (the caller ends the streams).
+    close: () => Promise.all([closeServer(tcp), tlsServer ? closeServer(tlsServer) : Promise.resolve()]).then(() => {}),
   };
 }
 
-function listen(server: NetServer, port: number, host: string): Promise<void> {
+export function listen(server: NetServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -106,11 +64,11 @@ function listen(server: NetServer, port: number, host: string): Promise<void> {
   });
 }
 
-function closeServer(server: NetServer): Promise<void> {
+export function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function addressPort(server: NetServer): number {
+export function addressPort(server: NetServer): number {
   const a = server.address();
   return typeof a === 'object' && a ? a.port : 0;
 }

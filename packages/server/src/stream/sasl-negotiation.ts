@@ -3,7 +3,7 @@
 import { NS, SaslFailure, xml, type XmlElement } from '@parley/protocol';
 import type { Connection } from '../net/connection';
 import type { ParleyServer } from '../core/server';
-import type { C2sPolicy } from './c2s-policy';
+import type { C2sSettings } from './c2s-settings';
 import type { SaslContext, SaslExchange, SaslMechanism } from './sasl/types';
 import { availableChannelBindings } from './sasl/scram';
 
@@ -25,7 +25,7 @@ export class SaslNegotiation {
   constructor(
     private readonly server: ParleyServer,
     private readonly conn: Connection,
-    private readonly policy: C2sPolicy,
+    private readonly policy: C2sSettings,
   ) {
     this.ctx = {
       host: server.accounts.host,

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client as xmppClient } from '@xmpp/client';
+import { WebSocket as WsWebSocket } from 'ws';
 import { parseXml, type XmlElement } from '@parley/protocol';
 import { loadConfig, type Config } from '../config';
 import { startServer, type RunningServer } from '../main';
@@ -13,6 +14,8 @@ import { silentLogger, createLogger } from '../log';
 
 // Test servers use a generated self-signed certificate; clients here must accept it.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+// xmpp.js's WebSocket transport uses the WHATWG WebSocket, global from Node 22; ws provides it before.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WsWebSocket;
 
 /** Whether the Redis that cluster tests need listens on 127.0.0.1:6379 (CI starts it; tests skip, saying why, without it). */
 export function isRedisUp(): Promise<boolean> {
@@ -32,9 +35,12 @@ export interface TestServer {
   domain: string;
   port: number;
   tlsPort: number;
+  /** Plain HTTP (WebSocket at ws://127.0.0.1:httpPort/xmpp-websocket) and HTTPS ports. */
+  httpPort: number;
+  httpsPort: number;
   createUser(username: string, password?: string): Promise<void>;
-  /** Logs in with xmpp.js; sends initial presence unless { presence: false }. */
-  client(username: string, options?: { password?: string; resource?: string; presence?: boolean }): Promise<TestClient>;
+  /** Logs in with xmpp.js (over TCP, or RFC 7395 WebSocket); sends initial presence unless { presence: false }. */
+  client(username: string, options?: ClientOptions): Promise<TestClient>;
   raw(): Promise<RawClient>;
   stop(): Promise<void>;
 }
@@ -50,6 +56,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
       storage: { backend: 'memory' },
       ...overrides,
       c2s: { port: 0, tls_port: 0, bind: '127.0.0.1', allow_plaintext_auth: true, ...(overrides.c2s as object) },
+      http: { port: 0, tls_port: 0, bind: '127.0.0.1', ...(overrides.http as object) },
       auth: { scram_iterations: 4096, ...(overrides.auth as object) },
     } as never,
   });
@@ -63,6 +70,8 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
     domain: config.domain,
     port: running.ports.c2s,
     tlsPort: running.ports.c2sTls ?? 0,
+    httpPort: running.ports.http,
+    httpsPort: running.ports.https,
     async createUser(username, password = 'secret') {
       await running.server.accounts.create(username, password);
     },
@@ -101,9 +110,17 @@ export interface TestClient {
 
 let iqSeq = 0;
 
-async function connectClient(ts: TestServer, username: string, options: { password?: string; resource?: string; presence?: boolean }): Promise<TestClient> {
+export interface ClientOptions {
+  password?: string;
+  resource?: string;
+  presence?: boolean;
+  /** Connect over WebSocket (RFC 7395) instead of TCP. */
+  websocket?: boolean;
+}
+
+async function connectClient(ts: TestServer, username: string, options: ClientOptions): Promise<TestClient> {
   const xmpp = xmppClient({
-    service: `xmpp://127.0.0.1:${ts.port}`,
+    service: options.websocket ? `ws://127.0.0.1:${ts.httpPort}/xmpp-websocket` : `xmpp://127.0.0.1:${ts.port}`,
     domain: ts.domain,
     username,
     password: options.password ?? 'secret',

@@ -23,8 +23,7 @@ export default defineModule({
     const { config } = ctx.server;
     // §3.1.1 lets a server refuse too many registrations; counted per address, loopback exempt by default.
     const limiter = new IpRateLimiter(config.registration.per_ip_per_hour, HOUR_MS, config.rate_limit.exempt_networks);
-    const preAuth = ctx.server.registerPreAuthIq(NS.REGISTER, preAuthHandler(ctx, limiter));
-    ctx.onStop(() => preAuth.dispose());
+    ctx.c2s.registerPreAuthIq(NS.REGISTER, preAuthHandler(ctx, limiter));
     registerAccountIqs(ctx);
   },
 });

@@ -2,7 +2,7 @@
 // iqs received during negotiation (over TLS when TLS is required); the reply goes straight back on that stream.
 import { NS, StanzaError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import type { ModuleContext } from '../../core/module-api';
-import type { PreAuthIqHandler, PreAuthStream } from '../../core/server';
+import type { PreAuthIqHandler, PreAuthStream } from '../../core/c2s-registry';
 import { AccountError } from '../../core/accounts';
 import type { IpRateLimiter } from '../../stream/rate-limiter';
 import { errorWithoutPayload, readFields, registrationFields } from './fields';

@@ -1,6 +1,6 @@
 // XEP-0198 Stream Management on client streams: acknowledgements both ways (§4) and resumption of a session whose
 // connection dropped (§5). The stream core only detaches a session from a lost transport and re-attaches it to a
-// new one (stream/c2s-stream.ts); what is counted, kept, resent and finally routed elsewhere is decided here.
+// new one (stream/resumption.ts); what is counted, kept, resent and finally routed elsewhere is decided here.
 import type { z } from 'zod';
 import { NS, StreamError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
@@ -61,7 +61,7 @@ export default defineModule<SmOptions>({
       if (!states.has(session)) features.push(xml('sm', { xmlns: NS.SM }));
     });
 
-    const streamElements = ctx.server.registerStreamElement(NS.SM, (el, stream) => {
+    ctx.c2s.registerStreamElement(NS.SM, (el, stream) => {
       const sm = states.get(stream);
       switch (el.name) {
         case 'enable':
@@ -83,7 +83,7 @@ export default defineModule<SmOptions>({
       }
     });
 
-    const preBindElements = ctx.server.registerPreBindElement(NS.SM, (el, stream) => {
+    ctx.c2s.registerPreBindElement(NS.SM, (el, stream) => {
       if (el.name === 'resume') {
         resume(el, stream);
         return true;
@@ -124,7 +124,7 @@ export default defineModule<SmOptions>({
 
     // XEP-0198 with XEP-0386: <enable/> inside Bind 2's <bind/>, <enabled/> inside <bound/>. The session enters the
     // table when <success/> is written, so nothing is sent to it (or counted) before the client has <enabled/>.
-    const bind2 = ctx.server.registerBind2Inline({
+    ctx.c2s.registerBind2Inline({
       var: NS.SM,
       enable(request, session) {
         if (request.name !== 'enable' || !isClientStream(session)) return failed('bad-request');
@@ -240,7 +240,7 @@ export default defineModule<SmOptions>({
     // XEP-0198 with XEP-0388: <resume/> inside SASL2's <authenticate/>, <resumed/> or <failed/> inside <success/>.
     // It runs before Bind 2 (InlineOrder.Resume): a resumed session needs no resource, and after a failed
     // resumption the client's <bind/> in the same request still gives it a new session.
-    const sasl2 = ctx.server.registerSasl2Inline({
+    ctx.c2s.registerSasl2Inline({
       ns: NS.SM,
       order: InlineOrder.Resume,
       advertise: () => (opts.resume_timeout_s > 0 ? xml('sm', { xmlns: NS.SM }) : undefined),
@@ -313,10 +313,6 @@ export default defineModule<SmOptions>({
     }
 
     ctx.onStop(async () => {
-      streamElements.dispose();
-      preBindElements.dispose();
-      bind2.dispose();
-      sasl2.dispose();
       resumptions.stop();
       // Sessions closed by the shutdown route their unacknowledged stanzas before storage closes.
       await Promise.allSettled([...rerouting]);

@@ -44,13 +44,12 @@ export default defineModule({
     // XEP-0386 (Bind 2): <enable xmlns='urn:xmpp:carbons:2'/> inside <bind/> enables carbons for the new session as
     // the §4 iq would, before it can receive anything (no copy can slip between binding and enabling). Nothing goes
     // into <bound/>: the iq's result has no payload either.
-    const bind2 = ctx.server.registerBind2Inline({
+    ctx.c2s.registerBind2Inline({
       var: NS.CARBONS,
       enable(request, session) {
         if (request.name === 'enable') session.state.set(ctx.name, true);
       },
     });
-    ctx.onStop(() => bind2.dispose());
 
     function sendCopies(direction: Direction, stanza: XmlElement, owner: Jid, targets: Session[]): void {
       if (targets.length === 0) return;

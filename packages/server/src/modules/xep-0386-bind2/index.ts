@@ -2,7 +2,7 @@
 // and has its session features enabled in one round trip. The server picks the resource: the client's <tag/>
 // followed by a part derived from its <user-agent id/>, so one installation always gets the same resource and a
 // reconnect replaces its own stale session (RFC 6120 §7.7.2.2 conflict) instead of piling up resources.
-// Session features requested inside <bind/> are modules' Bind 2 inline features (ServerApi.registerBind2Inline):
+// Session features requested inside <bind/> are modules' Bind 2 inline features (ctx.c2s.registerBind2Inline):
 // carbons registers itself in xep-0280-carbons, stream management in xep-0198-sm.
 import { createHash, randomBytes } from 'node:crypto';
 import { Jid, JidError, NS, SaslFailure, xml, type XmlElement } from '@parley/protocol';
@@ -49,7 +49,7 @@ export default defineModule({
       return tag === '' ? undefined : tag;
     }
 
-    const registration = ctx.server.registerSasl2Inline({
+    ctx.c2s.registerSasl2Inline({
       ns: NS.BIND2,
       order: InlineOrder.Bind,
       // §2: <bind/> in SASL2's <inline/>, listing the session features that can be enabled with it.
@@ -96,6 +96,5 @@ export default defineModule({
         return bound;
       },
     });
-    ctx.onStop(() => registration.dispose());
   },
 });

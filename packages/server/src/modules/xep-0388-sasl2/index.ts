@@ -15,7 +15,6 @@ export default defineModule({
     },
   ],
   setup(ctx) {
-    const offer = ctx.server.offerSasl2();
-    ctx.onStop(() => offer.dispose());
+    ctx.c2s.offerSasl2();
   },
 });

@@ -92,7 +92,7 @@ export default defineModule<FastOptions>({
       return xml('token', { xmlns: NS.FAST, expiry, token: token.token });
     }
 
-    const registration = ctx.server.registerSasl2Inline({
+    ctx.c2s.registerSasl2Inline({
       ns: NS.FAST,
       // §3.1: the token mechanisms, as a SASL2 inline feature. No 'tls-0rtt': early data is not accepted.
       advertise(stream) {
@@ -143,7 +143,6 @@ export default defineModule<FastOptions>({
         return tokenElement(token);
       },
     });
-    ctx.onStop(() => registration.dispose());
 
     // Tokens stand for the password: a new password or a deleted account takes them all away.
     const revoke = async ({ jid }: AccountEvent): Promise<void> => {
