@@ -10,6 +10,8 @@ const session = new ChatSession(store);
 render(<App store={store} session={session} />, document.getElementById('app')!);
 
 // Stay logged in across reloads with the FAST token (XEP-0484); without one, the login screen shows.
+addEventListener('pagehide', () => session.leavePage());
+
 if (session.hasSavedSession) void session.resume();
 
 if ('serviceWorker' in navigator && (location.protocol === 'https:' || location.hostname === 'localhost' || location.hostname === '127.0.0.1')) {

@@ -219,20 +219,21 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
           const p = bestPresence(state.presence[c.jid]);
           const unread = state.chats[c.jid]?.unread ?? 0;
           const typing = state.chats[c.jid]?.theirState === 'composing';
-          const label = `${c.name ?? c.jid}, ${SHOW_LABEL[p.show]}${unread ? `, ${unread} unread` : ''}`;
           return (
             <li key={c.jid}>
-              <button type="button" class={`contact ${state.active === c.jid ? 'active' : ''}`} aria-label={label} aria-current={state.active === c.jid ? 'true' : undefined} onClick={() => session.openChat(c.jid)}>
+              <button type="button" class={`contact ${state.active === c.jid ? 'active' : ''}`} aria-current={state.active === c.jid ? 'true' : undefined} onClick={() => session.openChat(c.jid)}>
                 <Avatar name={c.name ?? c.jid} show={p.show} />
                 <span class="contact-text">
                   <span class="contact-name">{c.name ?? c.jid}</span>
+                  <span class="visually-hidden">, </span>
                   <span class="contact-status">
                     {typing ? 'typing…' : c.pending && c.subscription !== 'both' && c.subscription !== 'to' ? 'Request sent' : p.status || SHOW_LABEL[p.show]}
                   </span>
                 </span>
                 {unread > 0 && (
-                  <span class="badge" aria-hidden="true">
+                  <span class="badge">
                     {unread}
+                    <span class="visually-hidden"> unread</span>
                   </span>
                 )}
               </button>

@@ -229,6 +229,13 @@ export class ChatSession {
     const bare = from.toBareString();
     const type = el.attrs.type;
     if (type === 'subscribe') {
+      // A contact we asked to subscribe to (or already see) asks back: approve at once, the user agreed when
+      // adding them (RFC 6121 §3.4 pre-approval, done by the client).
+      const known = this.store.state.contacts[bare];
+      if (known && (known.pending || known.subscription === 'to')) {
+        void this.xmpp?.send(xml('presence', { to: bare, type: 'subscribed' }));
+        return;
+      }
       // RFC 6121 §3.1.3: ask the user, once per contact.
       this.store.update((s) => (s.requests.includes(bare) ? s : { ...s, requests: [...s.requests, bare] }));
       return;
@@ -431,6 +438,19 @@ export class ChatSession {
   async removeContact(jid: string): Promise<void> {
     await this.xmpp?.iqCaller.request(xml('iq', { type: 'set' }, xml('query', { xmlns: NS.ROSTER }, xml('item', { jid, subscription: 'remove' }))));
     this.store.update((s) => ({ ...s, active: s.active === jid ? undefined : s.active }));
+  }
+
+  /**
+   * The page is going away (tab closed, reload): say goodbye at once, on the socket itself since nothing async
+   * finishes in pagehide. A reload logs in anew with the token; XEP-0198 resumption is for network drops, and a
+   * session left to resume would show us online to our contacts for minutes.
+   */
+  leavePage(): void {
+    const socket = (this.xmpp as unknown as { socket?: { socket?: WebSocket } })?.socket?.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    this.xmpp?.reconnect.stop();
+    socket.send(`<presence xmlns='${NS.CLIENT}' type='unavailable'/>`);
+    socket.send(`<close xmlns='${NS.FRAMING}'/>`);
   }
 
   /** Test and debugging hook: drops the socket as a network failure would, so xmpp.js reconnects and resumes. */
