@@ -3,6 +3,8 @@ import { render } from 'preact';
 import { Store } from './state/store';
 import { ChatSession } from './xmpp/session';
 import { App } from './ui/app';
+// Emoji ship with the app (nothing is fetched from elsewhere); the browser loads only the subsets a page uses.
+import '@fontsource/noto-color-emoji/index.css';
 import './ui/styles.css';
 
 const store = new Store();

@@ -37,7 +37,11 @@ function Login({ state, session }: { state: AppState; session: ChatSession }) {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  const [canRegister, setCanRegister] = useState(false);
   const shownError = error ?? state.error;
+  useEffect(() => {
+    void session.canRegister().then(setCanRegister);
+  }, [session]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -89,9 +93,11 @@ function Login({ state, session }: { state: AppState; session: ChatSession }) {
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Please wait…' : mode === 'login' ? 'Log in' : 'Create account'}
         </button>
-        <button type="button" class="link" onClick={() => (setMode(mode === 'login' ? 'register' : 'login'), setError(undefined))}>
-          {mode === 'login' ? 'New here? Create an account' : 'I have an account: log in'}
-        </button>
+        {(canRegister || mode === 'register') && (
+          <button type="button" class="link" onClick={() => (setMode(mode === 'login' ? 'register' : 'login'), setError(undefined))}>
+            {mode === 'login' ? 'New here? Create an account' : 'I have an account: log in'}
+          </button>
+        )}
       </form>
     </main>
   );

@@ -25,7 +25,12 @@ function escapeXml(s: string): string {
 }
 
 /** Opens a stream to `domain`, waits for its features, runs `exchange`, closes. */
-async function withStream<T>(url: string, domain: string, exchange: (send: (xml: string) => void, next: () => Promise<Element>) => Promise<T>): Promise<T> {
+async function withStream<T>(
+  url: string,
+  domain: string,
+  exchange: (send: (xml: string) => void, next: () => Promise<Element>) => Promise<T>,
+  onFeatures?: (features: Element) => void,
+): Promise<T> {
   const ws = new WebSocket(url, ['xmpp']);
   const inbox: Element[] = [];
   const waiters: Array<{ resolve: (e: Element) => void; reject: (e: Error) => void }> = [];
@@ -67,6 +72,7 @@ async function withStream<T>(url: string, domain: string, exchange: (send: (xml:
     send(`<open xmlns='${FRAMING}' to='${escapeXml(domain)}' version='1.0'/>`);
     const features = await next();
     if (features.localName !== 'features') throw new RawStreamError('no stream features');
+    onFeatures?.(features);
     return await exchange(send, next);
   } finally {
     try {
@@ -77,6 +83,15 @@ async function withStream<T>(url: string, domain: string, exchange: (send: (xml:
     ws.onclose = null;
     ws.close();
   }
+}
+
+/** XEP-0077 §4: whether the server offers in-band registration (the feature in its stream features). */
+export async function isRegistrationAllowed(url: string, domain: string): Promise<boolean> {
+  let offered = false;
+  await withStream(url, domain, async () => undefined, (features) => {
+    offered = features.getElementsByTagNameNS(NS.REGISTER_FEATURE, 'register').length > 0;
+  });
+  return offered;
 }
 
 /** XEP-0077 §3.1: creates `username` with `password`; throws RawStreamError('conflict') when taken. */

@@ -4,7 +4,7 @@
 import { client, xml, type Client, type Element, type FastToken } from '@xmpp/client';
 import { Jid, NS } from '@parley/protocol';
 import { bestPresence, emptyChat, mergeMessages, type AppState, type Chat, type Contact, type Message, type Show, type Store } from '../state/store';
-import { invalidateFastToken, registerAccount, websocketUrl } from './raw-stream';
+import { invalidateFastToken, isRegistrationAllowed, registerAccount, websocketUrl } from './raw-stream';
 
 const SESSION_KEY = 'parley.session';
 const USER_AGENT_KEY = 'parley.user-agent';
@@ -87,6 +87,11 @@ export class ChatSession {
       this.store.update((s) => ({ ...s, connection: 'signed-out', error: message }));
       throw new LoginError(message);
     }
+  }
+
+  /** Whether this page's server lets people create accounts (XEP-0077), to show the option only then. */
+  async canRegister(): Promise<boolean> {
+    return isRegistrationAllowed(this.url, location.hostname).catch(() => false);
   }
 
   /** XEP-0077 in-band registration, then a normal login. */
