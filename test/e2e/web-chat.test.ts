@@ -123,12 +123,33 @@ describe('web app in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is mi
     await shot(alice.page, '05-chat');
   });
 
+  it('both join a group chat (XEP-0045), see who is there and talk', async () => {
+    await alice.page.getByRole('button', { name: 'Join or create' }).click();
+    await alice.page.getByLabel('Room name').fill('lobby');
+    await alice.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await alice.page.getByText('1 person here').waitFor({ timeout: 10000 });
+    // Bob finds the room in the public list (disco#items of the conference service).
+    await bob.page.getByRole('button', { name: 'Join or create' }).click();
+    await bob.page.getByRole('button', { name: '# lobby' }).click({ timeout: 10000 });
+    await bob.page.getByText('2 people here').waitFor({ timeout: 10000 });
+    await bob.page.getByLabel('Message to lobby').fill('Hello room');
+    await bob.page.getByLabel('Message to lobby').press('Enter');
+    await alice.page.locator('.msg.in', { hasText: 'Hello room' }).locator('.nick', { hasText: 'bob' }).waitFor({ timeout: 10000 });
+    await alice.page.getByRole('button', { name: 'People (2)' }).click();
+    await alice.page.getByRole('list', { name: 'People in this room' }).getByText('alice (you)').waitFor();
+    await shot(alice.page, '05b-room');
+    await alice.page.getByRole('button', { name: 'People (2)' }).click();
+    await alice.page.getByRole('button', { name: /^bob@localhost/ }).click();
+  });
+
   it('stays logged in across a reload with a FAST token, never storing the password, and shows the history', async () => {
     const stored = await alice.page.evaluate(() => JSON.stringify((globalThis as unknown as PageGlobals).localStorage));
     assert.doesNotMatch(stored, /alice-pass-1234/);
     assert.match(stored, /HT-SHA-256-NONE/);
     await alice.page.reload();
     await alice.page.getByRole('heading', { name: 'Contacts' }).waitFor({ timeout: 20000 });
+    // XEP-0402: the room comes back from the bookmarks.
+    await alice.page.getByRole('button', { name: /^lobby\W+2 here/ }).waitFor({ timeout: 10000 });
     await alice.page.getByRole('button', { name: /^bob@localhost/ }).click();
     // XEP-0313: the conversation comes back from the server's archive.
     await alice.page.locator('.msg.out .bubble', { hasText: 'Hello Bob' }).waitFor({ timeout: 10000 });

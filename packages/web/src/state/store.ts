@@ -21,6 +21,8 @@ export interface Presence {
 export interface Message {
   /** The stanza's id (origin-id when present): the key for receipts and de-duplication. */
   id: string;
+  /** In a group chat: the sender's nickname. */
+  nick?: string;
   /** The archive's id (XEP-0359 stanza-id by our account), when known. */
   archiveId?: string;
   outgoing: boolean;
@@ -32,6 +34,8 @@ export interface Message {
 
 export interface Chat {
   jid: string;
+  /** A one-to-one chat, or a group chat (XEP-0045 room). */
+  kind: 'chat' | 'groupchat';
   messages: Message[];
   /** XEP-0085: the contact's last chat state. */
   theirState?: 'active' | 'composing' | 'paused' | 'inactive' | 'gone';
@@ -39,6 +43,27 @@ export interface Chat {
   /** XEP-0313: older messages remain in the archive. */
   historyComplete: boolean;
   historyLoading: boolean;
+}
+
+export interface Occupant {
+  nick: string;
+  /** XEP-0045 §5.1 */
+  role: 'moderator' | 'participant' | 'visitor' | 'none';
+  /** XEP-0045 §5.2 */
+  affiliation: 'owner' | 'admin' | 'member' | 'outcast' | 'none';
+  show: Show;
+}
+
+export interface Room {
+  jid: string;
+  /** Our nickname in the room. */
+  nick: string;
+  name?: string;
+  subject?: string;
+  occupants: Record<string, Occupant>;
+  /** XEP-0045 §7.2.2: the room sent our own presence (status 110). */
+  joined: boolean;
+  error?: string;
 }
 
 export interface AppState {
@@ -54,6 +79,8 @@ export interface AppState {
   /** Bare JIDs that asked to see our presence (RFC 6121 §3.1.3). */
   requests: string[];
   chats: Record<string, Chat>;
+  /** Group chats we are in or joining, by room JID; their messages are in `chats`. */
+  rooms: Record<string, Room>;
   active?: string;
 }
 
@@ -65,6 +92,7 @@ export const initialState: AppState = {
   presence: {},
   requests: [],
   chats: {},
+  rooms: {},
 };
 
 type Listener = (s: AppState) => void;
@@ -94,8 +122,8 @@ export class Store {
   }
 }
 
-export function emptyChat(jid: string): Chat {
-  return { jid, messages: [], unread: 0, historyComplete: false, historyLoading: false };
+export function emptyChat(jid: string, kind: Chat['kind'] = 'chat'): Chat {
+  return { jid, kind, messages: [], unread: 0, historyComplete: false, historyLoading: false };
 }
 
 /** The best presence of a contact over its resources (RFC 6121 §4.7.2.1 show values, most available first). */

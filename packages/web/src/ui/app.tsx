@@ -117,7 +117,9 @@ function Main({ state, session }: { state: AppState; session: ChatSession }) {
   return (
     <div class={`layout ${active ? 'has-chat' : ''}`}>
       <Sidebar state={state} session={session} />
-      {active ? (
+      {active && state.rooms[active] ? (
+        <RoomView key={active} state={state} session={session} />
+      ) : active ? (
         <ChatView key={active} state={state} chat={state.chats[active]} session={session} />
       ) : (
         <section class="chat empty" aria-label="No chat open">
@@ -219,7 +221,7 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
           </button>
         </form>
       )}
-      <ul class="contacts">
+      <ul class="contacts" aria-label="Contacts">
         {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
         {contacts.map((c) => {
           const p = bestPresence(state.presence[c.jid]);
@@ -247,7 +249,94 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
           );
         })}
       </ul>
+      <Rooms state={state} session={session} />
     </nav>
+  );
+}
+
+function Rooms({ state, session }: { state: AppState; session: ChatSession }) {
+  const [joining, setJoining] = useState(false);
+  const [name, setName] = useState('');
+  const [publicRooms, setPublicRooms] = useState<Array<{ jid: string; name?: string }>>([]);
+  const rooms = Object.values(state.rooms).sort((a, b) => a.jid.localeCompare(b.jid));
+
+  useEffect(() => {
+    if (joining) void session.groups.listRooms().then(setPublicRooms, () => setPublicRooms([]));
+  }, [joining, session]);
+
+  const join = async (room: string) => {
+    await session.groups.join(room);
+    setName('');
+    setJoining(false);
+    session.openChat(room.includes('@') ? room : `${room.trim().toLowerCase()}@${session.groups.conferenceDomain()}`);
+  };
+
+  return (
+    <>
+      <div class="list-head">
+        <h2>Group chats</h2>
+        <button type="button" class="primary small" aria-expanded={joining} onClick={() => setJoining(!joining)}>
+          {joining ? 'Cancel' : 'Join or create'}
+        </button>
+      </div>
+      {joining && (
+        <form
+          class="add"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void join(name);
+          }}
+        >
+          <label>
+            Room name
+            <input name="room" placeholder="team" value={name} onInput={(e) => setName(e.currentTarget.value)} required autoFocus />
+          </label>
+          <p class="small-hint">A new name creates the room.</p>
+          <button type="submit" class="primary">
+            Join
+          </button>
+          {publicRooms.filter((r) => !state.rooms[r.jid]).length > 0 && (
+            <ul class="public-rooms" aria-label="Public rooms">
+              {publicRooms
+                .filter((r) => !state.rooms[r.jid])
+                .map((r) => (
+                  <li key={r.jid}>
+                    <button type="button" class="ghost small" onClick={() => void join(r.jid)}>
+                      # {r.name ?? r.jid.split('@')[0]}
+                    </button>
+                  </li>
+                ))}
+            </ul>
+          )}
+        </form>
+      )}
+      <ul class="contacts" aria-label="Group chats">
+        {rooms.length === 0 && <li class="hint">No group chats yet.</li>}
+        {rooms.map((r) => {
+          const unread = state.chats[r.jid]?.unread ?? 0;
+          return (
+            <li key={r.jid}>
+              <button type="button" class={`contact ${state.active === r.jid ? 'active' : ''}`} aria-current={state.active === r.jid ? 'true' : undefined} onClick={() => session.openChat(r.jid)}>
+                <span class="avatar room" aria-hidden="true">
+                  #
+                </span>
+                <span class="contact-text">
+                  <span class="contact-name">{r.name ?? r.jid.split('@')[0]}</span>
+                  <span class="visually-hidden">, </span>
+                  <span class="contact-status">{r.error ?? (r.joined ? `${Object.keys(r.occupants).length} here` : 'Joining…')}</span>
+                </span>
+                {unread > 0 && (
+                  <span class="badge">
+                    {unread}
+                    <span class="visually-hidden"> unread</span>
+                  </span>
+                )}
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+    </>
   );
 }
 
@@ -270,6 +359,120 @@ function Avatar({ name, show }: { name: string; show: Show }) {
       {letter}
       <span class={`dot ${show}`} />
     </span>
+  );
+}
+
+function RoomView({ state, session }: { state: AppState; session: ChatSession }) {
+  const jid = state.active!;
+  const room = state.rooms[jid];
+  const chat = state.chats[jid];
+  const [draft, setDraft] = useState('');
+  const [showPeople, setShowPeople] = useState(false);
+  const listRef = useRef<HTMLOListElement>(null);
+  const messages = chat?.messages ?? [];
+  const title = room.name ?? jid.split('@')[0];
+  const me = room.occupants[room.nick];
+  const canModerate = me?.role === 'moderator';
+  const occupants = Object.values(room.occupants).sort((a, b) => a.nick.localeCompare(b.nick));
+
+  useEffect(() => {
+    const el = listRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [messages.length]);
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (!draft.trim()) return;
+    const text = draft;
+    setDraft('');
+    await session.groups.send(jid, text);
+  };
+
+  return (
+    <section class="chat" aria-label={`Group chat ${title}`}>
+      <header class="chat-head">
+        <button type="button" class="ghost back" aria-label="Back to contacts" onClick={() => session.openChat(undefined)}>
+          ←
+        </button>
+        <span class="avatar room" aria-hidden="true">
+          #
+        </span>
+        <div class="chat-title">
+          <h2>{title}</h2>
+          <p class="presence">{room.error ?? (room.subject || `${occupants.length} ${occupants.length === 1 ? 'person' : 'people'} here`)}</p>
+        </div>
+        <button type="button" class="ghost small" aria-expanded={showPeople} onClick={() => setShowPeople(!showPeople)}>
+          People ({occupants.length})
+        </button>
+        <button type="button" class="ghost small" onClick={() => void session.groups.leave(jid)}>
+          Leave
+        </button>
+      </header>
+      {showPeople && (
+        <ul class="occupants" aria-label="People in this room">
+          {occupants.map((o) => (
+            <li key={o.nick}>
+              <span class={`dot ${o.show}`} aria-hidden="true" /> {o.nick}
+              {o.nick === room.nick ? ' (you)' : ''} <span class="role">{o.affiliation !== 'none' ? o.affiliation : o.role}</span>
+              {canModerate && o.nick !== room.nick && (
+                <button type="button" class="ghost small" onClick={() => void session.groups.kick(jid, o.nick)}>
+                  Remove {o.nick}
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <ol class="messages" ref={listRef} aria-label="Messages" aria-live="polite">
+        {messages.length === 0 && <li class="hint">{room.joined ? 'No messages yet. Say hello!' : 'Joining…'}</li>}
+        {messages.map((m, i) => (
+          <li key={m.id} class={`msg ${m.outgoing ? 'out' : 'in'}`}>
+            {!m.outgoing && messages[i - 1]?.nick !== m.nick && <span class="nick">{m.nick}</span>}
+            <p class="bubble">
+              <Linkified text={m.body} />
+            </p>
+            <span class="meta">
+              <time dateTime={new Date(m.time).toISOString()}>{new Date(m.time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
+            </span>
+          </li>
+        ))}
+      </ol>
+      <form class="composer" onSubmit={send}>
+        <label class="visually-hidden" for="composer-input">
+          Message to {title}
+        </label>
+        <textarea
+          id="composer-input"
+          rows={1}
+          placeholder={`Message #${title}`}
+          value={draft}
+          disabled={!room.joined}
+          onInput={(e) => setDraft(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) void send(e);
+          }}
+        />
+        <button type="submit" class="primary" disabled={!draft.trim() || !room.joined}>
+          Send
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function Linkified({ text }: { text: string }) {
+  return (
+    <>
+      {linkify(text).map((part) =>
+        part.href ? (
+          <a href={part.href} target="_blank" rel="noopener noreferrer">
+            {part.text}
+          </a>
+        ) : (
+          part.text
+        ),
+      )}
+    </>
   );
 }
 
@@ -348,15 +551,7 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
         {messages.map((m) => (
           <li key={m.id} class={`msg ${m.outgoing ? 'out' : 'in'}`}>
             <p class="bubble">
-              {linkify(m.body).map((part) =>
-                part.href ? (
-                  <a href={part.href} target="_blank" rel="noopener noreferrer">
-                    {part.text}
-                  </a>
-                ) : (
-                  part.text
-                ),
-              )}
+              <Linkified text={m.body} />
             </p>
             <span class="meta">
               <time dateTime={new Date(m.time).toISOString()}>{new Date(m.time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>

@@ -4,6 +4,7 @@
 import { client, xml, type Client, type Element, type FastToken } from '@xmpp/client';
 import { Jid, NS } from '@parley/protocol';
 import { bestPresence, emptyChat, mergeMessages, type AppState, type Chat, type Contact, type Message, type Show, type Store } from '../state/store';
+import { GroupChats } from './groupchat';
 import { invalidateFastToken, isRegistrationAllowed, registerAccount, websocketUrl } from './raw-stream';
 
 const SESSION_KEY = 'parley.session';
@@ -30,12 +31,16 @@ export class ChatSession {
   /** The password of the login in progress, in memory only until the server issues a token. */
   private password?: string;
   private loggingOut = false;
+  /** XEP-0045 rooms and XEP-0402 bookmarks. */
+  readonly groups: GroupChats;
 
   constructor(
     private readonly store: Store,
     private readonly storage: Storage = localStorage,
     private readonly url: string = websocketUrl(),
-  ) {}
+  ) {
+    this.groups = new GroupChats(store, () => this.xmpp, notify);
+  }
 
   /** XEP-0388 §2.1: a stable id per installation, so the server binds the FAST token to this browser. */
   private userAgentId(): string {
@@ -194,8 +199,11 @@ export class ChatSession {
       this.store.update((s) => ({ ...s, contacts }));
       // RFC 6121 §4.2: initial presence after the roster, so the contacts' presence finds them listed.
       await this.sendPresence();
+      // Rooms we were in before a reconnection, then the bookmarked ones (XEP-0402 autojoin).
+      await this.groups.rejoin();
+      await this.groups.joinBookmarked();
       const active = this.store.state.active;
-      if (active) await this.loadHistory(active, { latest: true });
+      if (active && this.store.state.chats[active]?.kind !== 'groupchat') await this.loadHistory(active, { latest: true });
     } catch (err) {
       console.warn('session setup', err);
     }
@@ -231,6 +239,7 @@ export class ChatSession {
   private onPresence(el: Element): void {
     const from = Jid.tryParse(el.attrs.from);
     if (!from) return;
+    if (this.groups.onPresence(el, from)) return;
     const bare = from.toBareString();
     const type = el.attrs.type;
     if (type === 'subscribe') {
@@ -263,7 +272,9 @@ export class ChatSession {
     if (!me) return;
     // XEP-0313 results belong to the query that asked for them.
     if (el.getChild('result', NS.MAM)) return;
-    const fromBare = Jid.tryParse(el.attrs.from)?.toBareString() ?? me;
+    const fromJid = Jid.tryParse(el.attrs.from);
+    if (fromJid && this.groups.onMessage(el, fromJid)) return;
+    const fromBare = fromJid?.toBareString() ?? me;
     // XEP-0280 §11: only our own account may send carbons.
     const carbon = el.getChild('received', NS.CARBONS) ?? el.getChild('sent', NS.CARBONS);
     if (carbon) {
@@ -349,7 +360,8 @@ export class ChatSession {
       const chat = s.chats[jid] ?? emptyChat(jid);
       return { ...s, active: jid, chats: { ...s.chats, [jid]: { ...chat, unread: 0 } } };
     });
-    if (jid && !this.store.state.chats[jid].historyComplete && this.store.state.chats[jid].messages.length < HISTORY_PAGE) {
+    const opened = jid ? this.store.state.chats[jid] : undefined;
+    if (jid && opened?.kind === 'chat' && !opened.historyComplete && opened.messages.length < HISTORY_PAGE) {
       void this.loadHistory(jid, { latest: true });
     }
   }
@@ -465,7 +477,7 @@ export class ChatSession {
 }
 
 function initialAfterLogout(): AppState {
-  return { connection: 'signed-out', ownShow: 'available', ownStatus: '', contacts: {}, presence: {}, requests: [], chats: {} };
+  return { connection: 'signed-out', ownShow: 'available', ownStatus: '', contacts: {}, presence: {}, requests: [], chats: {}, rooms: {} };
 }
 
 /** user@domain, or a bare user name on the server that serves this page. */
