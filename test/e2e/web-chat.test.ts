@@ -21,6 +21,7 @@ const require = createRequire(import.meta.url);
 type PageGlobals = {
   localStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void };
   document: { documentElement: { scrollWidth: number }; fonts: { ready: Promise<unknown> } };
+  parley: { session: { dropConnection(): void } };
   axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ html: string }> }> }> };
 };
 
@@ -169,6 +170,18 @@ describe('web app in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is mi
     await bob.page.locator('.msg.in .bubble', { hasText: 'Are you there?' }).waitFor({ timeout: 10000 });
     // Once, not twice (offline delivery and the archive both have it).
     assert.equal(await bob.page.locator('.msg.in .bubble', { hasText: 'Are you there?' }).count(), 1);
+  });
+
+  it('shows a lost connection, reconnects and resumes the session with nothing lost or doubled (XEP-0198)', async () => {
+    await alice.page.evaluate(() => (globalThis as unknown as PageGlobals).parley.session.dropConnection());
+    await alice.page.getByText('Connection lost — reconnecting…').waitFor({ timeout: 5000 });
+    await shot(alice.page, '07a-reconnecting');
+    await bob.page.getByLabel('Message to alice@localhost').fill('Sent while you were cut off');
+    await bob.page.getByLabel('Message to alice@localhost').press('Enter');
+    await alice.page.getByText('Connection lost — reconnecting…').waitFor({ state: 'detached', timeout: 20000 });
+    await alice.page.locator('.msg.in .bubble', { hasText: 'Sent while you were cut off' }).waitFor({ timeout: 10000 });
+    await alice.page.waitForTimeout(500);
+    assert.equal(await alice.page.locator('.msg.in .bubble', { hasText: 'Sent while you were cut off' }).count(), 1);
   });
 
   it('works on a phone-sized screen, one pane at a time', async () => {

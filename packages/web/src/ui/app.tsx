@@ -116,6 +116,7 @@ function Main({ state, session }: { state: AppState; session: ChatSession }) {
   const active = state.active;
   return (
     <div class={`layout ${active ? 'has-chat' : ''}`}>
+      <ConnectionBanner state={state} />
       <Sidebar state={state} session={session} />
       {active && state.rooms[active] ? (
         <RoomView key={active} state={state} session={session} />
@@ -177,9 +178,8 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
             ))}
           </select>
         </label>
-        <NotificationToggle />
+        <NotificationToggle session={session} />
       </header>
-      <ConnectionBanner state={state} />
       {state.requests.length > 0 && (
         <section class="requests" aria-label="Contact requests">
           {state.requests.map((jid) => (
@@ -340,13 +340,20 @@ function Rooms({ state, session }: { state: AppState; session: ChatSession }) {
   );
 }
 
-function NotificationToggle() {
+function NotificationToggle({ session }: { session: ChatSession }) {
   const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'denied' : Notification.permission);
+  const [preview, setPreview] = useState(true);
   if (permission !== 'default') return null;
   return (
-    <button type="button" class="ghost small" onClick={() => void Notification.requestPermission().then(setPermission)}>
-      Turn on notifications
-    </button>
+    <div class="notify">
+      <button type="button" class="small" onClick={() => void session.enableNotifications(preview).then(() => setPermission(Notification.permission))}>
+        Turn on notifications
+      </button>
+      <label class="check">
+        <input type="checkbox" checked={preview} onChange={(e) => setPreview(e.currentTarget.checked)} />
+        Show message text
+      </label>
+    </div>
   );
 }
 

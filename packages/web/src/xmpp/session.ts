@@ -106,9 +106,48 @@ export class ChatSession {
     await this.login(address, password);
   }
 
+  /**
+   * Notifications: while the tab is hidden (Notification API), and while the app is closed through Web Push: the
+   * browser subscribes with our server's VAPID key and the subscription is registered over this session
+   * (urn:parley:webpush:0, Parley's webpush module). Returns what was turned on.
+   */
+  async enableNotifications(preview: boolean): Promise<'push' | 'notifications' | 'denied'> {
+    if (typeof Notification === 'undefined') return 'denied';
+    const permission = await Notification.requestPermission();
+    if (permission !== 'granted') return 'denied';
+    try {
+      const xmpp = this.xmpp;
+      const reg = await navigator.serviceWorker?.ready;
+      if (!xmpp || !reg?.pushManager) return 'notifications';
+      const res = await xmpp.iqCaller.request(xml('iq', { type: 'get' }, xml('vapid', { xmlns: NS.PARLEY_WEBPUSH })));
+      const key = res.getChild('vapid', NS.PARLEY_WEBPUSH)?.attrs['public-key'];
+      if (!key) return 'notifications';
+      const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key) });
+      const json = sub.toJSON();
+      await xmpp.iqCaller.request(
+        xml('iq', { type: 'set' }, xml('subscribe', { xmlns: NS.PARLEY_WEBPUSH, endpoint: sub.endpoint, p256dh: json.keys?.p256dh, auth: json.keys?.auth, preview: String(preview) })),
+      );
+      return 'push';
+    } catch (err) {
+      // No push service reachable (or none configured in this browser): notifications while open still work.
+      console.warn('web push', err);
+      return 'notifications';
+    }
+  }
+
   /** Ends the session, revokes the FAST token (XEP-0484 §3.5) and forgets everything local. */
   async logout(): Promise<void> {
     const saved = this.saved();
+    // This browser stops getting pushes for the account.
+    try {
+      const sub = await (await navigator.serviceWorker?.getRegistration())?.pushManager?.getSubscription();
+      if (sub) {
+        await this.xmpp?.iqCaller.request(xml('iq', { type: 'set' }, xml('unsubscribe', { xmlns: NS.PARLEY_WEBPUSH, endpoint: sub.endpoint })), 5000).catch(() => {});
+        await sub.unsubscribe();
+      }
+    } catch {
+      // no push subscription
+    }
     this.loggingOut = true;
     this.storage.removeItem(SESSION_KEY);
     const xmpp = this.xmpp;
@@ -507,6 +546,14 @@ function messageFrom(el: Element, body: string, outgoing: boolean, me: string, s
   const delay = stamp ?? el.getChild('delay', NS.DELAY)?.attrs.stamp;
   const time = delay ? Date.parse(delay) : Date.now();
   return { id: originId ?? el.attrs.id ?? archiveId ?? uuid(), archiveId, outgoing, body, time: Number.isNaN(time) ? Date.now() : time };
+}
+
+function base64UrlToBytes(s: string): Uint8Array<ArrayBuffer> {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(s.length / 4) * 4, '=');
+  const bin = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }
 
 function deviceName(): string {
