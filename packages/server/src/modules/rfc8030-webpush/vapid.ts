@@ -1,6 +1,6 @@
 // VAPID keys (RFC 8292): one P-256 key pair per server, generated on first start and kept in the data directory
 // (owner-only, like the database), so that browsers' subscriptions stay valid across restarts.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import webpush from 'web-push';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenIfPresent } from '../../private-files';
@@ -19,12 +19,17 @@ export function loadOrCreateVapidKeys(dataDir: string, log: Logger): VapidKeys {
   if (existsSync(path)) return readKeys(path, log);
   ensurePrivateDir(dataDir, log);
   const keys = webpush.generateVAPIDKeys();
+  // Written whole under a private name, then linked into place: of several worker processes starting together,
+  // one installs its pair and the others read that one, never a half-written file.
+  const staging = `${path}.${process.pid}.tmp`;
+  writeFileSync(staging, JSON.stringify(keys, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
   try {
-    // 'wx': of several worker processes starting together, one writes the pair and the others read it.
-    writeFileSync(path, JSON.stringify(keys, null, 2) + '\n', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+    linkSync(staging, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readKeys(path, log);
     throw err;
+  } finally {
+    rmSync(staging, { force: true });
   }
   log.info({ path }, 'generated the VAPID key pair for Web Push');
   return keys;
