@@ -425,7 +425,7 @@ export class ChatSession {
       if (!inner || body === null || body === undefined) return;
       const outgoing = Jid.tryParse(inner.attrs.from)?.toBareString() === me;
       const m = messageFrom(inner, body, outgoing, me, forwarded!.getChild('delay', NS.DELAY)?.attrs.stamp);
-      found.push({ ...m, archiveId: result.attrs.id, delivered: outgoing ? true : undefined });
+      found.push({ ...m, archiveId: result.attrs.id });
     };
     xmpp.on('stanza', collect);
     let complete = false;
