@@ -124,6 +124,27 @@ describe('web app in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is mi
     await shot(alice.page, '05-chat');
   });
 
+  it("shows what the user's other device sends and receives (XEP-0280 carbons)", async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    context.on('request', (req) => {
+      if (new URL(req.url()).hostname !== 'localhost') elsewhere.push(req.url());
+    });
+    const other = await context.newPage();
+    await other.goto(url);
+    await other.getByLabel('Address').fill('alice@localhost');
+    await other.getByLabel('Password').fill('alice-pass-1234');
+    await other.getByRole('button', { name: 'Log in' }).click();
+    await other.getByRole('button', { name: /^bob@localhost/ }).click({ timeout: 20000 });
+    await other.getByLabel('Message to bob@localhost').fill('From my phone');
+    await other.getByLabel('Message to bob@localhost').press('Enter');
+    await alice.page.locator('.msg.out .bubble', { hasText: 'From my phone' }).waitFor({ timeout: 10000 });
+    await bob.page.getByLabel('Message to alice@localhost').fill('To both of you');
+    await bob.page.getByLabel('Message to alice@localhost').press('Enter');
+    await alice.page.locator('.msg.in .bubble', { hasText: 'To both of you' }).waitFor({ timeout: 10000 });
+    await other.locator('.msg.in .bubble', { hasText: 'To both of you' }).waitFor({ timeout: 10000 });
+    await context.close();
+  });
+
   it('both join a group chat (XEP-0045), see who is there and talk', async () => {
     await alice.page.getByRole('button', { name: 'Join or create' }).click();
     await alice.page.getByLabel('Room name').fill('lobby');
