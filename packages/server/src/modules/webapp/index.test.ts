@@ -1,5 +1,5 @@
 // The chat app's static files on the HTTP listener: content types, caching and revalidation, gzip, the CSP, the
-// single-page fallback, paths that try to leave the root, and a clear 503 before the app is built.
+// 404 for what is not a file of the app, paths that try to leave the root, and a clear 503 before the app is built.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,11 +91,10 @@ describe('web app: static files', () => {
     assert.equal(head.body.length, 0);
   });
 
-  it('shows the app for client-side routes, 404 for a missing file', async () => {
-    const route = await get(ts.httpPort, '/chat/alice@localhost');
-    assert.equal(route.status, 200);
-    assert.match(route.body.toString(), /<title>Parley/);
+  it('answers 404 for anything that is not a file of the app', async () => {
+    assert.equal((await get(ts.httpPort, '/chat/alice@localhost')).status, 404);
     assert.equal((await get(ts.httpPort, '/assets/missing.js')).status, 404);
+    assert.equal((await get(ts.httpPort, '/assets/')).status, 404);
   });
 
   it('never serves a file outside its directory, or a dotfile', async () => {

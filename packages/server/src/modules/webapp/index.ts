@@ -1,5 +1,6 @@
 // The Parley chat app (packages/web, built by `npm install`) served at / on the HTTP listeners, next to the
-// WebSocket endpoint it connects to. A single-page app: unknown paths without a file extension get index.html.
+// WebSocket endpoint it connects to. The app has one page (no client-side routes), so any other path is a file of
+// the build or 404.
 // Every response carries a Content-Security-Policy that lets the page load and connect only to this server
 // (nothing leaves it: fonts, icons and emoji ship with the app).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,25 +29,12 @@ export default defineModule<WebAppOptions>({
       if (!files.isBuilt) {
         return plain(res, 503, "The Parley chat app is not built yet: run 'npm run build:web' (or 'npm install') and reload.\n");
       }
-      const path = info.path === '/' ? '/index.html' : info.path;
-      let file = files.get(path);
-      // Client-side routes (no dot in the last segment, decoded) show the app; a missing asset is a real 404.
-      if (!file && !lastSegmentHasDot(path)) file = files.get('/index.html');
+      const file = files.get(info.path === '/' ? '/index.html' : info.path);
       if (!file) return plain(res, 404, 'Not Found\n');
       send(req, res, file, info);
     });
   },
 });
-
-function lastSegmentHasDot(path: string): boolean {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    return true;
-  }
-  return (decoded.split('/').pop() ?? '').includes('.');
-}
 
 function contentSecurityPolicy(info: HttpRequestInfo): string {
   // CSP3 'self' covers ws:/wss: to the same host in current browsers; the explicit URL keeps older ones working.
