@@ -242,6 +242,13 @@ describe('web app in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is mi
       // The check is one stream round trip; give it time to come back before looking.
       await page.waitForTimeout(1000);
       assert.equal(await page.getByRole('button', { name: 'New here? Create an account' }).count(), 0);
+      // A wrong password is said plainly, and nothing is kept.
+      await page.getByLabel('Address').fill('nobody@localhost');
+      await page.getByLabel('Password').fill('wrong');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('alert').getByText('Wrong address or password.').waitFor({ timeout: 10000 });
+      assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).localStorage.getItem('parley.session')), null);
+      await shot(page, '11-wrong-password');
       await page.close();
     } finally {
       await closed.stop();
