@@ -114,6 +114,8 @@ export const NS = {
   // XEP-0313 extended queries (before-id, after-id, ids, flip-page, metadata); XEP-0122 form validation
   MAM_EXTENDED: 'urn:xmpp:mam:2#extended',
   XDATA_VALIDATE: 'http://jabber.org/protocol/xdata-validate',
+  // Parley's own: browser Web Push subscriptions (RFC 8030) registered by a logged-in client
+  PARLEY_WEBPUSH: 'urn:parley:webpush:0',
   // XEP-0333 chat markers (an IM payload for XEP-0280 carbons eligibility)
   CHAT_MARKERS: 'urn:xmpp:chat-markers:0',
 } as const;

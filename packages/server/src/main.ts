@@ -144,6 +144,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         maxSendBuffer: config.websocket.max_send_buffer,
         seeOtherUri: config.websocket.see_other_uri,
         allowedOrigins: config.websocket.allowed_origins,
+        loopbackIsSecure: config.websocket.loopback_is_secure,
       })
     : undefined;
   // XEP-0124/0206: BOSH clients too. With workers, every request of a session is served by the worker holding it.

@@ -53,7 +53,7 @@ test('defaults with no file', () => {
   });
   assert.deepEqual(config.s2s, { port: 5269, enabled: false });
   assert.deepEqual(config.http, { port: 5280, tls_port: 5281, bind: '::' });
-  assert.deepEqual(config.websocket, { enabled: true, allowed_origins: [], max_send_buffer: 1048576 });
+  assert.deepEqual(config.websocket, { enabled: true, allowed_origins: [], loopback_is_secure: true, max_send_buffer: 1048576 });
   assert.deepEqual(config.registration, { mode: 'closed', per_ip_per_hour: 5 });
   assert.deepEqual(config.rate_limit, { exempt_networks: ['127.0.0.0/8', '::1/128'], ipv6_prefix_length: 64 });
   assert.equal(config.auth.scram_iterations, 600_000);

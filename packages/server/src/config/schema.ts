@@ -208,6 +208,12 @@ const websocket = z
       .regex(/^wss?:\/\/\S+$/, 'a ws:// or wss:// URL')
       .optional()
       .describe('Redirect every WebSocket client to this URL (RFC 7395 §3.6.1 see-other-uri), e.g. during maintenance'),
+    loopback_is_secure: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Treat WebSocket connections from loopback that no proxy forwarded (no Forwarded/X-Forwarded-For header) as secure, so the chat app on http://localhost can log in and keep a FAST token without TLS; the bytes never leave the machine (W3C Secure Contexts §3.2)',
+      ),
     max_send_buffer: intIn(65536)
       .default(1048576)
       .describe('Bytes queued for a WebSocket client that does not read before its connection is dropped (it may resume, XEP-0198)'),

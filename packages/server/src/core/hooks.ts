@@ -14,6 +14,8 @@ export const Priority = {
   Feature: 300,
   /** Local delivery to sessions. */
   Deliver: 0,
+  /** Telling a user with no available client about a message (Web Push), before offline storage keeps it. */
+  Notify: -50,
   /** Offline storage and bounces when nothing else took the stanza. */
   Fallback: -100,
 } as const;

@@ -35,9 +35,11 @@ export class WebSocketConnection implements Connection {
     private readonly ws: WebSocket,
     private readonly socket: Socket,
     private readonly options: WebSocketConnectionOptions,
+    /** loopback: the endpoint found a direct connection from this machine (websocket.loopback_is_secure). */
+    trust: { loopback: boolean } = { loopback: false },
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
-    this.secure = socket instanceof TLSSocket && socket.encrypted === true;
+    this.secure = (socket instanceof TLSSocket && socket.encrypted === true) || trust.loopback;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('pong', () => {
       this.lastActivity = Date.now();

@@ -16,6 +16,8 @@ export const WEBSOCKET_PATH = '/xmpp-websocket';
 export interface WebSocketEndpointOptions extends WebSocketConnectionOptions {
   /** Origins allowed to open a stream ('*' for any); empty: only pages served from the host the request named. */
   allowedOrigins: readonly string[];
+  /** websocket.loopback_is_secure: a direct connection from this machine counts as secure (see isDirectLoopback). */
+  loopbackIsSecure?: boolean;
 }
 
 /** Registers the endpoint with the HTTP server and names it in host-meta (XEP-0156). */
@@ -35,7 +37,7 @@ export function registerWebSocketEndpoint(routes: HttpRoutes, streams: ClientStr
     // Counted from here: an upgrade that never completes gives its slot back when the socket goes.
     socket.once('close', () => slot.release());
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WebSocketConnection(ws, socket as Socket, opts);
+      const conn = new WebSocketConnection(ws, socket as Socket, opts, { loopback: opts.loopbackIsSecure === true && isDirectLoopback(req, ip) });
       const { release } = streams.open(conn, 'websocket', slot);
       ws.once('close', release);
     });
@@ -67,6 +69,17 @@ export function isOriginAllowed(req: IncomingMessage, allowed: readonly string[]
   } catch {
     return false;
   }
+}
+
+/**
+ * A connection from this machine that no proxy forwarded: what it carries never crosses a network, as for the
+ * "potentially trustworthy" origins of W3C Secure Contexts §3.2 (browsers let http://localhost use secure-only APIs
+ * for the same reason). A reverse proxy on the same host adds Forwarded (RFC 7239) or X-Forwarded-For, and its
+ * clients then count as secure only if the proxy itself speaks TLS to us.
+ */
+export function isDirectLoopback(req: IncomingMessage, ip: string): boolean {
+  const loopback = ip === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
+  return loopback && req.headers.forwarded === undefined && req.headers['x-forwarded-for'] === undefined;
 }
 
 function refuse(socket: Duplex, status: number, reason: string, text: string): void {

@@ -379,6 +379,7 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
     this.machine.send(stanza.toString());
   }
 
+  /** Resolves once what was written has reached the network (offline delivery paces its batches on it). */
   drained(): Promise<void> {
     // Detached (XEP-0198 hibernation) or closed: nothing is being written, so there is nothing to wait for.
     if (this.machine.state === 'closed' || this.machine.isDetached) return Promise.resolve();

@@ -1,0 +1,597 @@
+// The app's screens: log in / register, then the contact list and the open chat side by side (desktop) or one at
+// a time (phone). Everything is keyboard-reachable with visible labels or aria-labels.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { AppState, Store } from '../state/store';
+import { bestPresence, linkify, type Chat, type Show } from '../state/store';
+import type { ChatSession } from '../xmpp/session';
+
+function useStore(store: Store): AppState {
+  const [state, setState] = useState(store.state);
+  useEffect(() => store.subscribe(setState), [store]);
+  return state;
+}
+
+interface Props {
+  store: Store;
+  session: ChatSession;
+}
+
+export function App({ store, session }: Props) {
+  const state = useStore(store);
+  if (state.connection === 'signed-out' || (state.connection === 'connecting' && !state.me)) {
+    return <Login state={state} session={session} />;
+  }
+  if (state.connection === 'connecting' && Object.keys(state.contacts).length === 0) {
+    return (
+      <main class="splash" aria-busy="true">
+        <p role="status">Connecting…</p>
+      </main>
+    );
+  }
+  return <Main state={state} session={session} />;
+}
+
+function Login({ state, session }: { state: AppState; session: ChatSession }) {
+  const [mode, setMode] = useState<'login' | 'register'>('login');
+  const [address, setAddress] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const [canRegister, setCanRegister] = useState(false);
+  const shownError = error ?? state.error;
+  useEffect(() => {
+    void session.canRegister().then(setCanRegister);
+  }, [session]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      if (mode === 'register') await session.register(address, password);
+      else await session.login(address, password);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="login">
+      <form class="card" onSubmit={submit} aria-labelledby="login-title">
+        <img src="/icon.svg" alt="" width={56} height={56} />
+        <h1 id="login-title">{mode === 'login' ? 'Log in to Parley' : 'Create an account'}</h1>
+        <label>
+          Address
+          <input
+            name="address"
+            autoComplete="username"
+            placeholder={`you@${location.hostname}`}
+            value={address}
+            onInput={(e) => setAddress(e.currentTarget.value)}
+            required
+            autoFocus
+          />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+            required
+          />
+        </label>
+        {shownError && (
+          <p class="error" role="alert">
+            {shownError}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Please wait…' : mode === 'login' ? 'Log in' : 'Create account'}
+        </button>
+        {(canRegister || mode === 'register') && (
+          <button type="button" class="link" onClick={() => (setMode(mode === 'login' ? 'register' : 'login'), setError(undefined))}>
+            {mode === 'login' ? 'New here? Create an account' : 'I have an account: log in'}
+          </button>
+        )}
+      </form>
+    </main>
+  );
+}
+
+const SHOW_LABEL: Record<Show, string> = {
+  available: 'Available',
+  chat: 'Free to chat',
+  away: 'Away',
+  xa: 'Away for a while',
+  dnd: 'Do not disturb',
+  offline: 'Offline',
+};
+
+function Main({ state, session }: { state: AppState; session: ChatSession }) {
+  const active = state.active;
+  return (
+    <div class={`layout ${active ? 'has-chat' : ''}`}>
+      <ConnectionBanner state={state} />
+      <Sidebar state={state} session={session} />
+      {active && state.rooms[active] ? (
+        <RoomView key={active} state={state} session={session} />
+      ) : active ? (
+        <ChatView key={active} state={state} chat={state.chats[active]} session={session} />
+      ) : (
+        <section class="chat empty" aria-label="No chat open">
+          <p>Pick a contact to start chatting, or add one with their address.</p>
+        </section>
+      )}
+    </div>
+  );
+}
+
+function ConnectionBanner({ state }: { state: AppState }) {
+  if (state.connection === 'online') return null;
+  return (
+    <p class="banner" role="status">
+      {state.connection === 'reconnecting' ? 'Connection lost — reconnecting…' : 'Connecting…'}
+    </p>
+  );
+}
+
+function Sidebar({ state, session }: { state: AppState; session: ChatSession }) {
+  const [adding, setAdding] = useState(false);
+  const [address, setAddress] = useState('');
+  const [addError, setAddError] = useState<string | undefined>();
+  const contacts = Object.values(state.contacts).sort((a, b) => (a.name ?? a.jid).localeCompare(b.name ?? b.jid));
+
+  const add = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await session.addContact(address.includes('@') ? address : `${address}@${state.me!.split('@')[1]}`);
+      setAddress('');
+      setAdding(false);
+      setAddError(undefined);
+    } catch (err) {
+      setAddError((err as Error).message || 'Could not add this contact.');
+    }
+  };
+
+  return (
+    <nav class="sidebar" aria-label="Contacts">
+      <header class="me">
+        <div class="me-line">
+          <span class={`dot ${state.ownShow}`} aria-hidden="true" />
+          <strong class="me-jid" title={state.me}>
+            {state.me}
+          </strong>
+          <button type="button" class="ghost" onClick={() => void session.logout()}>
+            Log out
+          </button>
+        </div>
+        <label class="status-select">
+          <span class="visually-hidden">My status</span>
+          <select value={state.ownShow} onChange={(e) => void session.setPresence(e.currentTarget.value as Show, state.ownStatus)}>
+            {(['available', 'away', 'dnd'] as Show[]).map((s) => (
+              <option value={s}>{SHOW_LABEL[s]}</option>
+            ))}
+          </select>
+        </label>
+        <NotificationToggle session={session} />
+      </header>
+      {state.requests.length > 0 && (
+        <section class="requests" aria-label="Contact requests">
+          {state.requests.map((jid) => (
+            <div class="request" key={jid}>
+              <p>
+                <strong>{jid}</strong> wants to add you as a contact.
+              </p>
+              <div class="row">
+                <button type="button" class="primary" onClick={() => void session.acceptRequest(jid)}>
+                  Accept
+                </button>
+                <button type="button" onClick={() => void session.refuseRequest(jid)}>
+                  Refuse
+                </button>
+              </div>
+            </div>
+          ))}
+        </section>
+      )}
+      <div class="list-head">
+        <h2>Contacts</h2>
+        <button type="button" class="primary small" aria-expanded={adding} onClick={() => setAdding(!adding)}>
+          {adding ? 'Cancel' : 'Add contact'}
+        </button>
+      </div>
+      {adding && (
+        <form class="add" onSubmit={add}>
+          <label>
+            Contact address
+            <input name="contact" placeholder={`friend@${state.me?.split('@')[1] ?? ''}`} value={address} onInput={(e) => setAddress(e.currentTarget.value)} required autoFocus />
+          </label>
+          {addError && (
+            <p class="error" role="alert">
+              {addError}
+            </p>
+          )}
+          <button type="submit" class="primary">
+            Add
+          </button>
+        </form>
+      )}
+      <ul class="contacts" aria-label="Contacts">
+        {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
+        {contacts.map((c) => {
+          const p = bestPresence(state.presence[c.jid]);
+          const unread = state.chats[c.jid]?.unread ?? 0;
+          const typing = state.chats[c.jid]?.theirState === 'composing';
+          return (
+            <li key={c.jid}>
+              <button type="button" class={`contact ${state.active === c.jid ? 'active' : ''}`} aria-current={state.active === c.jid ? 'true' : undefined} onClick={() => session.openChat(c.jid)}>
+                <Avatar name={c.name ?? c.jid} show={p.show} />
+                <span class="contact-text">
+                  <span class="contact-name">{c.name ?? c.jid}</span>
+                  <span class="visually-hidden">, </span>
+                  <span class="contact-status">
+                    {typing ? 'typing…' : c.pending && c.subscription !== 'both' && c.subscription !== 'to' ? 'Request sent' : p.status || SHOW_LABEL[p.show]}
+                  </span>
+                </span>
+                {unread > 0 && (
+                  <span class="badge">
+                    {unread}
+                    <span class="visually-hidden"> unread</span>
+                  </span>
+                )}
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+      <Rooms state={state} session={session} />
+    </nav>
+  );
+}
+
+function Rooms({ state, session }: { state: AppState; session: ChatSession }) {
+  const [joining, setJoining] = useState(false);
+  const [name, setName] = useState('');
+  const [publicRooms, setPublicRooms] = useState<Array<{ jid: string; name?: string }>>([]);
+  const rooms = Object.values(state.rooms).sort((a, b) => a.jid.localeCompare(b.jid));
+
+  useEffect(() => {
+    if (joining) void session.groups.listRooms().then(setPublicRooms, () => setPublicRooms([]));
+  }, [joining, session]);
+
+  const join = async (room: string) => {
+    await session.groups.join(room);
+    setName('');
+    setJoining(false);
+    session.openChat(room.includes('@') ? room : `${room.trim().toLowerCase()}@${session.groups.conferenceDomain()}`);
+  };
+
+  return (
+    <>
+      <div class="list-head">
+        <h2>Group chats</h2>
+        <button type="button" class="primary small" aria-expanded={joining} onClick={() => setJoining(!joining)}>
+          {joining ? 'Cancel' : 'Join or create'}
+        </button>
+      </div>
+      {joining && (
+        <form
+          class="add"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void join(name);
+          }}
+        >
+          <label>
+            Room name
+            <input name="room" placeholder="team" value={name} onInput={(e) => setName(e.currentTarget.value)} required autoFocus />
+          </label>
+          <p class="small-hint">A new name creates the room.</p>
+          <button type="submit" class="primary">
+            Join
+          </button>
+          {publicRooms.filter((r) => !state.rooms[r.jid]).length > 0 && (
+            <ul class="public-rooms" aria-label="Public rooms">
+              {publicRooms
+                .filter((r) => !state.rooms[r.jid])
+                .map((r) => (
+                  <li key={r.jid}>
+                    <button type="button" class="ghost small" onClick={() => void join(r.jid)}>
+                      # {r.name ?? r.jid.split('@')[0]}
+                    </button>
+                  </li>
+                ))}
+            </ul>
+          )}
+        </form>
+      )}
+      <ul class="contacts" aria-label="Group chats">
+        {rooms.length === 0 && <li class="hint">No group chats yet.</li>}
+        {rooms.map((r) => {
+          const unread = state.chats[r.jid]?.unread ?? 0;
+          return (
+            <li key={r.jid}>
+              <button type="button" class={`contact ${state.active === r.jid ? 'active' : ''}`} aria-current={state.active === r.jid ? 'true' : undefined} onClick={() => session.openChat(r.jid)}>
+                <span class="avatar room" aria-hidden="true">
+                  #
+                </span>
+                <span class="contact-text">
+                  <span class="contact-name">{r.name ?? r.jid.split('@')[0]}</span>
+                  <span class="visually-hidden">, </span>
+                  <span class="contact-status">{r.error ?? (r.joined ? `${Object.keys(r.occupants).length} here` : 'Joining…')}</span>
+                </span>
+                {unread > 0 && (
+                  <span class="badge">
+                    {unread}
+                    <span class="visually-hidden"> unread</span>
+                  </span>
+                )}
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+    </>
+  );
+}
+
+function NotificationToggle({ session }: { session: ChatSession }) {
+  const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'denied' : Notification.permission);
+  const [preview, setPreview] = useState(true);
+  if (permission !== 'default') return null;
+  return (
+    <div class="notify">
+      <button type="button" class="small" onClick={() => void session.enableNotifications(preview).then(() => setPermission(Notification.permission))}>
+        Turn on notifications
+      </button>
+      <label class="check">
+        <input type="checkbox" checked={preview} onChange={(e) => setPreview(e.currentTarget.checked)} />
+        Show message text
+      </label>
+    </div>
+  );
+}
+
+function Avatar({ name, show }: { name: string; show: Show }) {
+  const letter = [...name][0]?.toUpperCase() ?? '?';
+  let hue = 0;
+  for (const ch of name) hue = (hue * 31 + ch.codePointAt(0)!) % 360;
+  return (
+    <span class="avatar" style={{ background: `hsl(${hue} 55% 45%)` }} aria-hidden="true">
+      {letter}
+      <span class={`dot ${show}`} />
+    </span>
+  );
+}
+
+function RoomView({ state, session }: { state: AppState; session: ChatSession }) {
+  const jid = state.active!;
+  const room = state.rooms[jid];
+  const chat = state.chats[jid];
+  const [draft, setDraft] = useState('');
+  const [showPeople, setShowPeople] = useState(false);
+  const listRef = useRef<HTMLOListElement>(null);
+  const messages = chat?.messages ?? [];
+  const title = room.name ?? jid.split('@')[0];
+  const me = room.occupants[room.nick];
+  const canModerate = me?.role === 'moderator';
+  const occupants = Object.values(room.occupants).sort((a, b) => a.nick.localeCompare(b.nick));
+
+  useEffect(() => {
+    const el = listRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [messages.length]);
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (!draft.trim()) return;
+    const text = draft;
+    setDraft('');
+    await session.groups.send(jid, text);
+  };
+
+  return (
+    <section class="chat" aria-label={`Group chat ${title}`}>
+      <header class="chat-head">
+        <button type="button" class="ghost back" aria-label="Back to contacts" onClick={() => session.openChat(undefined)}>
+          ←
+        </button>
+        <span class="avatar room" aria-hidden="true">
+          #
+        </span>
+        <div class="chat-title">
+          <h2>{title}</h2>
+          <p class="presence">{room.error ?? (room.subject || `${occupants.length} ${occupants.length === 1 ? 'person' : 'people'} here`)}</p>
+        </div>
+        <button type="button" class="ghost small" aria-expanded={showPeople} onClick={() => setShowPeople(!showPeople)}>
+          People ({occupants.length})
+        </button>
+        <button type="button" class="ghost small" onClick={() => void session.groups.leave(jid)}>
+          Leave
+        </button>
+      </header>
+      {showPeople && (
+        <ul class="occupants" aria-label="People in this room">
+          {occupants.map((o) => (
+            <li key={o.nick}>
+              <span class={`dot ${o.show}`} aria-hidden="true" /> {o.nick}
+              {o.nick === room.nick ? ' (you)' : ''} <span class="role">{o.affiliation !== 'none' ? o.affiliation : o.role}</span>
+              {canModerate && o.nick !== room.nick && (
+                <button type="button" class="ghost small" onClick={() => void session.groups.kick(jid, o.nick)}>
+                  Remove {o.nick}
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <ol class="messages" ref={listRef} aria-label="Messages" aria-live="polite">
+        {messages.length === 0 && <li class="hint">{room.joined ? 'No messages yet. Say hello!' : 'Joining…'}</li>}
+        {messages.map((m, i) => (
+          <li key={m.id} class={`msg ${m.outgoing ? 'out' : 'in'}`}>
+            {!m.outgoing && messages[i - 1]?.nick !== m.nick && <span class="nick">{m.nick}</span>}
+            <p class="bubble">
+              <Linkified text={m.body} />
+            </p>
+            <span class="meta">
+              <time dateTime={new Date(m.time).toISOString()}>{new Date(m.time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
+            </span>
+          </li>
+        ))}
+      </ol>
+      <form class="composer" onSubmit={send}>
+        <label class="visually-hidden" for="composer-input">
+          Message to {title}
+        </label>
+        <textarea
+          id="composer-input"
+          rows={1}
+          placeholder={`Message #${title}`}
+          value={draft}
+          disabled={!room.joined}
+          onInput={(e) => setDraft(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) void send(e);
+          }}
+        />
+        <button type="submit" class="primary" disabled={!draft.trim() || !room.joined}>
+          Send
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function Linkified({ text }: { text: string }) {
+  return (
+    <>
+      {linkify(text).map((part) =>
+        part.href ? (
+          <a href={part.href} target="_blank" rel="noopener noreferrer">
+            {part.text}
+          </a>
+        ) : (
+          part.text
+        ),
+      )}
+    </>
+  );
+}
+
+function ChatView({ state, chat, session }: { state: AppState; chat: Chat | undefined; session: ChatSession }) {
+  const jid = state.active!;
+  const contact = state.contacts[jid];
+  const presence = bestPresence(state.presence[jid]);
+  const name = contact?.name ?? jid;
+  const [draft, setDraft] = useState('');
+  const listRef = useRef<HTMLOListElement>(null);
+  const typingTimer = useRef<number | undefined>(undefined);
+  const composing = useRef(false);
+  const messages = chat?.messages ?? [];
+
+  useEffect(() => {
+    const el = listRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [messages.length]);
+
+  // XEP-0085 §5.2: composing while typing, paused after a few idle seconds.
+  const onInput = (value: string) => {
+    setDraft(value);
+    if (!composing.current && value) {
+      composing.current = true;
+      void session.sendChatState(jid, 'composing');
+    }
+    clearTimeout(typingTimer.current);
+    typingTimer.current = window.setTimeout(() => {
+      if (composing.current) {
+        composing.current = false;
+        void session.sendChatState(jid, 'paused');
+      }
+    }, 5000);
+  };
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (!draft.trim()) return;
+    clearTimeout(typingTimer.current);
+    composing.current = false;
+    const text = draft;
+    setDraft('');
+    await session.sendMessage(jid, text);
+  };
+
+  return (
+    <section class="chat" aria-label={`Chat with ${name}`}>
+      <header class="chat-head">
+        <button type="button" class="ghost back" aria-label="Back to contacts" onClick={() => session.openChat(undefined)}>
+          ←
+        </button>
+        <Avatar name={name} show={presence.show} />
+        <div class="chat-title">
+          <h2>{name}</h2>
+          <p class="presence">{presence.status ? `${SHOW_LABEL[presence.show]} — ${presence.status}` : SHOW_LABEL[presence.show]}</p>
+        </div>
+        <button
+          type="button"
+          class="ghost small"
+          onClick={() => {
+            if (confirm(`Remove ${name} from your contacts?`)) void session.removeContact(jid);
+          }}
+        >
+          Remove
+        </button>
+      </header>
+      <ol class="messages" ref={listRef} aria-label="Messages" aria-live="polite">
+        {chat && !chat.historyComplete && messages.length > 0 && (
+          <li class="older">
+            <button type="button" class="ghost small" disabled={chat.historyLoading} onClick={() => void session.loadHistory(jid)}>
+              {chat.historyLoading ? 'Loading…' : 'Load older messages'}
+            </button>
+          </li>
+        )}
+        {messages.length === 0 && <li class="hint">{chat?.historyLoading ? 'Loading…' : `No messages with ${name} yet. Say hello!`}</li>}
+        {messages.map((m) => (
+          <li key={m.id} class={`msg ${m.outgoing ? 'out' : 'in'}`}>
+            <p class="bubble">
+              <Linkified text={m.body} />
+            </p>
+            <span class="meta">
+              <time dateTime={new Date(m.time).toISOString()}>{new Date(m.time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
+              {m.outgoing && (
+                <span class="receipt" aria-label={m.delivered ? 'Delivered' : 'Sent'} title={m.delivered ? 'Delivered' : 'Sent'}>
+                  {m.delivered ? '✓✓' : '✓'}
+                </span>
+              )}
+            </span>
+          </li>
+        ))}
+      </ol>
+      <p class="typing" aria-live="polite">
+        {chat?.theirState === 'composing' ? `${name} is typing…` : ''}
+      </p>
+      <form class="composer" onSubmit={send}>
+        <label class="visually-hidden" for="composer-input">
+          Message to {name}
+        </label>
+        <textarea
+          id="composer-input"
+          rows={1}
+          placeholder={`Message ${name}`}
+          value={draft}
+          onInput={(e) => onInput(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey) void send(e);
+          }}
+        />
+        <button type="submit" class="primary" disabled={!draft.trim()}>
+          Send
+        </button>
+      </form>
+    </section>
+  );
+}
