@@ -77,6 +77,21 @@ test('prefixed attributes stay in their namespace, with their binding on the ele
   assert.equal(parseXml(once).toString(), once);
 });
 
+test('the canonical form is a fixed point: it re-parses to itself, attribute order included', () => {
+  // Found by fuzzing: an element whose namespace is written out (its parent had a prefix) and that carries a prefixed
+  // attribute came out as `u:t xmlns:u xmlns`; parsed again, the declaration moved behind `xmlns`, so a stored or
+  // forwarded copy no longer matched the stanza it was made from.
+  const canonical = parseXml(`<p:a xmlns:p='urn:p' xmlns:u='urn:u'><c u:t='0'/></p:a>`).toString();
+  assert.equal(canonical, `<a xmlns='urn:p'><c u:t='0' xmlns='' xmlns:u='urn:u'/></a>`);
+  assert.equal(parseXml(canonical).toString(), canonical);
+  // The fuzz counterexample itself: the stream prefix bound on the header, used inside a stanza.
+  const { events } = run([`<message xmlns:u='localhost'><message><stream:features><_ u:type='0'/></stream:features></message></message>`]);
+  assert.deepEqual(events, [
+    `<message><message><features xmlns='http://etherx.jabber.org/streams'><_ u:type='0' xmlns='jabber:client' xmlns:u='localhost'/></features></message></message>`,
+  ]);
+  assert.equal(parseXml(events[0]!).toString(), events[0]);
+});
+
 test('the stream header is reported as sent, with its namespaces resolved', () => {
   const prefixed = run([], `<s:stream xmlns='jabber:client' xmlns:s='http://etherx.jabber.org/streams' version='1.0'>`).opened;
   assert.deepEqual(prefixed, [

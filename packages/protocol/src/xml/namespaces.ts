@@ -155,6 +155,14 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, gr
     ns = prefix === 'xml' ? NS.XML : bound(table, prefix, name);
   }
 
+  // The element's namespace is written before the bindings its attributes get back below, so the canonical form is a
+  // fixed point: parsed again, `xmlns` keeps its place and the bindings are appended after it as here. (Attribute order
+  // carries no meaning, XML 1.0 §3.1, but a stored or forwarded copy must serialise exactly as the original did.)
+  if (ns !== parent.ns || attrs.xmlns !== undefined) {
+    growth.added += sentDefault === undefined ? ns.length + 9 : Math.max(0, ns.length - sentDefault.length);
+    attrs.xmlns = ns;
+  }
+
   // Attributes with a prefix are in that prefix's namespace (unprefixed ones are in none, XML-NAMES §6.2).
   let expanded: Set<string> | undefined;
   for (const key of keys) {
@@ -180,10 +188,6 @@ function resolveQualified(name: string, attrs: Attrs, parent: NamespaceScope, gr
     expanded.add(id);
   }
 
-  if (ns !== parent.ns || attrs.xmlns !== undefined) {
-    growth.added += sentDefault === undefined ? ns.length + 9 : Math.max(0, ns.length - sentDefault.length);
-    attrs.xmlns = ns;
-  }
   return declared ? { ns, defaultNs, declared } : { ns, defaultNs };
 }
 
