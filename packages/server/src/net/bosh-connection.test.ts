@@ -3,7 +3,7 @@
 // held requests beyond 'hold' answered at once (§7), the terminating body after a stream error (XEP-0206 §7).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { StreamError, parseXml, type XmlElement } from '@parley/protocol';
+import { StreamError, parseXml, type XmlElement, NS } from '@parley/protocol';
 import type { FramedHandlers } from './connection';
 import { BoshConnection, type BoshSessionParams } from './bosh-connection';
 
@@ -51,7 +51,7 @@ describe('BOSH session (XEP-0124)', () => {
     assert.equal(body.attrs.authid, 'stream-1');
     assert.equal(body.attrs.from, 'localhost');
     assert.equal(body.attrs.requests, '2');
-    assert.ok(body.getChild('stream:features'));
+    assert.ok(body.getChild('features', NS.STREAM));
     conn.destroy();
   });
 
@@ -123,7 +123,7 @@ describe('BOSH session (XEP-0124)', () => {
     const body = await held;
     assert.equal(body.attrs.type, 'terminate');
     assert.equal(body.attrs.condition, 'remote-stream-error');
-    assert.ok(body.getChild('stream:error')?.getChild('policy-violation'));
+    assert.ok(body.getChild('error', NS.STREAM)?.getChild('policy-violation'));
     assert.equal(events.at(-1), 'gone');
     assert.equal(conn.isGone, true);
   });

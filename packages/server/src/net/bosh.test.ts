@@ -3,7 +3,7 @@
 // pauses, polling too often, terminate, the bound on stanzas waiting for a client, the body size limit and CORS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { xml } from '@parley/protocol';
+import { xml, NS } from '@parley/protocol';
 import { startTestServer, type TestServer } from '../testing/harness';
 import { RawBoshClient, XBOSH } from '../testing/bosh-client';
 
@@ -44,7 +44,7 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
     assert.equal(b.attrs['xmpp:version'], '1.0');
     assert.equal(b.attrs['xmlns:xmpp'], XBOSH);
     assert.equal(b.attrs['xmpp:restartlogic'], 'true');
-    const mechanisms = b.getChild('stream:features')?.getChild('mechanisms')?.getChildren('mechanism').map((m) => m.text());
+    const mechanisms = b.getChild('features', NS.STREAM)?.getChild('mechanisms')?.getChildren('mechanism').map((m) => m.text());
     assert.ok(mechanisms?.includes('PLAIN'), r.text);
     const other = await new RawBoshClient(url).create();
     assert.notEqual(other.body.attrs.sid, b.attrs.sid);

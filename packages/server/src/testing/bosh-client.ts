@@ -1,7 +1,7 @@
 // A raw BOSH client (XEP-0124, XEP-0206) over fetch, for end-to-end tests that need to see every body: it keeps
 // the rid and sid and leaves the protocol's choices (order, repeats, pauses) to the test.
 import { request } from 'node:http';
-import { parseXml, type XmlElement } from '@parley/protocol';
+import { parseXml, type XmlElement, NS } from '@parley/protocol';
 
 export const HTTPBIND = 'http://jabber.org/protocol/httpbind';
 export const XBOSH = 'urn:xmpp:xbosh';
@@ -70,12 +70,12 @@ export class RawBoshClient {
   /** SASL PLAIN, the restart of XEP-0206 §5, resource binding; returns the full JID. */
   async login(user: string, resource: string, password = 'secret'): Promise<string> {
     const created = await this.create();
-    let features = created.body.getChild('stream:features') ?? (await this.send()).body.getChild('stream:features');
+    let features = created.body.getChild('features', NS.STREAM) ?? (await this.send()).body.getChild('features', NS.STREAM);
     if (!features) throw new Error(`no features: ${created.text}`);
     const auth = await this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
     if (!auth.body.getChild('success')) throw new Error(`no success: ${auth.text}`);
     const restarted = await this.send('', { to: 'localhost', 'xml:lang': 'en', 'xmlns:xmpp': XBOSH, 'xmpp:restart': 'true' });
-    features = restarted.body.getChild('stream:features');
+    features = restarted.body.getChild('features', NS.STREAM);
     if (!features?.getChild('bind')) throw new Error(`no bind feature after the restart: ${restarted.text}`);
     const bound = await this.send(`<iq type='set' id='bind' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
     const jid = bound.body.getChild('iq')?.getChild('bind')?.getChildText('jid');
