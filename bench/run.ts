@@ -221,12 +221,21 @@ interface Cleanup {
 }
 const live: Cleanup = {};
 let stopping = false;
+/** Stops under way: a second cleanup (the run's own, after Ctrl-C started one) waits for them before going on. */
+const stopsInFlight = new Set<Promise<void>>();
 async function cleanup(): Promise<void> {
   const { pool, server } = live;
   live.pool = undefined;
   live.server = undefined;
-  await pool?.stop().catch(() => {});
-  await server?.stop().catch(() => {});
+  const stop = (async () => {
+    await pool?.stop().catch(() => {});
+    await server?.stop().catch(() => {});
+  })();
+  stopsInFlight.add(stop);
+  await stop.finally(() => stopsInFlight.delete(stop));
+  // Otherwise the run could write its results and exit while the signal's cleanup still waits for the server to
+  // end, leaving it running.
+  await Promise.all([...stopsInFlight]);
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
