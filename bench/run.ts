@@ -115,7 +115,7 @@ function parse(): {
   const soakFlags = ['rate', 'duration', 'soak-warmup', 'soak-sample', 'soak-max-slope'] as const;
   if (!soakRun) {
     const stray = soakFlags.filter((f) => values[f] !== undefined);
-    if (stray.length) throw new Error(`--${stray.join(", --")} ${stray.length > 1 ? "apply" : "applies"} only to --scenario soak`);
+    if (stray.length) throw new Error(`--${stray.join(', --')} ${stray.length > 1 ? 'apply' : 'applies'} only to --scenario soak`);
   } else {
     const num = (flag: (typeof soakFlags)[number], min: number, integer: boolean): number | undefined => {
       const raw = values[flag];
