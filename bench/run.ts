@@ -1,4 +1,5 @@
 // `npm run bench -- [--peer prosody|ejabberd|both|none] [--scenario S1,S3] [--quick] [--only-peer]`
+// `npm run bench -- --scenario soak [--rate N] [--duration S]`: the soak (Parley as shipped, alone)
 //
 // Runs the scenarios against Parley first, then against each peer, one server at a time; prints a
 // side-by-side table; writes the raw results with machine facts to bench/results/<timestamp>.json
@@ -19,6 +20,7 @@ import { s2IdleMemory, setS2Levels } from './scenarios/s2-idle-memory';
 import { s3Messaging } from './scenarios/s3-messaging';
 import { s4Muc } from './scenarios/s4-muc';
 import { s5Presence } from './scenarios/s5-presence';
+import { setSoakOptions, soak, soakSettings } from './scenarios/soak';
 import { parley } from './targets/parley';
 import { prosody } from './targets/prosody';
 import { ejabberd } from './targets/ejabberd';
@@ -26,13 +28,13 @@ import type { RunningServer, Target } from './targets/types';
 import { sleep } from './lib/proc';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS: Scenario[] = [s1Login, s2IdleMemory, s3Messaging, s4Muc, s5Presence];
+const SCENARIOS: Scenario[] = [s1Login, s2IdleMemory, s3Messaging, s4Muc, s5Presence, soak];
 const PASSWORD = 'bench-Secret-1';
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --peer prosody|ejabberd|both|none   peers to compare with (default: both)
-  --scenario S1,S3                    scenarios to run (default: S1,S2,S3,S4,S5)
+  --peer prosody|ejabberd|both|none   peers to compare with (default: both; none with --scenario soak)
+  --scenario S1,S3                    scenarios to run (default: S1,S2,S3,S4,S5; soak only when named, alone)
   --quick                             smoke-test sizes (seconds per scenario, not minutes)
   --only-peer                         skip Parley (run the peers only)
   --workers N                         load-generator processes (default: 2, more when sessions need it)
@@ -45,6 +47,13 @@ const HELP = `Usage: npm run bench -- [options]
   --keep                              keep each server's temporary directory (config, data, logs)
   --summary / --no-summary            write bench/RESULTS.md (default: yes for full runs, no for --quick)
   --render FILE                       no run: print the table of a results JSON, write bench/RESULTS.md
+
+Soak (--scenario soak: Parley with its shipped modules, message archiving on; exit status 1 on FAIL):
+  --rate N                            messages/s (default: half of Parley's S3 capacity in bench/RESULTS.md)
+  --duration S                        seconds of traffic (default 600; --quick 60)
+  --soak-warmup S                     seconds before the RSS fit starts (default min(120, duration/4))
+  --soak-sample S                     seconds between RSS samples (default 5; --quick 2)
+  --soak-max-slope M                  MiB/min of RSS growth after warm-up that still passes (default 2)
   -h, --help
 
 Scenarios:
@@ -62,10 +71,12 @@ function parse(): {
   parleyWorkers: number;
   keep: boolean;
   summary: boolean;
+  /** Parley with its shipped module set (the soak) instead of the peers' equivalent */
+  parleyAsShipped: boolean;
 } {
   const { values } = parseArgs({
     options: {
-      peer: { type: 'string', default: 'both' },
+      peer: { type: 'string' },
       scenario: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'only-peer': { type: 'boolean', default: false },
@@ -77,6 +88,11 @@ function parse(): {
       summary: { type: 'boolean' },
       'no-summary': { type: 'boolean' },
       render: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      'soak-warmup': { type: 'string' },
+      'soak-sample': { type: 'string' },
+      'soak-max-slope': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -85,7 +101,48 @@ function parse(): {
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const peerArg = values.peer ?? 'both';
+  const wanted = (values.scenario ?? SCENARIOS.filter((s) => !s.optIn).map((s) => s.id).join(','))
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const scenarios = SCENARIOS.filter((s) => wanted.includes(s.id));
+  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
+  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  const soakRun = scenarios.includes(soak);
+  // The soak runs Parley with its shipped module set (archiving on), not the peers' equivalent, and
+  // lasts minutes: it runs alone, against Parley unless peers are asked for.
+  if (soakRun && scenarios.length > 1) throw new Error('--scenario soak runs alone (it starts Parley as shipped, not as for S1–S5)');
+  const soakFlags = ['rate', 'duration', 'soak-warmup', 'soak-sample', 'soak-max-slope'] as const;
+  if (!soakRun) {
+    const stray = soakFlags.filter((f) => values[f] !== undefined);
+    if (stray.length) throw new Error(`--${stray.join(', --')} ${stray.length > 1 ? 'apply' : 'applies'} only to --scenario soak`);
+  } else {
+    const num = (flag: (typeof soakFlags)[number], min: number, integer: boolean): number | undefined => {
+      const raw = values[flag];
+      if (raw === undefined) return undefined;
+      const v = Number(raw);
+      if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+        throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} ≥ ${min} (got ${raw})`);
+      }
+      return v;
+    };
+    setSoakOptions({
+      rate: num('rate', 1, true),
+      durationS: num('duration', 10, true),
+      warmupS: num('soak-warmup', 0, true),
+      sampleS: num('soak-sample', 1, true),
+      maxSlopeMiBPerMin: num('soak-max-slope', 0, false),
+    });
+    const set = soakSettings(values.quick ?? false);
+    const fitted = Math.floor((set.durationS - set.warmupS) / set.sampleS);
+    if (fitted < 10) {
+      throw new Error(
+        `the soak would take only ${Math.max(0, fitted)} RSS samples after warm-up (need 10): ` +
+          `--duration ${set.durationS}, --soak-warmup ${set.warmupS}, --soak-sample ${set.sampleS}`,
+      );
+    }
+  }
+  const peerArg = values.peer ?? (soakRun ? 'none' : 'both');
   const peerChoices: Record<string, Array<'prosody' | 'ejabberd'>> = {
     both: ['prosody', 'ejabberd'],
     none: [],
@@ -94,10 +151,6 @@ function parse(): {
   };
   const peers = peerChoices[peerArg];
   if (!peers) throw new Error(`--peer must be prosody, ejabberd, both or none (got ${peerArg})`);
-  const wanted = (values.scenario ?? SCENARIOS.map((s) => s.id).join(',')).split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  const scenarios = SCENARIOS.filter((s) => wanted.includes(s.id));
-  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
-  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   const quick = values.quick ?? false;
   const saslArg = values.sasl?.toUpperCase();
   if (saslArg !== undefined && saslArg !== 'PLAIN' && saslArg !== 'SCRAM-SHA-1') {
@@ -123,7 +176,9 @@ function parse(): {
     workers: values.workers ? Number(values.workers) : undefined,
     parleyWorkers,
     keep: values.keep ?? false,
-    summary: values['no-summary'] ? false : (values.summary ?? !quick),
+    // bench/RESULTS.md summarises the S1–S5 comparison: a soak leaves it alone unless asked.
+    summary: values['no-summary'] ? false : (values.summary ?? (!quick && !soakRun)),
+    parleyAsShipped: soakRun,
   };
 }
 
@@ -166,12 +221,21 @@ interface Cleanup {
 }
 const live: Cleanup = {};
 let stopping = false;
+/** Stops under way: a second cleanup (the run's own, after Ctrl-C started one) waits for them before going on. */
+const stopsInFlight = new Set<Promise<void>>();
 async function cleanup(): Promise<void> {
   const { pool, server } = live;
   live.pool = undefined;
   live.server = undefined;
-  await pool?.stop().catch(() => {});
-  await server?.stop().catch(() => {});
+  const stop = (async () => {
+    await pool?.stop().catch(() => {});
+    await server?.stop().catch(() => {});
+  })();
+  stopsInFlight.add(stop);
+  await stop.finally(() => stopsInFlight.delete(stop));
+  // Otherwise the run could write its results and exit while the signal's cleanup still waits for the server to
+  // end, leaving it running.
+  await Promise.all([...stopsInFlight]);
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
@@ -193,7 +257,7 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
   }
   let server: RunningServer;
   try {
-    server = await target.start({ log, keep: opts.keep, parleyWorkers: opts.parleyWorkers });
+    server = await target.start({ log, keep: opts.keep, parleyWorkers: opts.parleyWorkers, asShipped: opts.parleyAsShipped });
   } catch (err) {
     run.error = (err as Error).message;
     log(`${target.name}: failed to start: ${run.error.split('\n')[0]}`);
@@ -260,14 +324,15 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
       }
       log(`${target.name} ${sc.id}: ${sc.title}`);
       const started = Date.now();
-      const deadline = started + SCENARIO_BUDGET_MS;
+      const budgetMs = sc.budgetMs?.(opts.quick) ?? SCENARIO_BUDGET_MS;
+      const deadline = started + budgetMs;
       const result: ScenarioRun = { title: sc.title, duration_s: 0, metrics: [], details: {}, warnings: [] };
       try {
         let timer: NodeJS.Timeout | undefined;
         const out = await Promise.race([
           sc.run({ server, pool, quick: opts.quick, log, users: ranges.get(sc.id)!, deadline, sasl: opts.sasl }),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error('scenario exceeded its time budget')), SCENARIO_BUDGET_MS + 60_000);
+            timer = setTimeout(() => reject(new Error('scenario exceeded its time budget')), budgetMs + 60_000);
           }),
         ]).finally(() => clearTimeout(timer));
         Object.assign(result, out);
@@ -315,14 +380,14 @@ function writeSummary(res: RunResults, order: string[], peers: string[], summary
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const opts = parse();
   if (opts.render) {
     const res = JSON.parse(fs.readFileSync(opts.render, 'utf8')) as RunResults;
     const order = (res.options['scenarios'] as string[] | undefined) ?? SCENARIOS.map((s) => s.id);
     const peers = res.targets.map((t) => t.name).filter((n) => n !== 'parley');
     writeSummary(res, order, peers, opts.summary);
-    return;
+    return 0;
   }
   const targets: Target[] = [
     ...(opts.onlyPeer ? [] : [parley]),
@@ -342,6 +407,7 @@ async function main(): Promise<void> {
       workers: opts.workers ?? 'auto',
       sasl: opts.sasl ?? 'S1 PLAIN, S2-S5 SCRAM-SHA-1 where offered',
       scenario_budget_s: SCENARIO_BUDGET_MS / 1000,
+      ...(opts.parleyAsShipped ? { soak: soakSettings(opts.quick), parley_as_shipped: true } : {}),
     },
     machine: machineFacts(),
     targets: [],
@@ -364,10 +430,16 @@ async function main(): Promise<void> {
   const order = opts.scenarios.map((s) => s.id);
   log(`raw results: ${res.results_file}`);
   writeSummary(res, order, opts.peers, opts.summary);
+  // The soak is a check as much as a measurement: a FAIL verdict (or no verdict) is exit status 1.
+  const soakFailed = res.targets.some((t) => {
+    const sc = t.scenarios[soak.id];
+    return sc !== undefined && (sc.error !== undefined || sc.metrics.find((m) => m.key === 'verdict')?.note !== 'PASS');
+  });
+  return soakFailed ? 1 : 0;
 }
 
 main().then(
-  () => process.exit(0),
+  (status) => process.exit(status),
   async (err: unknown) => {
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     await cleanup();

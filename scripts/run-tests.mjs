@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under packages/ and test/ with Node's test runner (TypeScript through tsx).
+// Runs every *.test.ts under packages/, test/ and bench/ (unit tests of its arithmetic only: no load) with Node's test runner (TypeScript through tsx).
 // Usage: npm test [-- substring ...]   only files whose path contains one of the substrings.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const roots = ['packages', 'test'];
+const roots = ['packages', 'test', 'bench'];
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const files = [];
 function walk(dir) {

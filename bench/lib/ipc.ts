@@ -90,11 +90,27 @@ export interface SendStepCmd {
   recipientBase?: number;
   recipientCount?: number;
   room?: string;
+  /**
+   * Soak: each message carries id `<tag>.<worker>.<seq>` (seq 0 … sent-1 per sending worker), and
+   * receivers record the ids they got, so that loss and duplicates are counted message by message.
+   */
+  trackIds?: boolean;
 }
 
 export interface CollectCmd {
   op: 'collect';
   tag: string;
+}
+
+/** Soak: the message ids this worker's sessions received for a tag, per sending worker. */
+export interface CollectIdsCmd {
+  op: 'collect-ids';
+  tag: string;
+}
+
+export interface CollectIdsResult {
+  /** sending worker index → IdSet (bench/lib/soak-stats.ts) in base64, with the duplicates seen here */
+  bySender: Record<number, { bits: string; duplicates: number }>;
 }
 
 export interface MucJoinCmd {
@@ -130,6 +146,7 @@ export type WorkerCmd =
   | CloseAllCmd
   | SendStepCmd
   | CollectCmd
+  | CollectIdsCmd
   | MucJoinCmd
   | SubscribeCmd
   | SubscribeStatusCmd

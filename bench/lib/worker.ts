@@ -5,6 +5,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram, nowUs } from './histogram';
 import type {
+  CollectIdsResult,
   CollectResult,
   ConnectCmd,
   FastSetupCmd,
@@ -34,6 +35,7 @@ import {
   type ConnectOptions,
   type SaslChoice,
 } from './xmpp-conn';
+import { IdSet } from './soak-stats';
 
 const NS_MUC = 'http://jabber.org/protocol/muc';
 
@@ -58,6 +60,8 @@ class PhaseStats {
   unique = 0;
   firstRecvUs = 0;
   lastRecvUs = 0;
+  /** trackIds: received message ids by sending worker */
+  ids?: Map<number, IdSet>;
 
   mark(now: number): void {
     this.received++;
@@ -130,6 +134,7 @@ function onStanza(sess: Session, stanza: string, name: string): void {
       }
       st.mark(now);
       st.hist.record(now - stamp.us);
+      if (st.ids) recordId(st.ids, stamp.tag, getAttr(stanza, 'id'));
       return;
     }
     case 'presence':
@@ -195,6 +200,19 @@ function onPresence(sess: Session, stanza: string, now: number): void {
     st.probeHist.record(now - sess.presenceSentUs);
     st.hist.record(now - sess.presenceSentUs);
   }
+}
+
+/** `<tag>.<worker>.<seq>` (sendStep with trackIds) → the sender's bitset. */
+function recordId(ids: Map<number, IdSet>, tag: string, id: string | undefined): void {
+  if (!id?.startsWith(`${tag}.`)) return;
+  const [worker, seq] = id.slice(tag.length + 1).split('.').map(Number);
+  if (!Number.isInteger(worker) || !Number.isInteger(seq)) return;
+  let set = ids.get(worker!);
+  if (!set) {
+    set = new IdSet();
+    ids.set(worker!, set);
+  }
+  set.add(seq!);
 }
 
 async function sleepUntilUs(t: number): Promise<void> {
@@ -406,7 +424,10 @@ async function closeAll(graceMs: number): Promise<{ closed: number }> {
 
 async function sendStep(cmd: SendStepCmd): Promise<SendStepResult> {
   const c = cfg();
-  phase(cmd.tag);
+  const st = phase(cmd.tag);
+  // Every worker runs the step, so every receiver knows the tag tracks ids before any message arrives.
+  if (cmd.trackIds) st.ids ??= new Map();
+  const idPrefix = `${cmd.tag}.${c.workerIndex}.`;
   const live = sessions.filter((s) => !s.conn.closed);
   const res: SendStepResult = { sent: 0, maxLagMs: 0, maxWriteBacklogBytes: 0, loopDelayP99Ms: 0, loopDelayMaxMs: 0 };
   const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -438,7 +459,8 @@ async function sendStep(cmd: SendStepCmd): Promise<SendStepResult> {
         } else {
           let r = base + ((Math.random() * count) | 0);
           if (r === s.idx) r = base + ((r - base + 1) % count);
-          stanza = `<message to='${c.userPrefix}${r}@${domain}' type='chat'><body>${cmd.tag}|${sched}</body></message>`;
+          const id = cmd.trackIds ? ` id='${idPrefix}${res.sent}'` : '';
+          stanza = `<message to='${c.userPrefix}${r}@${domain}' type='chat'${id}><body>${cmd.tag}|${sched}</body></message>`;
         }
         const prev = batches.get(s);
         batches.set(s, prev === undefined ? stanza : prev + stanza);
@@ -475,6 +497,12 @@ function collect(tag: string): CollectResult {
     lastRecvUs: st.lastRecvUs,
     disconnects,
   };
+}
+
+function collectIds(tag: string): CollectIdsResult {
+  const out: CollectIdsResult = { bySender: {} };
+  for (const [worker, set] of phase(tag).ids ?? []) out.bySender[worker] = { bits: set.toBase64(), duplicates: set.duplicates };
+  return out;
 }
 
 async function mucJoin(cmd: MucJoinCmd): Promise<MucJoinResult> {
@@ -575,6 +603,8 @@ async function handle(cmd: WorkerCmd): Promise<unknown> {
       return sendStep(cmd);
     case 'collect':
       return collect(cmd.tag);
+    case 'collect-ids':
+      return collectIds(cmd.tag);
     case 'muc-join':
       return mucJoin(cmd);
     case 'subscribe':

@@ -53,6 +53,10 @@ export interface Scenario {
   users(quick: boolean): { count: number; exclusive: boolean };
   /** most sessions open at once (sizes the worker pool: a process may hold < 20,000 files) */
   maxSessions(quick: boolean): number;
+  /** time budget when not SCENARIO_BUDGET_MS (the soak runs for as long as it is told to) */
+  budgetMs?(quick: boolean): number;
+  /** run only when named in --scenario, never as part of "all" (the soak: 10 minutes, Parley as shipped) */
+  optIn?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
 }
 

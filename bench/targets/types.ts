@@ -17,6 +17,11 @@ export interface StartOptions {
   keep: boolean;
   /** Parley only: worker processes (cluster.workers over the local Redis); 1 is a single process. */
   parleyWorkers?: number;
+  /**
+   * Parley only: its shipped module set (message archiving, carbons, … on) instead of the features the
+   * peers also run. The soak uses it; peers ignore it.
+   */
+  asShipped?: boolean;
 }
 
 export interface RunningServer {

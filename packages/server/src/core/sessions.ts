@@ -2,12 +2,20 @@
 // sessions bound on other nodes (cluster/remote-session.ts), so routing and presence see every resource.
 import { Jid, StreamError, type XmlElement } from '@parley/protocol';
 
+/**
+ * How a client's stream reaches us, by framing: 'tcp' is RFC 6120's raw XML stream (plain, STARTTLS or direct TLS,
+ * XEP-0368), 'websocket' RFC 7395's one element per message. Operators size and debug them apart.
+ */
+export type SessionTransport = 'tcp' | 'websocket';
+
 export interface Session {
   readonly id: string;
   /** The bound full JID. */
   readonly jid: Jid;
   readonly remoteAddress: string;
   readonly secure: boolean;
+  /** The transport of this node's session now (XEP-0198 resumption may move it); undefined for another node's. */
+  readonly transport?: SessionTransport;
   /** Set once the client sent initial presence (RFC 6121 §4.2) and until it sends unavailable. */
   available: boolean;
   /** The last available presence broadcast by the client, without 'to' (for probes and late joiners). */
@@ -122,4 +130,24 @@ export class SessionTable {
   *local(): IterableIterator<Session> {
     for (const s of this.all()) if (s.node === undefined) yield s;
   }
+}
+
+/** Bound sessions by transport and encryption, the split `parley status` and the parley_sessions metric show. */
+export interface SessionCounts {
+  c2s_tls: number;
+  c2s_plain: number;
+  websocket_tls: number;
+  websocket_plain: number;
+  /** Mirrors of sessions bound on other cluster nodes (counted there by transport). */
+  other_node: number;
+}
+
+export function countSessions(sessions: Iterable<Session>): SessionCounts {
+  const counts: SessionCounts = { c2s_tls: 0, c2s_plain: 0, websocket_tls: 0, websocket_plain: 0, other_node: 0 };
+  for (const s of sessions) {
+    if (s.node !== undefined) counts.other_node++;
+    else if (s.transport === 'websocket') counts[s.secure ? 'websocket_tls' : 'websocket_plain']++;
+    else counts[s.secure ? 'c2s_tls' : 'c2s_plain']++;
+  }
+  return counts;
 }

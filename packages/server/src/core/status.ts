@@ -4,6 +4,7 @@
 import { VERSION } from '../version';
 import type { AdminCommand, CommandResult } from './commands';
 import type { ParleyServer } from './server';
+import { countSessions } from './sessions';
 
 export type StatusField = NonNullable<CommandResult['fields']>[number];
 
@@ -17,22 +18,18 @@ export function statusCommand(server: ParleyServer): AdminCommand {
     live: true,
     async run() {
       const r = server.runtime.snapshot();
-      let tls = 0;
-      let plain = 0;
-      let remote = 0;
-      for (const s of server.sessions.all()) {
-        if (s.node !== undefined) remote++;
-        else if (s.secure) tls++;
-        else plain++;
-      }
+      const n = countSessions(server.sessions.all());
       const fields: StatusField[] = [
         { name: 'version', label: 'version', values: [`Parley ${VERSION} (Node.js ${process.version})`] },
         { name: 'domain', label: 'domain', values: [server.domain] },
         { name: 'uptime', label: 'uptime', values: [`${r.uptimeSeconds} s`] },
-        // Transports: client TCP streams, encrypted (STARTTLS or direct TLS) or not; WebSocket and BOSH join here.
-        { name: 'sessions.c2s_tls', label: 'sessions c2s (TLS)', values: [String(tls)] },
-        { name: 'sessions.c2s_plain', label: 'sessions c2s (unencrypted)', values: [String(plain)] },
-        { name: 'sessions.other_nodes', label: 'sessions on other cluster nodes', values: [String(remote)] },
+        // By transport: client TCP streams (RFC 6120) and WebSocket (RFC 7395), each encrypted (STARTTLS, direct TLS,
+        // wss) or not; BOSH joins here when it exists.
+        { name: 'sessions.c2s_tls', label: 'sessions c2s (TLS)', values: [String(n.c2s_tls)] },
+        { name: 'sessions.c2s_plain', label: 'sessions c2s (unencrypted)', values: [String(n.c2s_plain)] },
+        { name: 'sessions.websocket_tls', label: 'sessions WebSocket (TLS)', values: [String(n.websocket_tls)] },
+        { name: 'sessions.websocket_plain', label: 'sessions WebSocket (unencrypted)', values: [String(n.websocket_plain)] },
+        { name: 'sessions.other_nodes', label: 'sessions on other cluster nodes', values: [String(n.other_node)] },
         { name: 's2s', label: 's2s links', values: [server.config.s2s.enabled ? '0' : 'federation disabled'] },
       ];
       await server.hooks.fire('status/requested', { fields });

@@ -60,6 +60,7 @@ describe('metrics', () => {
   it('counts sessions, stanzas, routing time and failed logins, with process metrics', async () => {
     const alice = await ts.client('alice');
     const bob = await ts.client('bob');
+    await ts.client('bob', { websocket: true, resource: 'web' });
     await alice.send(`<message to='${bob.jid}' type='chat'><body>hi</body></message>`);
     await bob.waitFor((el) => el.name === 'message');
     const raw = await ts.raw();
@@ -77,6 +78,9 @@ describe('metrics', () => {
     assert.equal(types.get('parley_sessions'), 'gauge');
     // xmpp.js takes the STARTTLS offered on the test server's plain port.
     assert.equal(value('parley_sessions', { transport: 'c2s_tls' })! + value('parley_sessions', { transport: 'c2s_plain' })!, 2);
+    // The test server's HTTP listener is plain: ws://, counted apart from the TCP streams.
+    assert.equal(value('parley_sessions', { transport: 'websocket_plain' }), 1);
+    assert.equal(value('parley_sessions', { transport: 'websocket_tls' }), 0);
     assert.equal(value('parley_sessions', { transport: 'other_node' }), 0);
     assert.ok(value('parley_stanzas_in_total', { kind: 'message' })! >= 1);
     assert.ok(value('parley_stanzas_in_total', { kind: 'presence' })! >= 2);

@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Disposable } from '../core/hooks';
 import type { HttpRoutes } from '../core/http-routes';
 import type { ParleyServer } from '../core/server';
+import { countSessions } from '../core/sessions';
 
 export interface Metrics {
   /** The text exposition format (version 0.0.4), for a scrape. */
@@ -31,17 +32,8 @@ export function createMetrics(server: ParleyServer): Metrics {
     labelNames: ['transport'] as const,
     registers: [registry],
     collect() {
-      let tls = 0;
-      let plain = 0;
-      let remote = 0;
-      for (const s of server.sessions.all()) {
-        if (s.node !== undefined) remote++;
-        else if (s.secure) tls++;
-        else plain++;
-      }
-      this.set({ transport: 'c2s_tls' }, tls);
-      this.set({ transport: 'c2s_plain' }, plain);
-      this.set({ transport: 'other_node' }, remote);
+      // c2s_tls, c2s_plain (TCP), websocket_tls, websocket_plain (RFC 7395), other_node (cluster mirrors).
+      for (const [transport, count] of Object.entries(countSessions(server.sessions.all()))) this.set({ transport }, count);
     },
   });
   new Gauge({

@@ -5,6 +5,7 @@
 // on TCP, ping frames on WebSocket, BOSH's own request timing. The stream machine (stream/stream-machine.ts)
 // sees only these events and calls.
 import type { Attrs, StreamError, XmlElement } from '@parley/protocol';
+import type { SessionTransport } from '../core/sessions';
 import type { ChannelBindingType } from '../stream/sasl/types';
 
 /** A stream header as the peer sent it, after the transport checked its framing. */
@@ -40,6 +41,8 @@ export interface FramedHandlers {
 }
 
 export interface Connection {
+  /** Which framing this is, for operators (`parley status`, the parley_sessions metric). */
+  readonly transport: SessionTransport;
   readonly remoteAddress: string;
   /** Encrypted now (direct TLS, HTTPS, or after STARTTLS). */
   readonly secure: boolean;

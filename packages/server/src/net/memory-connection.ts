@@ -14,6 +14,8 @@ export class MemoryConnection implements Connection {
   lastActivity = Date.now();
   readonly bufferedBytes = 0;
   readonly canStartTls = false;
+  /** The TCP framing, without the socket. */
+  readonly transport = 'tcp';
   private handlers: FramedHandlers | undefined;
   private readonly framing: XmlStreamFraming;
   private closed = false;

@@ -25,6 +25,8 @@ export interface SocketConnectionLimits {
 const CLOSING_ALLOWANCE = 4096;
 
 export class SocketConnection implements Connection {
+  /** Plain TCP, after STARTTLS, or direct TLS (XEP-0368): `secure` tells which. */
+  readonly transport = 'tcp';
   private socket: Socket;
   private handlers: FramedHandlers | undefined;
   private readonly framing: XmlStreamFraming;

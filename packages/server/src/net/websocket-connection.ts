@@ -27,6 +27,7 @@ export class WebSocketConnection implements Connection {
   /** A new <open/> is expected: at the start and after a restart (§3.5, after SASL). */
   private awaitingOpen = true;
   lastActivity = Date.now();
+  readonly transport = 'websocket';
   readonly remoteAddress: string;
   readonly secure: boolean;
   readonly canStartTls = false;

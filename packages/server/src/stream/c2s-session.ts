@@ -8,7 +8,7 @@ import {
 } from '@parley/protocol';
 import type { Connection, StreamHeader } from '../net/connection';
 import type { ParleyServer } from '../core/server';
-import type { Session } from '../core/sessions';
+import type { Session, SessionTransport } from '../core/sessions';
 import type { AuthenticatedStream, ClientStream } from '../core/client-stream';
 import type { Logger } from '../log';
 import { SaslNegotiation } from './sasl-negotiation';
@@ -69,6 +69,10 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
 
   get secure(): boolean {
     return this.conn.secure;
+  }
+
+  get transport(): SessionTransport {
+    return this.conn.transport;
   }
 
   get isDetached(): boolean {
