@@ -6,7 +6,7 @@ import { Jid, StreamError, type XmlElement } from '@parley/protocol';
  * How a client's stream reaches us, by framing: 'tcp' is RFC 6120's raw XML stream (plain, STARTTLS or direct TLS,
  * XEP-0368), 'websocket' RFC 7395's one element per message. Operators size and debug them apart.
  */
-export type SessionTransport = 'tcp' | 'websocket';
+export type SessionTransport = 'tcp' | 'websocket' | 'bosh';
 
 export interface Session {
   readonly id: string;
@@ -138,15 +138,18 @@ export interface SessionCounts {
   c2s_plain: number;
   websocket_tls: number;
   websocket_plain: number;
+  bosh_tls: number;
+  bosh_plain: number;
   /** Mirrors of sessions bound on other cluster nodes (counted there by transport). */
   other_node: number;
 }
 
 export function countSessions(sessions: Iterable<Session>): SessionCounts {
-  const counts: SessionCounts = { c2s_tls: 0, c2s_plain: 0, websocket_tls: 0, websocket_plain: 0, other_node: 0 };
+  const counts: SessionCounts = { c2s_tls: 0, c2s_plain: 0, websocket_tls: 0, websocket_plain: 0, bosh_tls: 0, bosh_plain: 0, other_node: 0 };
   for (const s of sessions) {
     if (s.node !== undefined) counts.other_node++;
     else if (s.transport === 'websocket') counts[s.secure ? 'websocket_tls' : 'websocket_plain']++;
+    else if (s.transport === 'bosh') counts[s.secure ? 'bosh_tls' : 'bosh_plain']++;
     else counts[s.secure ? 'c2s_tls' : 'c2s_plain']++;
   }
   return counts;

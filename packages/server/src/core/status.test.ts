@@ -6,7 +6,8 @@ import { startTestServer, type TestServer } from '../testing/harness';
 describe('status command', () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer();
+    // A loopback WebSocket would count as secure (websocket.loopback_is_secure): these tests count real encryption.
+    ts = await startTestServer({ websocket: { loopback_is_secure: false } });
     await ts.createUser('alice');
   });
   after(() => ts.stop());

@@ -23,12 +23,14 @@ export function statusCommand(server: ParleyServer): AdminCommand {
         { name: 'version', label: 'version', values: [`Parley ${VERSION} (Node.js ${process.version})`] },
         { name: 'domain', label: 'domain', values: [server.domain] },
         { name: 'uptime', label: 'uptime', values: [`${r.uptimeSeconds} s`] },
-        // By transport: client TCP streams (RFC 6120) and WebSocket (RFC 7395), each encrypted (STARTTLS, direct TLS,
-        // wss) or not; BOSH joins here when it exists.
+        // By transport: client TCP streams (RFC 6120), WebSocket (RFC 7395) and BOSH (XEP-0206), each encrypted
+        // (STARTTLS, direct TLS, wss, https) or not.
         { name: 'sessions.c2s_tls', label: 'sessions c2s (TLS)', values: [String(n.c2s_tls)] },
         { name: 'sessions.c2s_plain', label: 'sessions c2s (unencrypted)', values: [String(n.c2s_plain)] },
         { name: 'sessions.websocket_tls', label: 'sessions WebSocket (TLS)', values: [String(n.websocket_tls)] },
         { name: 'sessions.websocket_plain', label: 'sessions WebSocket (unencrypted)', values: [String(n.websocket_plain)] },
+        { name: 'sessions.bosh_tls', label: 'sessions BOSH (TLS)', values: [String(n.bosh_tls)] },
+        { name: 'sessions.bosh_plain', label: 'sessions BOSH (unencrypted)', values: [String(n.bosh_plain)] },
         { name: 'sessions.other_nodes', label: 'sessions on other cluster nodes', values: [String(n.other_node)] },
         { name: 's2s', label: 's2s links', values: [server.config.s2s.enabled ? '0' : 'federation disabled'] },
       ];

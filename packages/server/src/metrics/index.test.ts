@@ -47,7 +47,8 @@ describe('metrics', () => {
   let ts: TestServer;
   let metrics: Metrics;
   before(async () => {
-    ts = await startTestServer();
+    // A loopback WebSocket would count as secure (websocket.loopback_is_secure): these tests count real encryption.
+    ts = await startTestServer({ websocket: { loopback_is_secure: false } });
     metrics = createMetrics(ts.running.server);
     await ts.createUser('alice');
     await ts.createUser('bob');

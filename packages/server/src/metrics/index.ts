@@ -32,7 +32,8 @@ export function createMetrics(server: ParleyServer): Metrics {
     labelNames: ['transport'] as const,
     registers: [registry],
     collect() {
-      // c2s_tls, c2s_plain (TCP), websocket_tls, websocket_plain (RFC 7395), other_node (cluster mirrors).
+      // c2s_tls, c2s_plain (TCP), websocket_tls, websocket_plain (RFC 7395), bosh_tls, bosh_plain (XEP-0206),
+      // other_node (cluster mirrors).
       for (const [transport, count] of Object.entries(countSessions(server.sessions.all()))) this.set({ transport }, count);
     },
   });

@@ -77,6 +77,7 @@ export function parseRid(value: string | undefined): number | undefined {
 }
 
 export class BoshConnection implements Connection {
+  readonly transport = 'bosh';
   readonly canStartTls = false;
   readonly remoteAddress: string;
   readonly secure: boolean;
