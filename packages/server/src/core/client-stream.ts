@@ -35,4 +35,11 @@ export interface AuthenticatedStream {
    * session or this stream's transport is gone.
    */
   handOver(session: ClientStream): boolean;
+  /**
+   * XEP-0198 §5 across cluster nodes: binds `jid`, a resource of this account whose session another node held, to
+   * this stream as RFC 6120 §7 binding would, without a bind request (an existing session of that full JID is
+   * replaced, §7.7.2.2); the stream is established once the current element is handled. Undefined when the
+   * transport is gone or the server is full.
+   */
+  bindResumed(jid: Jid): ClientStream | undefined;
 }

@@ -277,7 +277,8 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
   // RFC 6120 §7: resource binding; RFC 3921 §3: session establishment as a no-op.
   private async handleBind(el: XmlElement): Promise<Step> {
     if (el.name !== 'iq' || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
-      if (await this.server.c2s.handlePreBindElement(el, this)) return;
+      // A handler may have bound a resource itself (XEP-0198 resumption of a session another node held).
+      if (await this.server.c2s.handlePreBindElement(el, this)) return this.bound ? 'established' : undefined;
       throw new StreamError('not-authorized', 'bind a resource first');
     }
     const bind = el.getChild('bind', NS.BIND);
@@ -404,6 +405,15 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
 
   handOver(session: ClientStream): boolean {
     return handOver(this, session);
+  }
+
+  bindResumed(jid: Jid): ClientStream | undefined {
+    if (this.bound || !jid.bare().equals(this.account) || jid.resource === undefined) throw new Error('only an unbound stream binds a resource of its own account');
+    if (this.machine.state === 'closed' || this.server.sessions.localSize >= this.settings.maxSessions) return undefined;
+    this.jid = jid;
+    this.server.sessions.add(this);
+    this.bound = true;
+    return this;
   }
 
   /** XEP-0198 §5: this session goes on where `from` was; it takes over what the client declared on that stream. */
