@@ -77,6 +77,8 @@ export class Resumptions {
     this.wake(sm);
     if (sm.id === undefined) return;
     this.byId.delete(sm.id);
+    // Resumed on another cluster node, it is not over: a later <resume/> here asks where it is now.
+    if (sm.movedAway) return;
     const now = Date.now();
     for (const [key, entry] of this.ended) {
       if (entry.until > now && this.ended.size < REMEMBER_ENDED_MAX) break;
