@@ -15,6 +15,7 @@ import { TestSchemas, postgresSkipReason } from '../testing/postgres';
 import { SM, authenticate, enabled } from '../modules/xep-0198-sm/test-support';
 import { RemoteSession } from './remote-session';
 import type { ClusterNode } from './node';
+import { rendezvous } from './types';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const BIN = fileURLToPath(new URL('../../../cli/bin/parley.js', import.meta.url));
@@ -62,7 +63,7 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
     url = await schemas.url();
     a = await startTestServer(nodeConfig('a') as never);
     b = await startTestServer(nodeConfig('b') as never);
-    for (const u of ['alice', 'bob', 'carol', 'dave']) await a.createUser(u);
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await a.createUser(u);
   });
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -176,6 +177,22 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
       return stored?.unacked.some((u) => u.x.includes('for dave 2')) ?? false;
     });
 
+    // A persistent room served by k, with its owner, a member and some history.
+    let n = 0;
+    while (rendezvous(members, `den${n}@conference.localhost`) !== 'k') n++;
+    const room = `den${n}@conference.localhost`;
+    const erin = await a.client('erin', { resource: 'muc' });
+    await erin.send(`<presence to='${room}/Erin'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await erin.waitFor((el) => el.name === 'presence' && el.attrs.from === `${room}/Erin`);
+    const form = `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_persistentroom'><value>1</value></field><field var='muc#roomconfig_roomname'><value>The Den</value></field></x>`;
+    const cfg = await erin.iq(`<iq type='set' to='${room}'><query xmlns='http://jabber.org/protocol/muc#owner'>${form}</query></iq>`);
+    assert.equal(cfg.attrs.type, 'result', cfg.toString());
+    const member = await erin.iq(`<iq type='set' to='${room}'><query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='member' jid='bob@localhost'/></query></iq>`);
+    assert.equal(member.attrs.type, 'result', member.toString());
+    await erin.send(`<message to='${room}' type='groupchat'><body>before the crash</body></message>`);
+    await erin.waitFor(body('before the crash'));
+    await until('the history is in the database', async () => (await storage.keyval('muc_room_history').get(room)) !== undefined);
+
     const killedAt = Date.now();
     child.kill('SIGKILL');
     carol.r.destroy();
@@ -203,6 +220,20 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
       return s instanceof RemoteSession && s.node === 'b';
     });
     back.write(`</stream:stream>`);
+
+    // The room moved to a live node, which read it from the database: erin rejoins and finds it as it was.
+    const rejoined = erin.waitFor((el) => el.name === 'presence' && el.attrs.from === `${room}/Erin` && el.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('status')?.attrs.code === '110');
+    await erin.send(`<presence to='${room}/Erin'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    const self = await rejoined;
+    assert.equal(self.getChild('x', 'http://jabber.org/protocol/muc#user')!.getChild('item')!.attrs.affiliation, 'owner');
+    const history = await erin.waitFor((el) => body('before the crash')(el) && el.getChild('delay', 'urn:xmpp:delay') !== undefined);
+    assert.equal(history.attrs.from, `${room}/Erin`);
+    const info = await erin.iq(`<iq type='get' to='${room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    assert.equal(info.getChild('query')!.getChild('identity')!.attrs.name, 'The Den');
+    assert.ok(info.getChild('query')!.getChildren('feature').some((f) => f.attrs.var === 'muc_persistent'));
+    const memberList = await erin.iq(`<iq type='get' to='${room}'><query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='member'/></query></iq>`);
+    assert.deepEqual(memberList.getChild('query')!.getChildren('item').map((i) => i.attrs.jid), ['bob@localhost']);
+    await erin.stop();
     await bob.stop();
   });
 });

@@ -91,7 +91,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
   private readonly answerers = new Map<string, (payload: unknown, from: string) => Promise<unknown>>();
   private readonly questions = new Map<number, { resolve: (p: unknown) => void; reject: (e: Error) => void; node: string; timer: NodeJS.Timeout }>();
   private nextQuestion = 1;
-  private readonly goneListeners = new Set<(node: string) => void>();
+  private readonly changeListeners = new Set<(node: string, live: boolean) => void>();
 
   /** Created before the server so that modules can register invalidations while they load; attach() then. */
   constructor(
@@ -208,9 +208,19 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     return { dispose: () => this.answerers.delete(topic) };
   }
 
-  onNodeGone(fn: (node: string) => void): Disposable {
-    this.goneListeners.add(fn);
-    return { dispose: () => this.goneListeners.delete(fn) };
+  onNodesChanged(fn: (node: string, live: boolean) => void): Disposable {
+    this.changeListeners.add(fn);
+    return { dispose: () => this.changeListeners.delete(fn) };
+  }
+
+  private changed(node: string, live: boolean): void {
+    for (const fn of this.changeListeners) {
+      try {
+        fn(node, live);
+      } catch (err) {
+        this.server.log.error({ err, node }, 'cluster: a membership handler failed');
+      }
+    }
   }
 
   // --- Cluster (for modules) ---
@@ -248,8 +258,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     return owner;
   }
 
-  /** Whether this node serves `key` (a room's bare JID, a service's domain) now. */
-  isOwnerOf(key: string): boolean {
+  serves(key: string): boolean {
     return this.ownerOfKey(key) === this.nodeId;
   }
 
@@ -329,6 +338,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
       this.peers.set(node, peer);
       this.owners.clear(); // placement follows the live members
       this.server.log.info({ node }, 'cluster: node joined');
+      this.changed(node, true);
     }
     peer.lastSeen = Date.now();
     return peer;
@@ -479,13 +489,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
       question.reject(new Error(`cluster node ${node} is gone`));
     }
     this.server.log.warn({ node, sessions: peer.sessions.size, why }, 'cluster: node gone');
-    for (const fn of this.goneListeners) {
-      try {
-        fn(node);
-      } catch (err) {
-        this.server.log.error({ err, node }, 'cluster: a node-gone handler failed');
-      }
-    }
+    this.changed(node, false);
   }
 
   private tick(): void {

@@ -23,14 +23,19 @@ export interface Cluster {
    * and when that node dies, its keys go to the survivors (a dead node's leftovers, a room).
    */
   ownerAmongLive(key: string): string;
+  /** Whether this node serves `key` (a room's bare JID, a service's domain) now: rendezvous over the live members. */
+  serves(key: string): boolean;
   /**
    * Asks `node` a question a module answers there with answer(topic): resolves with its answer, rejects when
    * the node is not live, no handler answers, or no answer comes within `timeoutMs`.
    */
   ask(node: string, topic: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
   answer(topic: string, fn: (payload: unknown, from: string) => Promise<unknown>): Disposable;
-  /** Called when a node leaves or is declared dead (heartbeat silence), after its sessions left the directory. */
-  onNodeGone(fn: (node: string) => void): Disposable;
+  /**
+   * Called when a node joins (live: true) or leaves or is declared dead (heartbeat silence; after its sessions
+   * left the directory): what each node serves may have moved.
+   */
+  onNodesChanged(fn: (node: string, live: boolean) => void): Disposable;
 }
 
 /**
@@ -62,13 +67,16 @@ export class LocalCluster implements Cluster {
   ownerAmongLive(): string {
     return this.nodeId;
   }
+  serves(): boolean {
+    return true;
+  }
   ask(node: string): Promise<unknown> {
     return Promise.reject(new Error(`no cluster: node ${node} cannot be asked`));
   }
   answer(): Disposable {
     return { dispose() {} };
   }
-  onNodeGone(): Disposable {
+  onNodesChanged(): Disposable {
     return { dispose() {} };
   }
 }

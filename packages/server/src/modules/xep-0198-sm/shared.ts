@@ -77,7 +77,7 @@ export class SharedResumptions {
   private stopped = false;
 
   constructor(private readonly deps: SharedDeps) {
-    this.disposables.push(deps.cluster.onNodeGone(() => this.sweep()));
+    this.disposables.push(deps.cluster.onNodesChanged((_node, live) => !live && this.sweep()));
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
     this.sweep();
