@@ -25,6 +25,7 @@ import type { Disposable } from '../core/hooks';
 import { Priority } from '../core/hooks';
 import { RemoteSession, type RemoteSessionLink, type SessionRecord } from './remote-session';
 import { rendezvous, type Bus, type Cluster } from './types';
+import { NODE_REPORT, nodeReport } from './status';
 
 export interface ClusterNodeOptions {
   nodeId: string;
@@ -147,6 +148,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
         Priority.Filter,
       ),
     );
+    this.disposables.push(this.answer(NODE_REPORT, () => nodeReport(server)));
     this.publishAll({ t: 'hello', n: this.nodeId });
     // Back from a bus outage: the others may have dropped us, and we missed their changes. Saying hello again
     // makes them drop what they mirror of us and send their snapshots; our own sessions are announced again.
@@ -178,6 +180,10 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
   /** Nodes heard from recently, this one included. */
   liveNodes(): string[] {
     return [this.nodeId, ...this.peers.keys()].sort();
+  }
+
+  pingBus(): Promise<void> {
+    return this.bus.ping?.() ?? Promise.resolve();
   }
 
   isLive(node: string): boolean {

@@ -15,6 +15,8 @@ export interface Cluster {
   invalidate(topic: string, key: string): void;
   /** Called when another node invalidated `key` of cache `topic`. */
   onInvalidate(topic: string, fn: (key: string) => void): Disposable;
+  /** Resolves when the bus between the nodes answers (at once without a cluster), rejects otherwise. */
+  pingBus(): Promise<void>;
   /** Nodes heard from recently, this one included, sorted. */
   liveNodes(): string[];
   isLive(node: string): boolean;
@@ -47,6 +49,8 @@ export interface Bus {
   subscribe(channel: string, handler: (payload: string) => void): Promise<void>;
   /** Called after the connection to the bus came back: messages may have been lost meanwhile. */
   onReconnect?(fn: () => void): void;
+  /** Resolves when the bus answers now (a round trip), rejects otherwise. */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,6 +64,9 @@ export class LocalCluster implements Cluster {
   }
   liveNodes(): string[] {
     return [this.nodeId];
+  }
+  pingBus(): Promise<void> {
+    return Promise.resolve();
   }
   isLive(node: string): boolean {
     return node === this.nodeId;

@@ -99,7 +99,10 @@ export default defineModule<MucOptions>({
     const moves = ctx.server.cluster.onNodesChanged(() => void svc.releaseMoved().catch((err) => ctx.log.warn({ err }, 'muc: releasing moved rooms failed')));
     ctx.onStop(() => moves.dispose());
     ctx.on('status/requested', ({ fields }) => {
-      fields.push({ name: 'muc.rooms', label: `rooms on ${service.domain}`, values: [String(svc.rooms.size)] });
+      // In a cluster, the rooms this node serves (every node knows every persistent room).
+      const { cluster } = ctx.server;
+      const rooms = cluster.enabled ? [...svc.rooms.keys()].filter((k) => cluster.serves(k)).length : svc.rooms.size;
+      fields.push({ name: 'muc.rooms', label: `rooms on ${service.domain}`, values: [String(rooms)] });
     });
 
     service.iq.get(NS.DISCO_INFO, 'query', { to: ['host'], feature: false }, (req) => serviceInfo(service.info, req));
