@@ -15,7 +15,7 @@
 // - cache invalidations, so a roster or block list cached on one node is re-read after another changed it.
 // Membership is static (cluster.nodes); liveness is a heartbeat: a node silent for dead_after_ms loses its
 // mirrored sessions, and modules hear of it (onNodeGone) to take over what it left in storage.
-import { Jid, StanzaError, StreamError, StreamParser, type XmlElement } from '@parley/protocol';
+import { Jid, StreamError, StreamParser, type XmlElement } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
 import type { Session } from '../core/sessions';
 import type { ClusterRoute } from '../core/router';
