@@ -104,13 +104,15 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
     await bob.waitFor(body('back'));
     await bob.send(`<message to='alice@localhost/phone' type='chat'><body>third</body></message>`);
     await second.waitFor('third');
-    // The SM-ID still names the session: it resumes once more, back on a.
-    second.destroy();
+    // The SM-ID still names the session: it resumes once more, back on a, while b still has its connection
+    // (§5: the old connection is closed; the client may not have noticed it is dead).
     const third = await a.raw();
     await authenticate(third, 'alice');
     third.write(`<resume xmlns='${SM}' previd='${id}' h='3'/>`);
     await third.waitFor(`<resumed xmlns='${SM}' previd='${id}'`);
     await third.waitFor('third');
+    await second.waitFor(/<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
+    await second.waitClosed();
     third.write(`</stream:stream>`);
     await bob.stop();
   });
