@@ -78,6 +78,15 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
     first.write(`<presence/>`);
     const bob = await b.client('bob', { resource: 'desk' });
     await until('b mirrors alice', () => sessionOf(b, 'alice@localhost/phone')?.available === true);
+    // alice and bob share a room (with carbons on for alice): the session keeps both across the hand-over.
+    const room = 'handover@conference.localhost';
+    first.write(`<iq type='set' id='carbons'><enable xmlns='urn:xmpp:carbons:2'/></iq>`);
+    first.write(`<presence to='${room}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await first.waitFor(/status code='110'/);
+    first.write(`<iq type='set' id='cfg' to='${room}'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`);
+    await first.waitFor(/id='cfg'/);
+    await bob.send(`<presence to='${room}/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === `${room}/Bob`);
     await bob.send(`<message to='alice@localhost/phone' type='chat' id='m1'><body>first</body></message>`);
     await first.waitFor('first');
     first.destroy(); // the connection drops without </stream:stream>: the session hibernates on a
@@ -104,6 +113,10 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
     await bob.waitFor(body('back'));
     await bob.send(`<message to='alice@localhost/phone' type='chat'><body>third</body></message>`);
     await second.waitFor('third');
+    // Still in the room (no unavailable went to it), and carbons still on.
+    assert.equal(local.state.get('carbons'), true);
+    await bob.send(`<message to='${room}' type='groupchat'><body>to the room</body></message>`);
+    await second.waitFor('to the room');
     // The SM-ID still names the session: it resumes once more, back on a, while b still has its connection
     // (§5: the old connection is closed; the client may not have noticed it is dead).
     const third = await a.raw();
@@ -113,7 +126,9 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
     await third.waitFor('third');
     await second.waitFor(/<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/>/);
     await second.waitClosed();
+    // Leaving for good: the room learns it from the node that has the session now (the directed presence came along).
     third.write(`</stream:stream>`);
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === `${room}/Alice` && el.attrs.type === 'unavailable');
     await bob.stop();
   });
 

@@ -15,6 +15,11 @@ export interface ClientStream extends Session {
    * counts it now, and not filtered again.
    */
   release(stanza: XmlElement): void;
+  /**
+   * XEP-0198 §5 across cluster nodes: the session was resumed on another node, which goes on with it; this copy
+   * ends ('session/closed' with resumedElsewhere), a transport still attached with <conflict/>.
+   */
+  closeResumedElsewhere(): void;
   /** The transport is gone and the session kept (XEP-0198 §5 hibernation): nothing is written until it resumes. */
   readonly isDetached: boolean;
 }

@@ -32,6 +32,8 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
   private sasl: SaslNegotiation | undefined;
   private sasl2: Sasl2Negotiation | undefined;
   private bound = false;
+  /** Ended because another cluster node resumed the session (XEP-0198). */
+  private resumedElsewhere = false;
   /** RFC 6120 §4.7.4: the client's default language, stamped on its stanzas that carry none (§8.1.5). */
   lang: string | undefined;
   private logger: Logger | undefined;
@@ -114,7 +116,7 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
 
   ended(reason: string | undefined): void {
     if (this.bound && this.server.sessions.remove(this)) {
-      void this.server.hooks.fire('session/closed', { session: this, error: reason }).catch((err) => {
+      void this.server.hooks.fire('session/closed', { session: this, error: reason, resumedElsewhere: this.resumedElsewhere }).catch((err) => {
         this.log.error({ err }, 'session/closed handler failed');
       });
     }
@@ -401,6 +403,11 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
 
   close(error?: StreamError): void {
     this.machine.close(error);
+  }
+
+  closeResumedElsewhere(): void {
+    this.resumedElsewhere = true;
+    this.machine.close(this.isDetached ? undefined : new StreamError('conflict', 'The session was resumed on another connection'));
   }
 
   handOver(session: ClientStream): boolean {

@@ -12,7 +12,7 @@ import { SmState, checkAck, incrementH, parseH, type Unacked } from './state';
 import { isRoutedAgain } from './unacked';
 import { options, type SmOptions } from './options';
 import { Resumptions } from './resumption';
-import { HAND_OVER, SharedResumptions, type StoredSession } from './shared';
+import { HAND_OVER, SharedResumptions, restorePortableState, type StoredSession } from './shared';
 
 
 export default defineModule<SmOptions>({
@@ -286,6 +286,7 @@ export default defineModule<SmOptions>({
       session.priority = stored.priority;
       session.interested = stored.interested;
       session.presence = stored.presence === null ? undefined : parseXml(stored.presence);
+      restorePortableState(session.state, stored.state);
       const sm = new SmState(session);
       sm.inbound = stored.inbound;
       sm.acked = stored.acked;
@@ -303,7 +304,7 @@ export default defineModule<SmOptions>({
 
     // The other side of resumeFromCluster: a node asks for a session of ours. Its last state is written, then it
     // ends here without routing its stanzas anywhere (the asking node resends them) and without telling contacts
-    // it went offline (it did not).
+    // or rooms it went offline (it did not).
     if (shared) {
       const answering = cluster.answer(HAND_OVER, async (payload) => {
         const { id, account } = (payload ?? {}) as { id?: unknown; account?: unknown };
@@ -315,9 +316,8 @@ export default defineModule<SmOptions>({
         if (sm.ended) return false;
         // Synchronous from here: nothing is sent to the session between the last write and its end.
         sm.movedAway = true;
-        sm.stream.available = false;
         end(sm);
-        sm.stream.close(sm.stream.isDetached ? undefined : new StreamError('conflict', 'The session was resumed on another connection'));
+        sm.stream.closeResumedElsewhere();
         return true;
       });
       ctx.onStop(() => answering.dispose());

@@ -38,6 +38,8 @@ export interface StoredSession {
   priority: number;
   interested: boolean;
   presence: string | null;
+  /** The modules' session state that can travel (portableState): carbons on, directed presences … */
+  state?: Record<string, unknown>;
 }
 
 export const HAND_OVER = 'xep-0198/hand-over';
@@ -235,5 +237,32 @@ function snapshot(sm: SmState): StoredSession {
     priority: s.priority,
     interested: s.interested,
     presence: s.presence ? s.presence.toString() : null,
+    state: portableState(s.state),
   };
+}
+
+/**
+ * The modules' per-session state that travels with a session to another node: plain values (carbons enabled,
+ * XEP-0280 §6) and sets of strings (the directed presences of RFC 6121 §4.6.3, so that going offline later still
+ * reaches the rooms joined before). Anything else stays behind, as it would on a restart.
+ */
+export function portableState(state: ReadonlyMap<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of state) {
+    const t = typeof v;
+    if (t === 'string' || t === 'number' || t === 'boolean') out[k] = v;
+    else if (v instanceof Set && [...v].every((x) => typeof x === 'string')) out[k] = { set: [...v] };
+  }
+  return out;
+}
+
+export function restorePortableState(into: Map<string, unknown>, from: Record<string, unknown> | undefined): void {
+  for (const [k, v] of Object.entries(from ?? {})) {
+    if (v !== null && typeof v === 'object') {
+      const set = (v as { set?: unknown }).set;
+      if (Array.isArray(set)) into.set(k, new Set(set.filter((x) => typeof x === 'string')));
+    } else {
+      into.set(k, v);
+    }
+  }
 }
