@@ -282,6 +282,12 @@ export function buildProgram(): Command {
       await withTarget(flags, async (t) => printResult(await t.run('status', {})), { requireRunning: true });
     });
 
+  const clusterCmd = program.command('cluster').description('the nodes serving the domain together');
+  withServerFlags(clusterCmd.command('status').description('nodes with their sessions and rooms, and whether Redis and the database answer'))
+    .action(async (flags: StartFlags) => {
+      await withTarget(flags, async (t) => printResult(await t.run('cluster-status', {})), { requireRunning: true });
+    });
+
   // The admin commands (XEP-0133 and others), the same definitions XMPP admins run as ad-hoc commands.
   withServerFlags(program.command('admin [command] [args...]').description('run an admin command with key=value arguments; without a command, list them'))
     .action(async (name: string | undefined, pairs: string[], flags: StartFlags) => {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from './config';
 import { ClusterNode } from './cluster/node';
+import { mountHealth } from './core/health';
 import { RedisBus } from './cluster/redis-bus';
 import type { Config } from './config';
 import { createLogger, setLogLevel, type Logger } from './log';
@@ -182,6 +183,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Prometheus metrics at /metrics: loopback, or a scraper with metrics.token.
   const metrics = config.metrics.enabled ? createMetrics(server) : undefined;
   const metricsRoute = metrics ? mountMetrics(server.http, metrics, config.metrics.token) : undefined;
+  // GET /health: 200 when storage and the cluster bus answer, 503 otherwise (core/health.ts).
+  const healthRoute = mountHealth(server.http, server);
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
   let components: RunningComponentListener | undefined;
@@ -265,6 +268,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await bosh?.close();
       await closed;
       metricsRoute?.dispose();
+      healthRoute.dispose();
       metrics?.dispose();
       await server.stop();
       await cluster?.stop();

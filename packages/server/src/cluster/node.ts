@@ -5,15 +5,17 @@
 //   routing, presence probes and carbons see every resource wherever its stream is;
 // - delivery: sending to a RemoteSession publishes the stanza to the node holding the stream;
 // - services whose state is in memory (a MUC room, a pubsub service) live on one node, chosen by rendezvous
-//   hashing over the configured members; stanzas to them are forwarded there;
+//   hashing over the configured members that are live: when a node dies, its rooms go to the survivors (they
+//   load them from the shared database), and come back to it when it returns; stanzas to them are forwarded there;
+// - questions one node asks another (ask/answer): XEP-0198 hands a hibernating session over this way;
 // - external components (XEP-0114): each node announces the components connected to it, so a stanza to a
 //   component on another node is forwarded there, and a component reconnecting to another node replaces its
 //   old stream (the newer connection wins on every node alike);
 // - replies to server-originated iqs carry the requesting node's name in their id and go back to it;
 // - cache invalidations, so a roster or block list cached on one node is re-read after another changed it.
 // Membership is static (cluster.nodes); liveness is a heartbeat: a node silent for dead_after_ms loses its
-// mirrored sessions.
-import { Jid, StanzaError, StreamError, StreamParser, type XmlElement } from '@parley/protocol';
+// mirrored sessions, and modules hear of it (onNodeGone) to take over what it left in storage.
+import { Jid, StreamError, StreamParser, type XmlElement } from '@parley/protocol';
 import type { ParleyServer } from '../core/server';
 import type { Session } from '../core/sessions';
 import type { ClusterRoute } from '../core/router';
@@ -22,7 +24,8 @@ import type { StanzaEvent } from '../core/events';
 import type { Disposable } from '../core/hooks';
 import { Priority } from '../core/hooks';
 import { RemoteSession, type RemoteSessionLink, type SessionRecord } from './remote-session';
-import type { Bus, Cluster } from './types';
+import { rendezvous, type Bus, type Cluster } from './types';
+import { NODE_REPORT, nodeReport } from './status';
 
 export interface ClusterNodeOptions {
   nodeId: string;
@@ -50,7 +53,10 @@ type Direct =
   | { t: 'd'; s: string; j: string; x: string }
   | { t: 'c'; s: string; c?: string; x?: string }
   /** Route here: a stanza to a service entity this node owns, or a reply to an iq this node sent. */
-  | { t: 'r'; n: string; x: string };
+  | { t: 'r'; n: string; x: string }
+  /** A question (ask) with its number q, and its answer: the value p, or the error e. */
+  | { t: 'q'; n: string; q: number; topic: string; p: unknown }
+  | { t: 'a'; q: number; p?: unknown; e?: string };
 
 interface Peer {
   lastSeen: number;
@@ -83,6 +89,10 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
   private stopped = false;
   private readonly heartbeatMs: number;
   private readonly deadAfterMs: number;
+  private readonly answerers = new Map<string, (payload: unknown, from: string) => Promise<unknown>>();
+  private readonly questions = new Map<number, { resolve: (p: unknown) => void; reject: (e: Error) => void; node: string; timer: NodeJS.Timeout }>();
+  private nextQuestion = 1;
+  private readonly changeListeners = new Set<(node: string, live: boolean) => void>();
 
   /** Created before the server so that modules can register invalidations while they load; attach() then. */
   constructor(
@@ -138,6 +148,7 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
         Priority.Filter,
       ),
     );
+    this.disposables.push(this.answer(NODE_REPORT, () => nodeReport(server)));
     this.publishAll({ t: 'hello', n: this.nodeId });
     // Back from a bus outage: the others may have dropped us, and we missed their changes. Saying hello again
     // makes them drop what they mirror of us and send their snapshots; our own sessions are announced again.
@@ -171,6 +182,53 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     return [this.nodeId, ...this.peers.keys()].sort();
   }
 
+  pingBus(): Promise<void> {
+    return this.bus.ping?.() ?? Promise.resolve();
+  }
+
+  isLive(node: string): boolean {
+    return node === this.nodeId || this.peers.has(node);
+  }
+
+  ownerAmongLive(key: string): string {
+    return rendezvous(this.liveNodes(), key);
+  }
+
+  ask(node: string, topic: string, payload: unknown, timeoutMs = 5000): Promise<unknown> {
+    if (!this.peers.has(node)) return Promise.reject(new Error(`cluster node ${node} is not live`));
+    const q = this.nextQuestion++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.questions.delete(q);
+        reject(new Error(`cluster node ${node} did not answer ${topic} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.questions.set(q, { resolve, reject, node, timer });
+      this.publishTo(node, { t: 'q', n: this.nodeId, q, topic, p: payload });
+    });
+  }
+
+  answer(topic: string, fn: (payload: unknown, from: string) => Promise<unknown>): Disposable {
+    if (this.answerers.has(topic)) throw new Error(`cluster questions about ${topic} are answered already`);
+    this.answerers.set(topic, fn);
+    return { dispose: () => this.answerers.delete(topic) };
+  }
+
+  onNodesChanged(fn: (node: string, live: boolean) => void): Disposable {
+    this.changeListeners.add(fn);
+    return { dispose: () => this.changeListeners.delete(fn) };
+  }
+
+  private changed(node: string, live: boolean): void {
+    for (const fn of this.changeListeners) {
+      try {
+        fn(node, live);
+      } catch (err) {
+        this.server.log.error({ err, node }, 'cluster: a membership handler failed');
+      }
+    }
+  }
+
   // --- Cluster (for modules) ---
 
   invalidate(topic: string, key: string): void {
@@ -190,26 +248,24 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     // A room is one entity with its occupants in memory; other services keep per-service state: one node each.
     const key = domain.affinity === 'entity' && to.local !== undefined ? to.toBareString() : domain.name;
     const owner = this.ownerOfKey(key);
-    if (owner === this.nodeId) return undefined;
-    if (!this.peers.has(owner)) throw new StanzaError('service-unavailable', `the cluster node serving ${key} is down`);
-    return owner;
+    return owner === this.nodeId ? undefined : owner;
   }
 
-  /** Rendezvous (highest random weight) hashing: every node computes the same owner, and adding a member moves only the keys it wins. */
+  /**
+   * Rendezvous (highest random weight) hashing over the configured members that are live: every node computes
+   * the same owner; adding a member moves only the keys it wins, and a dead member's keys spread over the others.
+   */
   ownerOfKey(key: string): string {
     let owner = this.owners.get(key);
     if (owner !== undefined) return owner;
-    let best = -1;
-    for (const m of this.members) {
-      const score = fnv1a(`${m}\u0000${key}`);
-      if (score > best) {
-        best = score;
-        owner = m;
-      }
-    }
+    owner = rendezvous(this.members.filter((m) => this.isLive(m)), key);
     if (this.owners.size > 100_000) this.owners.clear();
-    this.owners.set(key, owner!);
-    return owner!;
+    this.owners.set(key, owner);
+    return owner;
+  }
+
+  serves(key: string): boolean {
+    return this.ownerOfKey(key) === this.nodeId;
   }
 
   forward(node: string, event: StanzaEvent): void {
@@ -286,7 +342,9 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     if (!peer) {
       peer = { lastSeen: Date.now(), sessions: new Map() };
       this.peers.set(node, peer);
+      this.owners.clear(); // placement follows the live members
       this.server.log.info({ node }, 'cluster: node joined');
+      this.changed(node, true);
     }
     peer.lastSeen = Date.now();
     return peer;
@@ -358,6 +416,27 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
       }
       case 'r':
         return this.routeForwarded(msg.n, msg.x);
+      case 'q':
+        return void this.answerQuestion(msg.n, msg.q, msg.topic, msg.p);
+      case 'a': {
+        const question = this.questions.get(msg.q);
+        if (!question) return;
+        this.questions.delete(msg.q);
+        clearTimeout(question.timer);
+        if (msg.e !== undefined) question.reject(new Error(msg.e));
+        else question.resolve(msg.p);
+        return;
+      }
+    }
+  }
+
+  private async answerQuestion(node: string, q: number, topic: string, payload: unknown): Promise<void> {
+    const fn = this.answerers.get(topic);
+    try {
+      if (!fn) throw new Error(`node ${this.nodeId} answers no questions about ${topic}`);
+      this.publishTo(node, { t: 'a', q, p: (await fn(payload, node)) ?? null });
+    } catch (err) {
+      this.publishTo(node, { t: 'a', q, e: (err as Error).message });
     }
   }
 
@@ -406,9 +485,17 @@ export class ClusterNode implements Cluster, ClusterRoute, RemoteSessionLink {
     const peer = this.peers.get(node);
     if (!peer) return;
     this.peers.delete(node);
+    this.owners.clear();
     for (const remote of peer.sessions.values()) this.end(remote);
     this.server.components.remoteDown(node);
+    for (const [q, question] of this.questions) {
+      if (question.node !== node) continue;
+      this.questions.delete(q);
+      clearTimeout(question.timer);
+      question.reject(new Error(`cluster node ${node} is gone`));
+    }
     this.server.log.warn({ node, sessions: peer.sessions.size, why }, 'cluster: node gone');
+    this.changed(node, false);
   }
 
   private tick(): void {
@@ -498,14 +585,4 @@ function plainState(session: Session): string {
     if (t === 'string' || t === 'number' || t === 'boolean') out += (out ? ',' : '') + `${JSON.stringify(k)}:${JSON.stringify(v)}`;
   }
   return `{${out}}`;
-}
-
-/** FNV-1a, 32 bits: fast and well spread for short keys. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -77,6 +77,12 @@ export class RedisBus implements Bus {
     return this.pendingBytes;
   }
 
+  /** Both connections are up and Redis answers a PING (no offline queue: a down connection fails at once). */
+  async ping(): Promise<void> {
+    if (this.sub.status !== 'ready') throw new Error(`the subscribing Redis connection is ${this.sub.status}`);
+    await this.pub.ping();
+  }
+
   publish(channel: string, payload: string): void {
     if (this.closed) return;
     const size = Buffer.byteLength(payload, 'utf8') + 1;

@@ -356,7 +356,7 @@ const cluster = z
     nodes: z
       .array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and hyphen only (1–64)'))
       .default([])
-      .describe('Names of every node serving the domain (services such as MUC rooms are placed among them). Default: this node alone'),
+      .describe('Names of every node serving the domain (services such as MUC rooms are placed among those that are live). Default: this node alone'),
     workers: z
       .int()
       .min(1)

@@ -113,8 +113,8 @@ async function answer(server: ParleyServer, line: string, log: ParleyServer['log
   const command = server.commands.get(request.command);
   if (!command) return { id, ok: false, error: { kind: 'usage', message: `no admin command ${request.command} (run 'parley admin' for the list)` } };
   const args = request.args && typeof request.args === 'object' ? request.args : {};
-  // An admin action, logged without its arguments (they may hold a password).
-  if (command.name !== 'status') audit.adminCommand(log, command.name, 'control-socket');
+  // An admin action, logged without its arguments (they may hold a password); the read-only reports are not.
+  if (command.name !== 'status' && command.name !== 'cluster-status') audit.adminCommand(log, command.name, 'control-socket');
   try {
     return { id, ok: true, result: await command.run(args, undefined) };
   } catch (err) {

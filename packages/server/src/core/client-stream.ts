@@ -15,6 +15,11 @@ export interface ClientStream extends Session {
    * counts it now, and not filtered again.
    */
   release(stanza: XmlElement): void;
+  /**
+   * XEP-0198 §5 across cluster nodes: the session was resumed on another node, which goes on with it; this copy
+   * ends ('session/closed' with resumedElsewhere), a transport still attached with <conflict/>.
+   */
+  closeResumedElsewhere(): void;
   /** The transport is gone and the session kept (XEP-0198 §5 hibernation): nothing is written until it resumes. */
   readonly isDetached: boolean;
 }
@@ -35,4 +40,11 @@ export interface AuthenticatedStream {
    * session or this stream's transport is gone.
    */
   handOver(session: ClientStream): boolean;
+  /**
+   * XEP-0198 §5 across cluster nodes: binds `jid`, a resource of this account whose session another node held, to
+   * this stream as RFC 6120 §7 binding would, without a bind request (an existing session of that full JID is
+   * replaced, §7.7.2.2); the stream is established once the current element is handled. Undefined when the
+   * transport is gone or the server is full.
+   */
+  bindResumed(jid: Jid): ClientStream | undefined;
 }

@@ -55,7 +55,14 @@ export interface ServerEvents
    * its full JID (RFC 6120 §7.7.2.2) ends without this event: its successor, with the same JID, carries on, and an
    * unavailable broadcast for that JID would wrongly describe the new session.
    */
-  'session/closed': SessionEvent & { error?: string };
+  'session/closed': SessionEvent & {
+    error?: string;
+    /**
+     * The session goes on on another cluster node (XEP-0198 resumption there): only this node's copy ended, so
+     * nobody is told the resource went offline.
+     */
+    resumedElsewhere?: boolean;
+  };
   /** Initial presence sent (RFC 6121 §4.2): time to deliver offline messages, probe contacts. */
   'session/available': SessionEvent;
   /** A SASL attempt (either profile) failed and counts against the limits (RFC 6120 §6.5); for metrics. */

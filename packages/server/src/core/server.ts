@@ -18,6 +18,7 @@ import { HttpRoutes } from './http-routes';
 import { RuntimeMonitor } from './runtime';
 import { audit } from './audit';
 import { statusCommand } from './status';
+import { clusterStatusCommand } from '../cluster/status';
 import { LocalCluster, type Cluster } from '../cluster/types';
 import { ComponentTable } from './components';
 
@@ -65,6 +66,7 @@ export class ParleyServer implements ServerApi {
     this.components = new ComponentTable(this.domains, this.main, () => this.cluster.nodeId, log);
     for (const { domain, secret } of config.components.list) this.components.configure(domain, secret);
     this.commands.add(statusCommand(this));
+    this.commands.add(clusterStatusCommand(this));
     // Account changes in the audit log, whoever made them (XEP-0077 registration, XEP-0133, the CLI); first, so
     // that a handler ending the event cannot hide it.
     this.hooks.on('account/created', ({ jid }) => audit.accountCreated(log, jid.toString()), Priority.Filter);

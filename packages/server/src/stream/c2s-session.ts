@@ -32,6 +32,8 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
   private sasl: SaslNegotiation | undefined;
   private sasl2: Sasl2Negotiation | undefined;
   private bound = false;
+  /** Ended because another cluster node resumed the session (XEP-0198). */
+  private resumedElsewhere = false;
   /** RFC 6120 §4.7.4: the client's default language, stamped on its stanzas that carry none (§8.1.5). */
   lang: string | undefined;
   private logger: Logger | undefined;
@@ -118,7 +120,7 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
 
   ended(reason: string | undefined): void {
     if (this.bound && this.server.sessions.remove(this)) {
-      void this.server.hooks.fire('session/closed', { session: this, error: reason }).catch((err) => {
+      void this.server.hooks.fire('session/closed', { session: this, error: reason, resumedElsewhere: this.resumedElsewhere }).catch((err) => {
         this.log.error({ err }, 'session/closed handler failed');
       });
     }
@@ -281,7 +283,8 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
   // RFC 6120 §7: resource binding; RFC 3921 §3: session establishment as a no-op.
   private async handleBind(el: XmlElement): Promise<Step> {
     if (el.name !== 'iq' || (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.CLIENT)) {
-      if (await this.server.c2s.handlePreBindElement(el, this)) return;
+      // A handler may have bound a resource itself (XEP-0198 resumption of a session another node held).
+      if (await this.server.c2s.handlePreBindElement(el, this)) return this.bound ? 'established' : undefined;
       throw new StreamError('not-authorized', 'bind a resource first');
     }
     const bind = el.getChild('bind', NS.BIND);
@@ -407,8 +410,22 @@ export class C2sSession implements StreamPolicy, ClientStream, AuthenticatedStre
     this.machine.close(error);
   }
 
+  closeResumedElsewhere(): void {
+    this.resumedElsewhere = true;
+    this.machine.close(this.isDetached ? undefined : new StreamError('conflict', 'The session was resumed on another connection'));
+  }
+
   handOver(session: ClientStream): boolean {
     return handOver(this, session);
+  }
+
+  bindResumed(jid: Jid): ClientStream | undefined {
+    if (this.bound || !jid.bare().equals(this.account) || jid.resource === undefined) throw new Error('only an unbound stream binds a resource of its own account');
+    if (this.machine.state === 'closed' || this.server.sessions.localSize >= this.settings.maxSessions) return undefined;
+    this.jid = jid;
+    this.server.sessions.add(this);
+    this.bound = true;
+    return this;
   }
 
   /** XEP-0198 §5: this session goes on where `from` was; it takes over what the client declared on that stream. */

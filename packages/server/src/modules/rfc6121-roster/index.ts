@@ -97,7 +97,7 @@ export default defineModule({
     ctx.on('presence/bare', inbound, Priority.Feature);
     ctx.on('presence/full', inbound, Priority.Feature);
 
-    ctx.on('session/closed', ({ session }) => presence.sessionClosed(session));
+    ctx.on('session/closed', ({ session, resumedElsewhere }) => presence.sessionClosed(session, resumedElsewhere === true));
 
     // XEP-0191 §3.3/§3.4: a blocked contact that may see the user's presence sees them go offline, and
     // back online on unblock. Only contacts with a presence subscription learn anything.

@@ -103,10 +103,13 @@ export class PresenceService {
     directed.clear();
   }
 
-  async sessionClosed(session: Session): Promise<void> {
+  async sessionClosed(session: Session, resumedElsewhere = false): Promise<void> {
     const unavailable = xml('presence', { type: 'unavailable', from: session.jid.toString() });
-    if (session.available) await this.goUnavailable(session, unavailable);
-    else this.endDirected(session, unavailable);
+    // XEP-0198 resumption on another cluster node: the resource is still online there, with its directed presences.
+    if (!resumedElsewhere) {
+      if (session.available) await this.goUnavailable(session, unavailable);
+      else this.endDirected(session, unavailable);
+    }
     if (!this.ctx.server.sessions.hasAccount(session.jid.toBareString())) this.store.evict(session.jid.toBareString());
   }
 

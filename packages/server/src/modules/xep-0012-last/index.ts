@@ -68,7 +68,8 @@ export default defineModule({
     );
 
     // §3: "seconds since the user last logged out": recorded when the account's last resource goes away.
-    ctx.on('session/closed', async ({ session }) => {
+    ctx.on('session/closed', async ({ session, resumedElsewhere }) => {
+      if (resumedElsewhere) return; // it goes on on another node
       const owner = session.jid.toBareString();
       // A deleted account's sessions close after its data is gone: nothing to record then.
       if (server.sessions.hasAccount(owner) || !(await server.accounts.exists(session.jid.local!))) return;

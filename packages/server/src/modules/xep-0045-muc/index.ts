@@ -95,8 +95,14 @@ export default defineModule<MucOptions>({
     await svc.load();
     // §7.2.15 history of persistent rooms outlives a restart: occupied rooms write theirs at shutdown.
     ctx.onStop(() => svc.saveAllHistory());
+    // In a cluster, rooms move between nodes as nodes die and return (service.ts serve/releaseMoved).
+    const moves = ctx.server.cluster.onNodesChanged(() => void svc.releaseMoved().catch((err) => ctx.log.warn({ err }, 'muc: releasing moved rooms failed')));
+    ctx.onStop(() => moves.dispose());
     ctx.on('status/requested', ({ fields }) => {
-      fields.push({ name: 'muc.rooms', label: `rooms on ${service.domain}`, values: [String(svc.rooms.size)] });
+      // In a cluster, the rooms this node serves (every node knows every persistent room).
+      const { cluster } = ctx.server;
+      const rooms = cluster.enabled ? [...svc.rooms.keys()].filter((k) => cluster.serves(k)).length : svc.rooms.size;
+      fields.push({ name: 'muc.rooms', label: `rooms on ${service.domain}`, values: [String(rooms)] });
     });
 
     service.iq.get(NS.DISCO_INFO, 'query', { to: ['host'], feature: false }, (req) => serviceInfo(service.info, req));
@@ -144,10 +150,16 @@ export default defineModule<MucOptions>({
       // Errors bounced by occupants' servers may arrive while the room is waiting on that very delivery:
       // queue them without waiting, so that a bounce never deadlocks its room.
       if (stanza.attrs.type === 'error' || (stanza.name === 'iq' && stanza.attrs.type === 'result')) {
-        void serial(key, () => roomStanza(event)).catch((err) => ctx.log.warn({ err }, 'muc error handling failed'));
+        void serial(key, async () => {
+          await svc.serve(key);
+          return roomStanza(event);
+        }).catch((err) => ctx.log.warn({ err }, 'muc error handling failed'));
         return;
       }
-      return serial(key, () => roomStanza(event));
+      return serial(key, async () => {
+        await svc.serve(key);
+        return roomStanza(event);
+      });
     });
   },
 });

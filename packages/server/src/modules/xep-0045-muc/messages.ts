@@ -70,6 +70,7 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
   if (hasBody || subject) {
     const when = Date.now();
     room.history.add(msg, room.jidString, svc.historyLimits(room), when);
+    svc.historyChanged(room);
     // XEP-0313 §6.1.2: logged persistent rooms keep their history in the archive (mam.ts serves it).
     if (id !== undefined) {
       void svc.archive

@@ -41,6 +41,9 @@ export class MucService {
   readonly rooms = new Map<string, Room>();
   /** Creator bare JID → rooms it created that still exist (§10.1.1 limit). */
   private readonly created = new Map<string, number>();
+  /** In a cluster: the rooms this node serves, read from storage when it started serving them. */
+  private readonly served = new Set<string>();
+  private readonly historyWrites = new Set<Room>();
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
@@ -55,18 +58,67 @@ export class MucService {
   async load(): Promise<void> {
     for (const owner of await this.store.owners()) {
       const s = await this.store.get(owner, 'state');
-      const jid = Jid.tryParse(owner);
-      if (!s || !jid) continue;
-      const room = new Room(jid, { ...defaultConfig(), ...s.config });
-      for (const [j, a] of Object.entries(s.affiliations)) room.setAffiliation(j, a);
-      for (const [j, n] of Object.entries(s.registered ?? {})) room.registered.set(j, n);
-      room.subject = s.subject;
-      room.subjectBy = s.subjectBy;
-      // Nobody is in it yet: its history stays in storage until the first join.
-      room.historyInStorage = true;
-      room.historyStored = true;
-      this.track(room, s.createdBy);
+      if (s) this.restore(owner, s);
     }
+  }
+
+  private restore(owner: string, s: StoredRoom): void {
+    const jid = Jid.tryParse(owner);
+    if (!jid) return;
+    const room = new Room(jid, { ...defaultConfig(), ...s.config });
+    for (const [j, a] of Object.entries(s.affiliations)) room.setAffiliation(j, a);
+    for (const [j, n] of Object.entries(s.registered ?? {})) room.registered.set(j, n);
+    room.subject = s.subject;
+    room.subjectBy = s.subjectBy;
+    // Nobody is in it yet: its history stays in storage until the first join.
+    room.historyInStorage = true;
+    room.historyStored = true;
+    this.track(room, s.createdBy);
+  }
+
+  /**
+   * In a cluster, a room lives on the live node that wins it (rendezvous hashing): when its node dies it moves to
+   * another, and back when that node returns. A node about to serve a room it did not serve reads it from storage
+   * first (configuration, affiliations, subject; history on the first join), since the node that served it may
+   * have changed it; occupants who rejoin find it.
+   */
+  async serve(key: string): Promise<void> {
+    if (!this.ctx.server.cluster.enabled || this.served.has(key)) return;
+    const s = await this.store.get(key, 'state');
+    const stale = this.rooms.get(key);
+    if (stale) this.untrack(stale);
+    if (s) this.restore(key, s);
+    this.served.add(key);
+  }
+
+  /**
+   * Nodes joined or left: rooms this node no longer serves leave it. Their history goes to storage for the node
+   * now serving them; their occupants here are forgotten (XEP-0410 self-pings tell clients to rejoin there).
+   */
+  async releaseMoved(): Promise<void> {
+    const { cluster } = this.ctx.server;
+    for (const key of [...this.served]) {
+      if (cluster.serves(key)) continue;
+      this.served.delete(key);
+      const room = this.rooms.get(key);
+      if (!room) continue;
+      await this.saveHistory(room, true).catch((err) => this.ctx.log.warn({ err, room: key }, 'muc history not saved for the node taking over'));
+      room.occupants.clear();
+      room.byReal.clear();
+    }
+  }
+
+  /**
+   * In a cluster, a persistent room's history is written as it grows (once per tick), so a node that dies
+   * without warning leaves it for the node taking over.
+   */
+  historyChanged(room: Room): void {
+    if (!this.ctx.server.cluster.enabled || !room.config.persistent || this.historyWrites.has(room)) return;
+    this.historyWrites.add(room);
+    setImmediate(() => {
+      this.historyWrites.delete(room);
+      void this.saveHistory(room, false).catch((err) => this.ctx.log.warn({ err, room: room.jidString }, 'muc history not saved'));
+    });
   }
 
   get(jid: Jid): Room | undefined {
@@ -94,9 +146,8 @@ export class MucService {
     if (creator !== undefined) this.created.set(creator, (this.created.get(creator) ?? 0) + 1);
   }
 
-  /** The room is gone: it no longer counts against its creator, and its stored history goes with it. */
-  private async forget(room: Room): Promise<void> {
-    room.destroyed = true;
+  /** The room leaves memory (it is gone, or read again from storage): it no longer counts against its creator. */
+  private untrack(room: Room): void {
     if (this.rooms.get(room.jidString) === room) this.rooms.delete(room.jidString);
     const creator = room.createdBy;
     if (creator !== undefined) {
@@ -104,6 +155,12 @@ export class MucService {
       if (n > 0) this.created.set(creator, n);
       else this.created.delete(creator);
     }
+  }
+
+  /** The room is gone: it no longer counts against its creator, and its stored history goes with it. */
+  private async forget(room: Room): Promise<void> {
+    room.destroyed = true;
+    this.untrack(room);
     room.history.clear();
     room.invitations.clear();
     if (room.historyStored) {

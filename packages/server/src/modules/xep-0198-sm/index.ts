@@ -2,16 +2,17 @@
 // connection dropped (§5). The stream core only detaches a session from a lost transport and re-attaches it to a
 // new one (stream/resumption.ts); what is counted, kept, resent and finally routed elsewhere is decided here.
 import type { z } from 'zod';
-import { NS, StreamError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
+import { Jid, NS, StreamError, parseXml, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import { InlineOrder } from '../../core/sasl2-inline';
 import type { AuthenticatedStream, ClientStream } from '../../core/client-stream';
 import type { Session } from '../../core/sessions';
-import { SmState, incrementH, parseH, type Unacked } from './state';
+import { SmState, checkAck, incrementH, parseH, type Unacked } from './state';
 import { isRoutedAgain } from './unacked';
 import { options, type SmOptions } from './options';
 import { Resumptions } from './resumption';
+import { HAND_OVER, SharedResumptions, restorePortableState, type StoredSession } from './shared';
 
 
 export default defineModule<SmOptions>({
@@ -45,6 +46,18 @@ export default defineModule<SmOptions>({
     /** Messages sent to a bare JID, by the sessions they went to (RFC 6121 §8.5.2.1.1 may pick several). */
     const recipients = new WeakMap<XmlElement, Session[]>();
     const rerouting = new Set<Promise<void>>();
+    const { cluster } = ctx.server;
+    // In a cluster, resumable sessions are kept in the shared storage too, for any node to resume (shared.ts).
+    const shared = cluster.enabled
+      ? new SharedResumptions({
+          cluster,
+          sessions: ctx.map<StoredSession>('sm_sessions'),
+          locations: ctx.keyval<string>('sm_locations'),
+          exclusive: (scope, owner, fn) => ctx.exclusive(scope, owner, fn),
+          log: ctx.log,
+          routeAgain: (stored) => routeStoredAgain(stored),
+        })
+      : undefined;
 
     const failed = (condition: StanzaErrorCondition, h?: number): XmlElement =>
       xml('failed', { xmlns: NS.SM, h: h === undefined ? undefined : String(h) }, xml(condition, { xmlns: NS.STANZAS }));
@@ -84,10 +97,7 @@ export default defineModule<SmOptions>({
     });
 
     ctx.c2s.registerPreBindElement(NS.SM, (el, stream) => {
-      if (el.name === 'resume') {
-        resume(el, stream);
-        return true;
-      }
+      if (el.name === 'resume') return resume(el, stream).then(() => true);
       // §3: the server enforces that a client binds a resource before enabling stream management.
       if (el.name === 'enable') {
         stream.sendNonza(failed('unexpected-request'));
@@ -119,6 +129,7 @@ export default defineModule<SmOptions>({
         resumptions.add(sm, max !== undefined && max > 0 ? Math.min(max, opts.resume_timeout_s) : opts.resume_timeout_s);
       }
       states.set(stream, sm);
+      shared?.persist(sm);
       return sm;
     }
 
@@ -138,6 +149,7 @@ export default defineModule<SmOptions>({
       if (h === undefined) return sm.stream.close(new StreamError('invalid-xml', "<a/> needs an 'h' that is an unsignedInt"));
       // §4: acknowledging stanzas that were never sent is a stream error.
       if (sm.ack(h) === 'too-high') return sm.stream.close(tooHigh(h, sm));
+      shared?.persist(sm);
       sm.awaitingAck = false;
       requestAckWhenDue(sm);
     }
@@ -160,7 +172,9 @@ export default defineModule<SmOptions>({
       'session/received',
       ({ session }) => {
         const sm = states.get(session);
-        if (sm) sm.inbound = incrementH(sm.inbound);
+        if (!sm) return;
+        sm.inbound = incrementH(sm.inbound);
+        shared?.persist(sm);
       },
       Priority.Filter,
     );
@@ -178,6 +192,7 @@ export default defineModule<SmOptions>({
         const sm = states.get(session);
         if (!sm || sm.ended || !isStanza(stanza)) return;
         sm.unacked.push({ stanza, at: Date.now() });
+        shared?.persist(sm);
         if (sm.unacked.length > opts.max_unacked) {
           // Not from inside send(): the stanza being sent is queued already and goes with the others.
           queueMicrotask(() => sm.stream.close(new StreamError('resource-constraint', 'Too many unacknowledged stanzas')));
@@ -194,12 +209,19 @@ export default defineModule<SmOptions>({
         if (!sm || sm.ended || sm.id === undefined) return false;
         sm.awaitingAck = false;
         resumptions.hibernate(sm);
+        shared?.persist(sm);
         return true;
       },
       Priority.Filter,
     );
 
-    function resume(el: XmlElement, stream: AuthenticatedStream): void {
+    async function resume(el: XmlElement, stream: AuthenticatedStream): Promise<void> {
+      const previd = el.attrs.previd;
+      // Neither hibernating here nor ended here: in a cluster, another node (or this node's previous process) may hold it.
+      if (shared && previd !== undefined && parseH(el.attrs.h) !== undefined) {
+        const here = resumptions.lookup(previd, stream.account.toString());
+        if (!here.found && here.h === undefined) return resumeFromCluster(el, stream, shared);
+      }
       const found = resumptionOf(el, stream.account.toString());
       if (found instanceof StreamError) return stream.close(found);
       if (!(found instanceof SmState)) return stream.sendNonza(found);
@@ -223,6 +245,83 @@ export default defineModule<SmOptions>({
     }
 
     const resumed = (sm: SmState): XmlElement => xml('resumed', { xmlns: NS.SM, previd: sm.id, h: String(sm.inbound) });
+
+    /**
+     * §5 across nodes: the node holding the session hands it over (or it is gone and left its state in storage);
+     * this stream binds the session's resource and goes on with its counters and unacknowledged stanzas.
+     */
+    async function resumeFromCluster(el: XmlElement, stream: AuthenticatedStream, shared: SharedResumptions): Promise<void> {
+      const previd = el.attrs.previd!;
+      const h = parseH(el.attrs.h)!;
+      const account = stream.account.toString();
+      const holder = await shared.locate(previd);
+      if (holder === undefined) return stream.sendNonza(failed('item-not-found'));
+      if (holder !== cluster.nodeId && cluster.isLive(holder)) {
+        let handed = false;
+        try {
+          handed = (await cluster.ask(holder, HAND_OVER, { id: previd, account })) === true;
+        } catch (err) {
+          ctx.log.warn({ err, node: holder }, 'stream management: the node holding a session did not hand it over');
+        }
+        if (!handed) return stream.sendNonza(failed('item-not-found'));
+      }
+      const stored = await shared.take(holder, previd, account);
+      if (!stored) return stream.sendNonza(failed('item-not-found'));
+      shared.taken(holder, previd);
+      // §4: acknowledging stanzas never sent ends the stream; the session ends too, its stanzas routed as at its end.
+      if (checkAck(stored.acked, stored.unacked.length, h) === 'too-high') {
+        void routeStoredAgain(stored);
+        const sent = (stored.acked + stored.unacked.length) % 2 ** 32;
+        return stream.close(
+          new StreamError('undefined-condition', `You acknowledged ${h} stanzas, but only ${sent} were sent`, xml('handled-count-too-high', { xmlns: NS.SM, h: String(h), 'send-count': String(sent) })),
+        );
+      }
+      const session = stream.bindResumed(Jid.parse(stored.jid));
+      if (!session) {
+        void routeStoredAgain(stored);
+        return stream.sendNonza(failed('resource-constraint'));
+      }
+      // The client's presence goes on as it was: its contacts were never told it left.
+      session.available = stored.available;
+      session.priority = stored.priority;
+      session.interested = stored.interested;
+      session.presence = stored.presence === null ? undefined : parseXml(stored.presence);
+      restorePortableState(session.state, stored.state);
+      const sm = new SmState(session);
+      sm.inbound = stored.inbound;
+      sm.acked = stored.acked;
+      for (const u of stored.unacked) sm.unacked.push({ stanza: parseXml(u.x), at: u.at });
+      sm.ack(h);
+      resumptions.adopt(sm, previd, stored.window);
+      states.set(session, sm);
+      byJid.set(session.jid.toString(), sm);
+      session.sendNonza(resumed(sm));
+      takeOver(sm);
+      resend(sm);
+      shared.persist(sm);
+      ctx.log.info({ jid: stored.jid, from: holder }, 'stream management: resumed a session another node held');
+    }
+
+    // The other side of resumeFromCluster: a node asks for a session of ours. Its last state is written, then it
+    // ends here without routing its stanzas anywhere (the asking node resends them) and without telling contacts
+    // or rooms it went offline (it did not).
+    if (shared) {
+      const answering = cluster.answer(HAND_OVER, async (payload) => {
+        const { id, account } = (payload ?? {}) as { id?: unknown; account?: unknown };
+        if (typeof id !== 'string' || typeof account !== 'string') return false;
+        const lookup = resumptions.lookup(id, account);
+        const sm = lookup.found;
+        if (!sm) return false;
+        await shared.flush(sm);
+        if (sm.ended) return false;
+        // Synchronous from here: nothing is sent to the session between the last write and its end.
+        sm.movedAway = true;
+        end(sm);
+        sm.stream.closeResumedElsewhere();
+        return true;
+      });
+      ctx.onStop(() => answering.dispose());
+    }
 
     /** The session goes on over the client's new stream: it waits no longer. */
     function takeOver(sm: SmState): void {
@@ -296,6 +395,15 @@ export default defineModule<SmOptions>({
       const session = sm.stream;
       states.delete(session);
       if (byJid.get(session.jid.toString()) === sm) byJid.delete(session.jid.toString());
+      if (sm.movedAway) {
+        shared?.release(sm);
+        return;
+      }
+      if (shared) {
+        // Awaited at shutdown like the rerouting below, before storage closes.
+        const forgotten: Promise<void> = shared.forget(sm).finally(() => rerouting.delete(forgotten));
+        rerouting.add(forgotten);
+      }
       const unacked = sm.unacked.splice(0);
       if (unacked.length === 0) return;
       const done = routeAgain(session, unacked)
@@ -312,8 +420,18 @@ export default defineModule<SmOptions>({
       }
     }
 
+    /** The unacknowledged stanzas of a session that ended on a node that is gone, as routeAgain does here. */
+    async function routeStoredAgain(stored: StoredSession): Promise<void> {
+      const owner = Jid.parse(stored.jid);
+      for (const u of stored.unacked) {
+        const stanza = parseXml(u.x);
+        if (isRoutedAgain(stanza, owner, false)) await router.route(stanza, { kind: 'local' });
+      }
+    }
+
     ctx.onStop(async () => {
       resumptions.stop();
+      await shared?.stop();
       // Sessions closed by the shutdown route their unacknowledged stanzas before storage closes.
       await Promise.allSettled([...rerouting]);
     });

@@ -34,10 +34,18 @@ export class Resumptions {
     this.byId.set(sm.id, sm);
   }
 
+  /** A session resumed from another cluster node keeps its SM-ID (§5: <resumed/> names it). */
+  adopt(sm: SmState, id: string, windowSeconds: number): void {
+    sm.id = id;
+    sm.window = windowSeconds;
+    this.byId.set(id, sm);
+  }
+
   hibernate(sm: SmState): void {
     this.hibernating.delete(sm);
     this.hibernating.add(sm);
     clearTimeout(sm.hibernation);
+    sm.hibernatingSince = Date.now();
     sm.hibernation = setTimeout(() => this.terminate(sm), sm.window * 1000);
     sm.hibernation.unref();
     const account = sm.stream.jid.toBareString();
@@ -49,6 +57,7 @@ export class Resumptions {
   /** The session is resumed (or ends): it waits no longer. */
   wake(sm: SmState): void {
     clearTimeout(sm.hibernation);
+    sm.hibernatingSince = undefined;
     this.hibernating.delete(sm);
   }
 
@@ -68,6 +77,8 @@ export class Resumptions {
     this.wake(sm);
     if (sm.id === undefined) return;
     this.byId.delete(sm.id);
+    // Resumed on another cluster node, it is not over: a later <resume/> here asks where it is now.
+    if (sm.movedAway) return;
     const now = Date.now();
     for (const [key, entry] of this.ended) {
       if (entry.until > now && this.ended.size < REMEMBER_ENDED_MAX) break;

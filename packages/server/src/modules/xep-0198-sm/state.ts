@@ -46,7 +46,11 @@ export class SmState {
   /** How long the session waits to be resumed, in seconds (the 'max' of our <enabled/>). */
   window = 0;
   hibernation: NodeJS.Timeout | undefined;
+  /** When the connection was lost (ms since the epoch), while the session hibernates. */
+  hibernatingSince: number | undefined;
   ended = false;
+  /** Resumed on another cluster node: ending here routes nothing elsewhere (that node has the stanzas). */
+  movedAway = false;
 
   constructor(readonly stream: ClientStream) {}
 
@@ -66,9 +70,7 @@ export class SmState {
    * 'stale' is an 'h' below one already acknowledged (reordered or repeated), which acknowledges nothing new.
    */
   check(h: number): AckOutcome {
-    const newly = (h - this.acked + H_MODULUS) % H_MODULUS;
-    if (newly <= this.unacked.length) return 'ok';
-    return newly > H_MODULUS / 2 ? 'stale' : 'too-high';
+    return checkAck(this.acked, this.unacked.length, h);
   }
 
   /** Drops what the client acknowledged; returns the outcome of check(). */
@@ -79,4 +81,11 @@ export class SmState {
     this.acked = h;
     return outcome;
   }
+}
+
+/** §4: what acknowledging up to `h` means after `acked` with `waiting` stanzas unacknowledged (SmState.check). */
+export function checkAck(acked: number, waiting: number, h: number): AckOutcome {
+  const newly = (h - acked + H_MODULUS) % H_MODULUS;
+  if (newly <= waiting) return 'ok';
+  return newly > H_MODULUS / 2 ? 'stale' : 'too-high';
 }
