@@ -1,0 +1,127 @@
+// Federation end to end: two Parley servers in this process, a.test and b.test, each on its own loopback ports and
+// reaching the other through s2s.static_routes. Self-signed certificates, so the servers authenticate each other by
+// server dialback (XEP-0220) over STARTTLS. Real xmpp.js clients on both sides.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { parseXml } from '@parley/protocol';
+import { startTestServer, type TestClient, type TestServer } from '../testing/harness';
+
+/** A port free on loopback now (the servers need each other's before either starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPair(s2sA: Record<string, unknown> = {}, s2sB: Record<string, unknown> = {}): Promise<{ a: TestServer; b: TestServer; portB: number }> {
+  const [portA, portB] = [await freePort(), await freePort()];
+  const a = await startTestServer({
+    domain: 'a.test',
+    s2s: { port: portA, static_routes: { 'b.test': `127.0.0.1:${portB}`, 'conference.b.test': `127.0.0.1:${portB}` }, ...s2sA },
+  } as never);
+  const b = await startTestServer({
+    domain: 'b.test',
+    s2s: { port: portB, static_routes: { 'a.test': `127.0.0.1:${portA}`, 'conference.a.test': `127.0.0.1:${portA}` }, ...s2sB },
+  } as never);
+  return { a, b, portB };
+}
+
+const isMessageWith = (body: string) => (el: ReturnType<typeof parseXml>) => el.name === 'message' && el.getChildText('body') === body;
+
+describe('federation between two Parley servers (dialback)', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let alice: TestClient;
+  let bob: TestClient;
+  before(async () => {
+    ({ a, b } = await startPair());
+    await a.createUser('alice');
+    await b.createUser('bob');
+    alice = await a.client('alice');
+    bob = await b.client('bob');
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('delivers a message both ways', async () => {
+    await alice.send(`<message to='bob@b.test' type='chat'><body>hello bob</body></message>`);
+    const got = await bob.waitFor(isMessageWith('hello bob'));
+    assert.equal(got.attrs.from, alice.jid);
+    await bob.send(`<message to='alice@a.test' type='chat'><body>hello alice</body></message>`);
+    const back = await alice.waitFor(isMessageWith('hello alice'));
+    assert.equal(back.attrs.from, bob.jid);
+  });
+
+  it('answers an iq to the remote domain', async () => {
+    const reply = await alice.iq(`<iq type='get' to='b.test'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    assert.equal(reply.attrs.type, 'result');
+    assert.equal(reply.attrs.from, 'b.test');
+  });
+
+  it('bounces a message to an unknown remote user with an error from that user’s server', async () => {
+    await alice.send(`<message to='nobody@b.test' type='chat' id='m-unknown'><body>anyone?</body></message>`);
+    const err = await alice.waitFor((el) => el.name === 'message' && el.attrs.id === 'm-unknown' && el.attrs.type === 'error');
+    assert.equal(err.attrs.from, 'nobody@b.test');
+    assert.ok(err.getChild('error')?.getChild('service-unavailable'), err.toString());
+  });
+
+  it('brings a subscription to both with presence across domains', async () => {
+    await alice.send(`<presence to='bob@b.test' type='subscribe'/>`);
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribe' && el.attrs.from === 'alice@a.test');
+    await bob.send(`<presence to='alice@a.test' type='subscribed'/>`);
+    await bob.send(`<presence to='alice@a.test' type='subscribe'/>`);
+    await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribe' && el.attrs.from === 'bob@b.test');
+    await alice.send(`<presence to='bob@b.test' type='subscribed'/>`);
+    // RFC 6121 §3.1.5/§4.3.2: each side probes the other and sees its available presence.
+    await alice.waitFor((el) => el.name === 'presence' && el.attrs.from === bob.jid && el.attrs.type === undefined);
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === alice.jid && el.attrs.type === undefined);
+    const roster = await alice.iq(`<iq type='get'><query xmlns='jabber:iq:roster'/></iq>`);
+    const item = roster.getChild('query')?.getChild('item');
+    assert.equal(item?.attrs.jid, 'bob@b.test');
+    assert.equal(item?.attrs.subscription, 'both');
+    // A presence change reaches the remote contact.
+    await bob.send(`<presence><show>away</show></presence>`);
+    await alice.waitFor((el) => el.name === 'presence' && el.attrs.from === bob.jid && el.getChildText('show') === 'away');
+  });
+});
+
+describe('federation failures', () => {
+  it('bounces with remote-server-not-found when the remote server cannot be reached', async () => {
+    const port = await freePort(); // nothing listens there
+    const a = await startTestServer({ domain: 'a.test', s2s: { static_routes: { 'gone.test': `127.0.0.1:${port}` } } } as never);
+    try {
+      await a.createUser('alice');
+      const alice = await a.client('alice');
+      await alice.send(`<message to='x@gone.test' id='m1'><body>hi</body></message>`);
+      const err = await alice.waitFor((el) => el.attrs.id === 'm1' && el.attrs.type === 'error');
+      assert.ok(err.getChild('error')?.getChild('remote-server-not-found'), err.toString());
+    } finally {
+      await a.stop();
+    }
+  });
+
+  it('bounces with remote-server-timeout when the remote server never answers', async () => {
+    const silent = createServer(() => {}); // accepts, never speaks
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const a = await startTestServer({ domain: 'a.test', s2s: { connect_timeout_s: 1, static_routes: { 'mute.test': `127.0.0.1:${port}` } } } as never);
+    try {
+      await a.createUser('alice');
+      const alice = await a.client('alice');
+      await alice.send(`<message to='x@mute.test' id='m2'><body>hi</body></message>`);
+      const err = await alice.waitFor((el) => el.attrs.id === 'm2' && el.attrs.type === 'error', 5000);
+      assert.ok(err.getChild('error')?.getChild('remote-server-timeout'), err.toString());
+    } finally {
+      await a.stop();
+      silent.close();
+    }
+  });
+});
