@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { parseXml } from '@parley/protocol';
 import { startTestServer, type TestClient, type TestServer } from '../testing/harness';
+import { createTestCa, hasOpenssl, type TestCa } from '../testing/test-ca';
 
 /** A port free on loopback now (the servers need each other's before either starts). */
 export function freePort(): Promise<number> {
@@ -122,6 +123,68 @@ describe('federation failures', () => {
     } finally {
       await a.stop();
       silent.close();
+    }
+  });
+});
+
+describe('federation by SASL EXTERNAL only (a test CA, dialback off)', { skip: hasOpenssl() ? false : 'the openssl command is not installed' }, () => {
+  let ca: TestCa;
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    ca = createTestCa();
+    const certA = ca.issue('a.test');
+    const certB = ca.issue('b.test');
+    const portA = await freePort();
+    const portB = await freePort();
+    const common = { auth: 'external', ca_file: ca.caFile, require_valid_certificates: true };
+    a = await startTestServer({
+      domain: 'a.test',
+      tls: { cert: certA.cert, key: certA.key },
+      s2s: { ...common, port: portA, static_routes: { 'b.test': `127.0.0.1:${portB}`, 'conference.b.test': `127.0.0.1:${portB}` } },
+    } as never);
+    b = await startTestServer({
+      domain: 'b.test',
+      tls: { cert: certB.cert, key: certB.key },
+      s2s: { ...common, port: portB, static_routes: { 'a.test': `127.0.0.1:${portA}`, 'conference.a.test': `127.0.0.1:${portA}` } },
+    } as never);
+    await a.createUser('alice');
+    await b.createUser('bob');
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    ca?.remove();
+  });
+
+  it('delivers messages both ways, and a service sub-domain gets its own EXTERNAL stream', async () => {
+    const alice = await a.client('alice');
+    const bob = await b.client('bob');
+    await alice.send(`<message to='bob@b.test' type='chat'><body>signed hello</body></message>`);
+    assert.equal((await bob.waitFor(isMessageWith('signed hello'))).attrs.from, alice.jid);
+    await bob.send(`<message to='alice@a.test' type='chat'><body>signed reply</body></message>`);
+    assert.equal((await alice.waitFor(isMessageWith('signed reply'))).attrs.from, bob.jid);
+    // A remote user in a room of a.test: the room (conference.a.test) answers over a stream of its own.
+    await bob.send(`<presence to='room@conference.a.test/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    const self = await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === 'room@conference.a.test/bob');
+    assert.equal(self.attrs.type, undefined, self.toString());
+  });
+
+  it('refuses a server whose certificate does not validate (no dialback to fall back on)', async () => {
+    const port = await freePort();
+    // Self-signed (the generated development certificate), and not trusted by b.test.
+    const c = await startTestServer({
+      domain: 'c.test',
+      s2s: { port, auth: 'any', static_routes: { 'b.test': `127.0.0.1:${b.s2sPort}` } },
+    } as never);
+    try {
+      await c.createUser('carol');
+      const carol = await c.client('carol');
+      await carol.send(`<message to='bob@b.test' id='m-c'><body>let me in</body></message>`);
+      const err = await carol.waitFor((el) => el.attrs.id === 'm-c' && el.attrs.type === 'error', 10_000);
+      assert.ok(err.getChild('error')?.getChild('remote-server-not-found'), err.toString());
+    } finally {
+      await c.stop();
     }
   });
 });

@@ -52,7 +52,10 @@ class OutgoingLink {
   lastUsed = Date.now();
 
   constructor(
+    readonly key: string,
     readonly domain: string,
+    /** Our domain this stream is opened from (the 'from' of its header). */
+    readonly local: string,
     private readonly manager: S2sManager,
   ) {
     // Connecting, securing and authenticating must finish in time, else what waits bounces (remote-server-timeout).
@@ -152,7 +155,7 @@ export class S2sManager implements RemoteRoute {
 
   /** Remote domains with an outgoing stream (or one being set up). */
   get outgoingDomains(): string[] {
-    return [...this.links.keys()];
+    return [...new Set([...this.links.values()].map((l) => l.domain))];
   }
 
   isHosted(domain: string): boolean {
@@ -178,20 +181,26 @@ export class S2sManager implements RemoteRoute {
     const from = event.from.domain;
     // Only our own domains speak to other servers; anything else would be relaying.
     if (!this.isHosted(from)) throw new StanzaError('not-allowed', 'this server does not relay');
-    this.link(to).enqueue(event.stanza, from);
+    this.link(to, from).enqueue(event.stanza, from);
   }
 
-  private link(domain: string): OutgoingLink {
-    let link = this.links.get(domain);
+  /**
+   * The stream to `domain` that `from` sends on. With dialback, one stream per remote domain carries all our domains
+   * (XEP-0220 §3 piggybacking); with SASL EXTERNAL only (s2s.auth external), a stream authenticates the one domain
+   * of its header, so each of our domains (a service's too) gets its own, its certificate covering the sub-domain.
+   */
+  private link(domain: string, from: string = this.server.domain): OutgoingLink {
+    const key = this.settings.auth === 'external' ? `${from}>${domain}` : domain;
+    let link = this.links.get(key);
     if (link && !link.isDead) return link;
-    link = new OutgoingLink(domain, this);
-    this.links.set(domain, link);
+    link = new OutgoingLink(key, domain, this.settings.auth === 'external' ? from : this.server.domain, this);
+    this.links.set(key, link);
     void this.connect(link);
     return link;
   }
 
   forget(link: OutgoingLink): void {
-    if (this.links.get(link.domain) === link) this.links.delete(link.domain);
+    if (this.links.get(link.key) === link) this.links.delete(link.key);
   }
 
   async bounce(stanza: XmlElement, error: StanzaError): Promise<void> {
@@ -237,7 +246,7 @@ export class S2sManager implements RemoteRoute {
       s2s: { client: { ...this.settings.tlsClient, servername: domain } },
     });
     const stream = new S2sOutgoingStream(
-      this.server.domain,
+      link.local,
       domain,
       conn,
       {

@@ -53,6 +53,8 @@ export class SocketConnection implements Connection {
   /** The send buffer went past the bound once: from then on only the closing allowance is written. */
   private overflowed = false;
   private closed = false;
+  /** STARTTLS as the server with a client certificate requested: OpenSSL's verdict on it (see startTls). */
+  private serverSideVerification: { authorized: boolean; authorizationError: string | undefined } | undefined;
   readonly remoteAddress: string;
   lastActivity = Date.now();
 
@@ -83,6 +85,7 @@ export class SocketConnection implements Connection {
     if (!(s instanceof TLSSocket) || !s.encrypted) return undefined;
     const cert = s.getPeerCertificate();
     const certificate = cert && Object.keys(cert).length > 0 ? cert : undefined;
+    if (this.serverSideVerification !== undefined) return { ...this.serverSideVerification, certificate };
     const error = s.authorizationError as unknown;
     return { authorized: s.authorized, authorizationError: error === null || error === undefined ? undefined : String(error), certificate };
   }
@@ -267,7 +270,10 @@ export class SocketConnection implements Connection {
     let timer: NodeJS.Timeout | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
-        tlsSocket.once(client ? 'secureConnect' : 'secure', () => resolve());
+        tlsSocket.once(client ? 'secureConnect' : 'secure', () => {
+          if (!client && s2s) this.serverSideVerification = verifyClientCertificate(tlsSocket);
+          resolve();
+        });
         tlsSocket.once('error', reject);
         tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
         // A client that asked for TLS and never completes the handshake holds a connection slot: not for long.
@@ -302,6 +308,20 @@ export class SocketConnection implements Connection {
     this.socket.destroy();
     this.onClose();
   }
+}
+
+/**
+ * The verification of a client certificate on a TLSSocket we made the server side of (STARTTLS). A tls.Server sets
+ * `authorized` from OpenSSL's verification result; a TLSSocket wrapped by hand never does, so the same result is read
+ * the way tls.Server reads it. COMPAT(node): `_handle.verifyError()` is internal but has been stable since Node 0.x;
+ * without it the certificate counts as not validated (dialback still works, EXTERNAL is not offered).
+ */
+function verifyClientCertificate(s: TLSSocket): { authorized: boolean; authorizationError: string | undefined } {
+  const handle = (s as unknown as { _handle?: { verifyError?(): (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return { authorized: false, authorizationError: 'certificate verification unavailable' };
+  if (!s.getPeerCertificate() || Object.keys(s.getPeerCertificate()).length === 0) return { authorized: false, authorizationError: 'no certificate' };
+  const err = handle.verifyError();
+  return err ? { authorized: false, authorizationError: err.code ?? err.message } : { authorized: true, authorizationError: undefined };
 }
 
 function utf8Decoder() {

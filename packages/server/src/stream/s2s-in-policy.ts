@@ -76,6 +76,7 @@ export class S2sIncomingStream implements StreamPolicy {
   private peerCertificateValid(domain: string | undefined): boolean {
     if (domain === undefined) return false;
     const peer = this.conn.tlsPeer();
+    this.log.debug({ domain, authorized: peer?.authorized, error: peer?.authorizationError, subject: peer?.certificate?.subjectaltname }, 's2s incoming peer certificate');
     return peer?.authorized === true && certificateNames(domain, peer.certificate);
   }
 

@@ -41,6 +41,8 @@ export class S2sOutgoingStream implements StreamPolicy {
   private dialbackOffered = false;
   private externalOffered = false;
   private saslInProgress: string | undefined;
+  /** SASL EXTERNAL succeeded for this domain; it may send once the restarted stream's features arrived. */
+  private saslSucceeded: string | undefined;
   private isReady = false;
   private readonly verifies = new Map<string, { resolve(v: VerifyAnswer): void; reject(e: Error): void }>();
   private readonly wanted: string[] = [];
@@ -145,6 +147,14 @@ export class S2sOutgoingStream implements StreamPolicy {
     const mechanisms = features.getChild('mechanisms', NS.SASL)?.getChildren('mechanism').map((m) => m.text().trim()) ?? [];
     this.externalOffered = mechanisms.includes('EXTERNAL');
     if (features.getChild('dialback', NS_DIALBACK_FEATURE)) this.dialbackOffered = true;
+    this.log.debug({ mechanisms, dialback: this.dialbackOffered, peerValid, tlsError: peer?.authorizationError }, 's2s outgoing features');
+    const sasl = this.saslSucceeded;
+    if (sasl !== undefined) {
+      this.saslSucceeded = undefined;
+      this.authenticated.add(sasl);
+      this.log.info({ local: sasl, remote: this.initiatingTo, method: 'EXTERNAL' }, 's2s outgoing authenticated');
+      this.events.authenticated(sasl);
+    }
     const wasReady = this.isReady;
     this.isReady = true;
     if (!wasReady) {
@@ -161,11 +171,10 @@ export class S2sOutgoingStream implements StreamPolicy {
     if (local === undefined) throw new StreamError('not-authorized', 'unexpected SASL element');
     this.pending.delete(local);
     if (el.name === 'success') {
-      this.authenticated.add(local);
       this.externalOffered = false;
-      this.log.info({ local, remote: this.initiatingTo, method: 'EXTERNAL' }, 's2s outgoing authenticated');
-      this.events.authenticated(local);
-      // RFC 6120 §6.4.6: the stream restarts; the features that follow say what else is offered (dialback).
+      // RFC 6120 §6.4.6: the stream restarts; stanzas wait for the new header (sent on restart) and the features
+      // that follow, which also say what else is offered (dialback for piggybacked domains).
+      this.saslSucceeded = local;
       return 'restart';
     }
     // XEP-0178 §3 failure: try dialback instead when allowed.
