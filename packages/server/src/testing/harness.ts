@@ -271,14 +271,14 @@ export class RawClient {
   }
 
   /** Authenticates with SASL PLAIN over the plain socket (servers in tests allow it) and binds. */
-  async login(username: string, password = 'secret', resource = 'raw'): Promise<void> {
-    this.open();
+  async login(username: string, password = 'secret', resource = 'raw', domain = 'localhost'): Promise<void> {
+    this.open(domain);
     await this.waitFor('</stream:features>');
     this.data = '';
     this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`);
     await this.waitFor('<success');
     this.data = '';
-    this.open();
+    this.open(domain);
     await this.waitFor('</stream:features>');
     this.data = '';
     this.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
