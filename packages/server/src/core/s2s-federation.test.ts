@@ -50,6 +50,29 @@ describe('federation between two Parley servers (dialback)', () => {
     assert.ok(err.getChild('error')?.getChild('service-unavailable'), err.toString());
   });
 
+  it('puts a remote user in a local room and a local user in a remote room', async () => {
+    // bob (b.test) joins a room of a.test; alice joins it too and both see each other's messages.
+    await bob.send(`<presence to='lounge@conference.a.test/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === 'lounge@conference.a.test/bob' && el.attrs.type === undefined);
+    // XEP-0045 §10.1.2: the new room stays locked until its owner accepts the default configuration.
+    const created = await bob.iq(`<iq type='set' to='lounge@conference.a.test'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`);
+    assert.equal(created.attrs.type, 'result', created.toString());
+    await alice.send(`<presence to='lounge@conference.a.test/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await alice.waitFor((el) => el.name === 'presence' && el.attrs.from === 'lounge@conference.a.test/alice');
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === 'lounge@conference.a.test/alice');
+    await alice.send(`<message to='lounge@conference.a.test' type='groupchat'><body>welcome, bob</body></message>`);
+    const inRoom = await bob.waitFor((el) => el.attrs.type === 'groupchat' && el.getChildText('body') === 'welcome, bob');
+    assert.equal(inRoom.attrs.from, 'lounge@conference.a.test/alice');
+    // alice (a.test) joins a room of b.test: stanzas from conference.b.test ride the b.test → a.test stream
+    // (dialback piggybacking, XEP-0220 §3).
+    await alice.send(`<presence to='den@conference.b.test/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+    await alice.waitFor((el) => el.name === 'presence' && el.attrs.from === 'den@conference.b.test/alice' && el.attrs.type === undefined);
+    const den = await alice.iq(`<iq type='set' to='den@conference.b.test'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`);
+    assert.equal(den.attrs.type, 'result', den.toString());
+    await alice.send(`<message to='den@conference.b.test' type='groupchat'><body>hello den</body></message>`);
+    await alice.waitFor((el) => el.attrs.type === 'groupchat' && el.attrs.from === 'den@conference.b.test/alice' && el.getChildText('body') === 'hello den');
+  });
+
   it('brings a subscription to both with presence across domains', async () => {
     await alice.send(`<presence to='bob@b.test' type='subscribe'/>`);
     await bob.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribe' && el.attrs.from === 'alice@a.test');
@@ -71,6 +94,42 @@ describe('federation between two Parley servers (dialback)', () => {
 });
 
 describe('federation failures', () => {
+  it('bounces what passes s2s.max_queued_stanzas with resource-constraint, then the rest with remote-server-timeout', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const a = await startTestServer({ domain: 'a.test', s2s: { connect_timeout_s: 1, max_queued_stanzas: 2, static_routes: { 'mute.test': `127.0.0.1:${port}` } } } as never);
+    try {
+      await a.createUser('alice');
+      const alice = await a.client('alice');
+      for (const id of ['q1', 'q2', 'q3']) await alice.send(`<message to='x@mute.test' id='${id}'><body>hi</body></message>`);
+      const third = await alice.waitFor((el) => el.attrs.id === 'q3' && el.attrs.type === 'error');
+      assert.ok(third.getChild('error')?.getChild('resource-constraint'), third.toString());
+      const first = await alice.waitFor((el) => el.attrs.id === 'q1' && el.attrs.type === 'error', 5000);
+      assert.ok(first.getChild('error')?.getChild('remote-server-timeout'), first.toString());
+    } finally {
+      await a.stop();
+      silent.close();
+    }
+  });
+
+  it('does not federate with a domain on s2s.deny, nor outside s2s.allow', async () => {
+    const a = await startTestServer({ domain: 'a.test', s2s: { deny: ['blocked.test'], allow: ['blocked.test', 'friends.test'] } } as never);
+    try {
+      await a.createUser('alice');
+      const alice = await a.client('alice');
+      await alice.send(`<message to='x@blocked.test' id='d1'><body>hi</body></message>`);
+      await alice.send(`<message to='x@stranger.test' id='d2'><body>hi</body></message>`);
+      for (const id of ['d1', 'd2']) {
+        const err = await alice.waitFor((el) => el.attrs.id === id && el.attrs.type === 'error');
+        assert.ok(err.getChild('error')?.getChild('remote-server-not-found'), err.toString());
+      }
+      assert.deepEqual(a.running.server.router.remote && (a.running.server.router.remote as { outgoingDomains: string[] }).outgoingDomains, []);
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('bounces with remote-server-not-found when the remote server cannot be reached', async () => {
     const port = await freePort(); // nothing listens there
     const a = await startTestServer({ domain: 'a.test', s2s: { static_routes: { 'gone.test': `127.0.0.1:${port}` } } } as never);
