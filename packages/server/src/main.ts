@@ -177,6 +177,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     if (federation) {
       s2s = await startS2sListener(federation.manager, log, { host: config.s2s.bind, port: config.s2s.port, secureContext: federation.secureContext });
       server.router.remote = federation.manager;
+      server.s2s = federation.manager;
     }
   } catch (err) {
     federation?.manager.stop();

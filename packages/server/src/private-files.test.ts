@@ -34,6 +34,7 @@ async function runServerOnce(dataDir: string, check: (dbPath: string) => void | 
       domain: 'localhost',
       data_dir: dataDir,
       c2s: { port: 0, tls_port: 0, bind: '127.0.0.1', allow_plaintext_auth: true },
+      s2s: { port: 0, bind: '127.0.0.1' },
     },
   });
   const { log, lines } = capturingLogger();

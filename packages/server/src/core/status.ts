@@ -33,7 +33,7 @@ export function statusCommand(server: ParleyServer): AdminCommand {
         { name: 'sessions.c2s_tls', label: 'sessions c2s (TLS)', values: [String(tls)] },
         { name: 'sessions.c2s_plain', label: 'sessions c2s (unencrypted)', values: [String(plain)] },
         { name: 'sessions.other_nodes', label: 'sessions on other cluster nodes', values: [String(remote)] },
-        { name: 's2s', label: 's2s links', values: [server.config.s2s.enabled ? '0' : 'federation disabled'] },
+        { name: 's2s', label: 's2s links', values: [server.s2s ? `${server.s2s.connectionCount} (to ${server.s2s.outgoingDomains.join(', ') || 'no domain'})` : 'federation disabled'] },
       ];
       await server.hooks.fire('status/requested', { fields });
       fields.push(
