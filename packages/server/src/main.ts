@@ -160,6 +160,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let components: RunningComponentListener | undefined;
   let s2s: RunningS2sListener | undefined;
   const federation = config.s2s.enabled ? createS2sManager(server, config, tlsOptions) : undefined;
+  // XEP-0185 §3: a dialback key is checked by whichever node or worker the verifying server reaches: they must
+  // share the secret, else verification fails half of the time.
+  if (federation && config.s2s.dialback_secret === undefined && (config.cluster.backend === 'redis' || config.cluster.workers > 1)) {
+    log.warn('s2s.dialback_secret is not set: each node and worker makes its own, so dialback with other servers fails intermittently; set one shared secret');
+  }
   try {
     listener = await startC2sListeners(streams, listenerOptions);
     http = await startHttpServer(server.http, log, { host: config.http.bind, port: config.http.port, tlsPort: config.http.tls_port, tls: tlsOptions });
