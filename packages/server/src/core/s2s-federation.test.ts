@@ -216,7 +216,7 @@ describe('federation by SASL EXTERNAL only (a test CA, dialback off)', { skip: h
       await c.createUser('carol');
       const carol = await c.client('carol');
       await carol.send(`<message to='bob@b.test' id='m-c'><body>let me in</body></message>`);
-      const err = await carol.waitFor((el) => el.attrs.id === 'm-c' && el.attrs.type === 'error', 10_000);
+      const err = await carol.waitFor((el) => el.attrs.id === 'm-c' && el.attrs.type === 'error', 20_000);
       assert.ok(err.getChild('error')?.getChild('remote-server-not-found'), err.toString());
     } finally {
       await c.stop();
