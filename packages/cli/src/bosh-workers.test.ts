@@ -27,7 +27,7 @@ describe('BOSH with worker processes', () => {
       const r = spawnSync(process.execPath, [BIN, 'user', 'add', u, '--password', 'pw', '--data-dir', data], { cwd: dir, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     }
-    const args = ['start', '--config', 'workers.yml', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', String(httpPort), '--https-port', '0', '--allow-plaintext-auth', '--workers', '2'];
+    const args = ['start', '--config', 'workers.yml', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', String(httpPort), '--https-port', '0', '--s2s-port', '0', '--allow-plaintext-auth', '--workers', '2'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
     let log = '';
     child.stdout.on('data', (d) => (log += d));

@@ -29,7 +29,7 @@ it('check-config and start refuse a missing certificate, naming the file, before
   assert.match(check.err, /^missing-cert\.yml: tls\.key: '\/nonexistent\/privkey\.pem' does not exist; /m);
   assert.doesNotMatch(check.out, /configuration OK/);
 
-  const start = await parley(['start', '--config', 'missing-cert.yml', '--c2s-port', '0', '--c2s-tls-port', '0']);
+  const start = await parley(['start', '--config', 'missing-cert.yml', '--c2s-port', '0', '--c2s-tls-port', '0', '--s2s-port', '0']);
   assert.equal(start.code, 2);
   assert.match(start.err, /^parley: missing-cert\.yml: tls\.cert: /m);
   assert.equal(existsSync(join(data, 'parley.sqlite')), false, 'no database created by a start that failed');

@@ -31,7 +31,7 @@ describe('parley CLI on a running server', () => {
   const run = (...args: string[]) => parley(dir, [...args, '--data-dir', data]);
 
   before(async () => {
-    server = spawn(process.execPath, [BIN, 'start', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--allow-plaintext-auth'], { cwd: dir });
+    server = spawn(process.execPath, [BIN, 'start', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--s2s-port', '0', '--allow-plaintext-auth'], { cwd: dir });
     server.stdout!.on('data', (d) => (log += d));
     server.stderr!.on('data', (d) => (log += d));
     for (let i = 0; i < 150 && !log.includes('Parley started'); i++) await new Promise((r) => setTimeout(r, 100));

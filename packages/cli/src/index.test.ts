@@ -58,7 +58,7 @@ describe('parley CLI', () => {
 
   it('starts, serves clients, and on SIGTERM closes their streams and exits cleanly', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [BIN, 'start', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--allow-plaintext-auth'], { cwd: dir });
+    const child = spawn(process.execPath, [BIN, 'start', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--s2s-port', '0', '--allow-plaintext-auth'], { cwd: dir });
     let log = '';
     child.stdout.on('data', (d) => (log += d));
     child.stderr.on('data', (d) => (log += d));
@@ -82,7 +82,7 @@ describe('parley CLI', () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     writeFileSync(join(dir, 'workers.yml'), `cluster:\n  backend: redis\n  redis_url: redis://127.0.0.1:6379\n  name: cli-test-${port}\n`);
     assert.equal(parley(['user', 'add', 'wendy', '--password', 'pw', '--data-dir', data]).code, 0);
-    const args = ['start', '--config', 'workers.yml', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--allow-plaintext-auth', '--workers', '2'];
+    const args = ['start', '--config', 'workers.yml', '--data-dir', data, '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--s2s-port', '0', '--allow-plaintext-auth', '--workers', '2'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dir });
     let log = '';
     child.stdout.on('data', (d) => (log += d));

@@ -17,6 +17,11 @@ interface StartFlags {
   c2sPort?: number;
   c2sTlsPort?: number;
   s2sPort?: number;
+  bind?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  s2sCaFile?: string;
+  s2sAuth?: 'any' | 'external';
   httpPort?: number;
   httpsPort?: number;
   registration?: 'open' | 'closed';
@@ -42,6 +47,11 @@ function logLevelArg(value: string): LogLevel {
   return value as LogLevel;
 }
 
+function s2sAuthArg(value: string): 'any' | 'external' {
+  if (value !== 'any' && value !== 'external') throw new InvalidArgumentError("expected 'external' (SASL EXTERNAL only) or 'any' (EXTERNAL, else dialback)");
+  return value;
+}
+
 function registrationArg(value: string): 'open' | 'closed' {
   if (value !== 'open' && value !== 'closed') throw new InvalidArgumentError("expected 'open' or 'closed'");
   return value;
@@ -56,9 +66,22 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.c2sPort !== undefined) c2s.port = flags.c2sPort;
   if (flags.c2sTlsPort !== undefined) c2s.tls_port = flags.c2sTlsPort;
   if (flags.allowPlaintextAuth) c2s.allow_plaintext_auth = true;
+  // --bind: every listener (issue #10).
+  if (flags.bind !== undefined) c2s.bind = flags.bind;
   if (Object.keys(c2s).length) o.c2s = c2s;
-  if (flags.s2sPort !== undefined) o.s2s = { port: flags.s2sPort };
+  const s2s: Record<string, unknown> = {};
+  if (flags.s2sPort !== undefined) s2s.port = flags.s2sPort;
+  if (flags.bind !== undefined) s2s.bind = flags.bind;
+  if (flags.s2sCaFile !== undefined) s2s.ca_file = flags.s2sCaFile;
+  if (flags.s2sAuth !== undefined) s2s.auth = flags.s2sAuth;
+  if (Object.keys(s2s).length) o.s2s = s2s;
+  if (flags.bind !== undefined) o.components = { bind: flags.bind };
+  const tls: Record<string, unknown> = {};
+  if (flags.tlsCert !== undefined) tls.cert = flags.tlsCert;
+  if (flags.tlsKey !== undefined) tls.key = flags.tlsKey;
+  if (Object.keys(tls).length) o.tls = tls;
   const http: Record<string, unknown> = {};
+  if (flags.bind !== undefined) http.bind = flags.bind;
   if (flags.httpPort !== undefined) http.port = flags.httpPort;
   if (flags.httpsPort !== undefined) http.tls_port = flags.httpsPort;
   if (Object.keys(http).length) o.http = http;
@@ -178,6 +201,11 @@ export function buildProgram(): Command {
     .option('--c2s-port <n>', 'client port with STARTTLS (default 5222)', portArg)
     .option('--c2s-tls-port <n>', 'client port with direct TLS, XEP-0368 (default 5223)', portArg)
     .option('--s2s-port <n>', 'server-to-server port (default 5269)', portArg)
+    .option('--bind <address>', 'address every listener binds to (c2s.bind, s2s.bind, http.bind, components.bind)')
+    .option('--tls-cert <file>', 'PEM certificate (tls.cert), for clients and other servers')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (tls.key)')
+    .option('--s2s-ca-file <file>', "extra CA (PEM) trusted for other servers' certificates (s2s.ca_file)")
+    .option('--s2s-auth <mode>', "server authentication: 'external' (SASL EXTERNAL only, dialback off) or 'any' (default: EXTERNAL when the certificate validates, else dialback)", s2sAuthArg)
     .option('--http-port <n>', 'HTTP port: WebSocket, host-meta (default 5280)', portArg)
     .option('--https-port <n>', 'HTTPS port, with the c2s certificate (default 5281)', portArg)
     .option('--registration <mode>', 'in-band registration: open or closed (default closed)', registrationArg)

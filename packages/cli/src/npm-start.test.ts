@@ -39,7 +39,7 @@ function isAlive(pid: number): boolean {
 
 it('npm start stopped by SIGTERM leaves no process behind', async () => {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const npm = spawn('npm', ['start', '--', '--data-dir', join(dir, 'data'), '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0'], { cwd: ROOT });
+  const npm = spawn('npm', ['start', '--', '--data-dir', join(dir, 'data'), '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--s2s-port', '0'], { cwd: ROOT });
   let log = '';
   npm.stdout.on('data', (d) => (log += d));
   npm.stderr.on('data', (d) => (log += d));

@@ -54,7 +54,7 @@ describe('signals', () => {
     const port = randomPort();
     const config = join(dir, 'parley.yml');
     const data = join(dir, 'hup-data');
-    const yml = (level: string) => `data_dir: ${data}\nlog:\n  level: ${level}\nc2s:\n  port: ${port}\n  tls_port: 0\n  allow_plaintext_auth: true\nhttp:\n  port: 0\n  tls_port: 0\n`;
+    const yml = (level: string) => `data_dir: ${data}\nlog:\n  level: ${level}\nc2s:\n  port: ${port}\n  tls_port: 0\n  allow_plaintext_auth: true\nhttp:\n  port: 0\n  tls_port: 0\ns2s:\n  port: 0\n`;
     writeFileSync(config, yml('warn'));
     const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: dir });
     children.push(child);

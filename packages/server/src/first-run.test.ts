@@ -21,7 +21,7 @@ async function start(domain: string) {
       done();
     },
   });
-  const config = loadConfig({ overrides: { domain, data_dir: dir, c2s: { port: 0, tls_port: 0, bind: '127.0.0.1' }, http: { port: 0, tls_port: 0, bind: '127.0.0.1' } } as never });
+  const config = loadConfig({ overrides: { domain, data_dir: dir, c2s: { port: 0, tls_port: 0, bind: '127.0.0.1' }, http: { port: 0, tls_port: 0, bind: '127.0.0.1' }, s2s: { port: 0, bind: '127.0.0.1' } } as never });
   const running = await startServer(config, createLogger('info', 'parley', { format: 'json', destination: sink }));
   return { running, lines };
 }

@@ -1,6 +1,7 @@
 // Composition root: config → storage → core → modules → listeners.
 import { hostname } from 'node:os';
-import { createSecureContext } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { ConfigError } from './config';
 import { ClusterNode } from './cluster/node';
 import { mountHealth } from './core/health';
@@ -18,6 +19,8 @@ import { ClientStreams, type ClientStreamLimits } from './net/client-streams';
 import { startComponentListener, type RunningComponentListener } from './net/component-listener';
 import { createMetrics, mountMetrics } from './metrics';
 import { startHttpServer, type RunningHttpServer } from './net/http-server';
+import { startS2sListener, type RunningS2sListener } from './net/s2s-listener';
+import { S2sManager } from './core/s2s-manager';
 import { registerWebSocketEndpoint } from './net/websocket';
 import { registerBoshEndpoint } from './net/bosh';
 import { join } from 'node:path';
@@ -30,7 +33,7 @@ import { assertNotRunning, startControlServer, type ControlServer } from './cont
 export interface RunningServer {
   server: ParleyServer;
   /** `component` is undefined when no component is configured (nothing listens then). */
-  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number; component: number | undefined };
+  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number; component: number | undefined; s2s: number | undefined };
   /**
    * Applies a re-read configuration without dropping sessions (SIGHUP): log level, limits, registration mode,
    * certificates and admins. Returns the keys that changed but only take effect after a restart. Throws (and
@@ -188,6 +191,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let listener: RunningListener | undefined;
   let http: RunningHttpServer | undefined;
   let components: RunningComponentListener | undefined;
+  let s2s: RunningS2sListener | undefined;
+  const federation = config.s2s.enabled ? createS2sManager(server, config, tlsOptions) : undefined;
+  // XEP-0185 §3: a dialback key is checked by whichever node or worker the verifying server reaches: they must
+  // share the secret, else verification fails half of the time.
+  if (federation && config.s2s.dialback_secret === undefined && (config.cluster.backend === 'redis' || config.cluster.workers > 1)) {
+    log.warn('s2s.dialback_secret is not set: each node and worker makes its own, so dialback with other servers fails intermittently; set one shared secret');
+  }
   try {
     listener = await startC2sListeners(streams, listenerOptions);
     await bosh?.listen();
@@ -203,7 +213,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         authLimiter: new IpRateLimiter(config.components.auth_attempts_per_minute, 60_000, addresses),
       });
     }
+    if (federation) {
+      s2s = await startS2sListener(federation.manager, log, { host: config.s2s.bind, port: config.s2s.port, secureContext: federation.secureContext });
+      server.router.remote = federation.manager;
+      server.s2s = federation.manager;
+    }
   } catch (err) {
+    federation?.manager.stop();
+    await components?.close();
     await listener?.close();
     await http?.close();
     websocket?.close();
@@ -217,6 +234,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   try {
     if (withControl) control = await startControlServer(server, config.control.socket);
   } catch (err) {
+    federation?.manager.stop();
+    await s2s?.close();
     await listener.close();
     await http.close();
     await components?.close();
@@ -227,10 +246,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     throw err;
   }
   server.runtime.start();
-  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port };
+  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port, s2s: s2s?.port };
   if (options.notes !== false) await startupNotes(server, config, listener.ports).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
   log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, control: control?.path, modules: server.modules.length }, 'Parley started');
-  const running = { listener, http, components };
+  const running = { listener, http, components, s2s };
   let current = config;
   return {
     server,
@@ -262,7 +281,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     async stop() {
       await control?.close();
       // Stop accepting, then end every stream; the listeners are closed once the last socket is gone.
-      const closed = Promise.all([running.listener.close(), running.http.close(), running.components?.close()]);
+      federation?.manager.stop();
+      const closed = Promise.all([running.listener.close(), running.http.close(), running.components?.close(), running.s2s?.close()]);
       websocket?.close();
       streams.closeAll();
       await bosh?.close();
@@ -275,4 +295,46 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.info('Parley stopped');
     },
   };
+}
+
+/**
+ * Federation (RFC 6120 server-to-server): the manager the router hands remote stanzas to, and the listener's TLS
+ * context. Peers' certificates are checked against the system CAs and s2s.ca_file (RFC 6125, XEP-0178); ours is the
+ * c2s one, presented both as server and, on outgoing streams, as client certificate for SASL EXTERNAL.
+ */
+function createS2sManager(server: ParleyServer, config: Config, tlsOptions: ReturnType<typeof tlsServerOptions>) {
+  const ca = [...rootCertificates];
+  if (config.s2s.ca_file !== undefined) {
+    try {
+      ca.push(readFileSync(config.s2s.ca_file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`s2s.ca_file: cannot read '${config.s2s.ca_file}' (${(err as Error).message})`);
+    }
+  }
+  const manager = new S2sManager(server, {
+    auth: config.s2s.auth,
+    requireValidCertificates: config.s2s.require_valid_certificates,
+    allow: config.s2s.allow,
+    deny: config.s2s.deny,
+    maxConnections: config.s2s.max_connections,
+    maxQueuedStanzas: config.s2s.max_queued_stanzas,
+    maxStanzaSize: config.s2s.max_stanza_size,
+    connectTimeoutMs: config.s2s.connect_timeout_s * 1000,
+    idleTimeoutMs: config.s2s.idle_timeout_s * 1000,
+    dnsTimeoutMs: config.s2s.dns_timeout_s * 1000,
+    dnsServers: config.s2s.dns_servers,
+    staticRoutes: config.s2s.static_routes,
+    dialbackSecret: config.s2s.dialback_secret,
+    maxSendBuffer: 16 * 1024 * 1024,
+    tlsClient: {
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
+      ca,
+      minVersion: tlsOptions.minVersion,
+      ciphers: tlsOptions.ciphers,
+      // Validity decides between SASL EXTERNAL and dialback (s2s-out-policy.ts); it does not end the connection.
+      rejectUnauthorized: false,
+    },
+  });
+  return { manager, secureContext: createSecureContext({ ...tlsOptions, ca }) };
 }

@@ -35,6 +35,7 @@ async function runServerOnce(dataDir: string, check: (dbPath: string) => void | 
       data_dir: dataDir,
       c2s: { port: 0, tls_port: 0, bind: '127.0.0.1', allow_plaintext_auth: true },
       http: { port: 0, tls_port: 0, bind: '127.0.0.1' },
+      s2s: { port: 0, bind: '127.0.0.1' },
     },
   });
   const { log, lines } = capturingLogger();

@@ -152,6 +152,8 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
         '  tls_port: 0',
         'components:',
         '  port: 0',
+        's2s:',
+        '  port: 0',
         'auth:',
         '  scram_iterations: 4096',
         'storage:',

@@ -51,7 +51,23 @@ test('defaults with no file', () => {
     auth_attempts_per_minute: 10,
     auth_failures_before_disconnect: 3,
   });
-  assert.deepEqual(config.s2s, { port: 5269, enabled: false });
+  assert.deepEqual(config.s2s, {
+    port: 5269,
+    bind: '::',
+    enabled: true,
+    auth: 'any',
+    require_valid_certificates: false,
+    allow: [],
+    deny: [],
+    max_connections: 1000,
+    max_queued_stanzas: 1000,
+    max_stanza_size: 262144,
+    connect_timeout_s: 15,
+    idle_timeout_s: 600,
+    dns_timeout_s: 3,
+    dns_servers: [],
+    static_routes: {},
+  });
   assert.deepEqual(config.http, { port: 5280, tls_port: 5281, bind: '::' });
   assert.deepEqual(config.websocket, { enabled: true, allowed_origins: [], loopback_is_secure: true, max_send_buffer: 1048576 });
   assert.deepEqual(config.registration, { mode: 'closed', per_ip_per_hour: 5 });
@@ -185,7 +201,10 @@ test('rules across keys', () => {
   assert.match(errorOf({ overrides: { storage: { backend: 'postgres' } } }), /storage\.url: required when storage\.backend is 'postgres'/);
   assert.match(errorOf({ overrides: { storage: { backend: 'postgres', url: 'mysql://x' } } }), /storage\.url: expected a postgres:\/\/user:password@host:port\/database URL/);
   assert.equal(loadConfig({ overrides: { storage: { backend: 'postgres', url: 'postgres://p@127.0.0.1/test' } } }).storage.url, 'postgres://p@127.0.0.1/test');
-  assert.equal(loadConfig({ overrides: { s2s: { port: 5222 } } }).s2s.port, 5222, 'disabled s2s does not clash');
+  assert.match(errorOf({ overrides: { s2s: { port: 5222 } } }), /s2s\.port: port 5222 is also used by c2s\.port/);
+  assert.equal(loadConfig({ overrides: { s2s: { port: 5222, enabled: false } } }).s2s.port, 5222, 'disabled s2s does not clash');
+  assert.match(errorOf({ overrides: { s2s: { static_routes: { 'b.test': 'nowhere' } } } }), /s2s\.static_routes\.b\.test: host:port/);
+  assert.match(errorOf({ overrides: { s2s: { auth: 'dialback' as never } } }), /s2s\.auth/);
 });
 
 test('invalid YAML names the file and line', () => {

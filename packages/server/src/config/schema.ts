@@ -171,7 +171,38 @@ const c2s = z
 const s2s = z
   .strictObject({
     port: port().default(5269).describe('Server-to-server connections (RFC 6120)'),
-    enabled: z.boolean().default(false).describe('Federate with other XMPP servers'),
+    bind: z.string().min(1).default('::').describe("Address the server-to-server listener binds to; '::' accepts IPv6 and IPv4 on dual-stack hosts"),
+    enabled: z.boolean().default(true).describe('Federate with other XMPP servers (RFC 6120 server-to-server streams)'),
+    auth: z
+      .enum(['any', 'external'])
+      .default('any')
+      .describe("How servers authenticate: 'any' uses SASL EXTERNAL when the certificate validates, else server dialback (XEP-0220); 'external' only SASL EXTERNAL (dialback off)"),
+    require_valid_certificates: z
+      .boolean()
+      .default(false)
+      .describe('Refuse peers whose certificate does not validate (RFC 6125) instead of authenticating them by dialback'),
+    ca_file: z.string().min(1).optional().describe("A PEM file of extra certificate authorities trusted for peers' certificates, besides the system's"),
+    allow: z.array(domainName()).default([]).describe('Only federate with these domains; empty: every domain not denied'),
+    deny: z.array(domainName()).default([]).describe('Never federate with these domains'),
+    max_connections: intIn(1).default(1000).describe('Simultaneous server-to-server connections, incoming and outgoing together'),
+    max_queued_stanzas: intIn(1).default(1000).describe('Stanzas waiting per remote domain while its stream is set up; past it they bounce with resource-constraint'),
+    max_stanza_size: intIn(10000).default(262144).describe('Largest stanza accepted from another server, in bytes; larger ones close its stream'),
+    connect_timeout_s: intIn(1, 300).default(15).describe('Seconds to connect to, secure and authenticate with a remote server before queued stanzas bounce with remote-server-timeout'),
+    idle_timeout_s: intIn(0).default(600).describe('Close a server-to-server stream that carried nothing for this many seconds; 0 disables'),
+    dns_timeout_s: intIn(1, 60).default(3).describe('Seconds to wait for a DNS answer (SRV, A/AAAA) before trying the next server or failing over'),
+    dns_servers: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("DNS servers (address or address:port) for finding remote servers; empty: the system's"),
+    static_routes: z
+      .record(domainName(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:5269 or [::1]:5269'))
+      .default({})
+      .describe('Testing and operations aid: remote domains reached at a fixed host:port instead of through DNS'),
+    dialback_secret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe('Secret the dialback keys (XEP-0185) are derived from; default: random at each start (set one shared by all nodes of a cluster)'),
   })
   .prefault({})
   .describe('Server-to-server (federation)');

@@ -1,5 +1,6 @@
 // The composition of the core: domains, hooks, sessions, router, accounts, commands and the loaded modules.
 // Transport-agnostic (STYLE.md habit 9): listeners hand connections to a stream, the stream talks to this.
+import type { S2sManager } from './s2s-manager';
 import { Jid, StreamError, xml, type XmlElement } from '@parley/protocol';
 import type { Config } from '../config';
 import type { Logger } from '../log';
@@ -46,6 +47,8 @@ export class ParleyServer implements ServerApi {
   readonly http = new HttpRoutes();
   /** External components (XEP-0114): which configured component domain is connected where. */
   readonly components: ComponentTable;
+  /** Federation (core/s2s-manager.ts), when s2s.enabled and listening. */
+  s2s: S2sManager | undefined;
   /** Replaced by a ClusterNode when the server is one of several serving the domain (main.ts). */
   cluster: Cluster = new LocalCluster();
   private admins: Set<string>;

@@ -32,7 +32,7 @@ export function statusCommand(server: ParleyServer): AdminCommand {
         { name: 'sessions.bosh_tls', label: 'sessions BOSH (TLS)', values: [String(n.bosh_tls)] },
         { name: 'sessions.bosh_plain', label: 'sessions BOSH (unencrypted)', values: [String(n.bosh_plain)] },
         { name: 'sessions.other_nodes', label: 'sessions on other cluster nodes', values: [String(n.other_node)] },
-        { name: 's2s', label: 's2s links', values: [server.config.s2s.enabled ? '0' : 'federation disabled'] },
+        { name: 's2s', label: 's2s links', values: [server.s2s ? `${server.s2s.connectionCount} (to ${server.s2s.outgoingDomains.join(', ') || 'no domain'})` : 'federation disabled'] },
       ];
       await server.hooks.fire('status/requested', { fields });
       fields.push(

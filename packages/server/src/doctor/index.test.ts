@@ -14,6 +14,7 @@ type Answer = dnsPacket.Answer;
 const ZONE: Record<string, Answer[]> = {
   '_xmpp-client._tcp.example.org': [{ type: 'SRV', name: '_xmpp-client._tcp.example.org', data: { priority: 5, weight: 0, port: 5222, target: 'xmpp.example.org' } }],
   '_xmpps-client._tcp.example.org': [{ type: 'SRV', name: '_xmpps-client._tcp.example.org', data: { priority: 5, weight: 0, port: 5223, target: 'xmpp.example.org' } }],
+  '_xmpp-server._tcp.example.org': [{ type: 'SRV', name: '_xmpp-server._tcp.example.org', data: { priority: 5, weight: 0, port: 5269, target: 'xmpp.example.org' } }],
   'xmpp.example.org/A': [{ type: 'A', name: 'xmpp.example.org', data: '203.0.113.10' }],
   'xmpp.example.org/AAAA': [{ type: 'AAAA', name: 'xmpp.example.org', data: '2001:db8::10' }],
 };

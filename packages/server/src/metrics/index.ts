@@ -42,7 +42,7 @@ export function createMetrics(server: ParleyServer): Metrics {
     help: 'Server-to-server connections (federation)',
     registers: [registry],
     collect() {
-      this.set(0); // RFC 6120 s2s is not built yet
+      this.set(server.s2s?.connectionCount ?? 0);
     },
   });
   const stanzasIn = new Counter({ name: 'parley_stanzas_in_total', help: 'Stanzas received from clients, by kind', labelNames: ['kind'] as const, registers: [registry] });

@@ -5,7 +5,7 @@
 // instead of being buffered for without limit.
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type SecureContext } from 'node:tls';
 import { StreamError } from '@parley/protocol';
 import type { ChannelBindingType } from '../stream/sasl/types';
 import { STREAM_CLOSE, XmlStreamFraming, streamHeader } from '../stream/xml-stream';
@@ -16,6 +16,19 @@ export interface SocketConnectionLimits {
   maxSendBuffer: number;
   /** STARTTLS: a handshake not finished by then fails, and the stream drops the connection. */
   tlsHandshakeTimeoutMs: number;
+  /**
+   * Server-to-server streams: on accepted connections, ask the peer for its certificate (RFC 6120 §13.7.2.1, for SASL
+   * EXTERNAL) without refusing one that does not validate (dialback may still authenticate the peer). On connections
+   * we opened, STARTTLS makes us the TLS client with these options (servername, CAs, our certificate).
+   */
+  s2s?: { requestCert: true } | { client: ConnectionOptions };
+}
+
+/** The peer's certificate after TLS, and whether it chains to a trusted CA (the name is checked by the caller). */
+export interface TlsPeer {
+  authorized: boolean;
+  authorizationError: string | undefined;
+  certificate: PeerCertificate | undefined;
 }
 
 /**
@@ -42,6 +55,8 @@ export class SocketConnection implements Connection {
   /** The send buffer went past the bound once: from then on only the closing allowance is written. */
   private overflowed = false;
   private closed = false;
+  /** STARTTLS as the server with a client certificate requested: OpenSSL's verdict on it (see startTls). */
+  private serverSideVerification: { authorized: boolean; authorizationError: string | undefined } | undefined;
   readonly remoteAddress: string;
   lastActivity = Date.now();
 
@@ -63,7 +78,18 @@ export class SocketConnection implements Connection {
   }
 
   get canStartTls(): boolean {
-    return !this.secure && this.secureContext !== undefined;
+    return !this.secure && (this.secureContext !== undefined || (this.limits.s2s !== undefined && 'client' in this.limits.s2s));
+  }
+
+  /** The TLS peer's certificate and its validation, once encrypted. */
+  tlsPeer(): TlsPeer | undefined {
+    const s = this.socket;
+    if (!(s instanceof TLSSocket) || !s.encrypted) return undefined;
+    const cert = s.getPeerCertificate();
+    const certificate = cert && Object.keys(cert).length > 0 ? cert : undefined;
+    if (this.serverSideVerification !== undefined) return { ...this.serverSideVerification, certificate };
+    const error = s.authorizationError as unknown;
+    return { authorized: s.authorized, authorizationError: error === null || error === undefined ? undefined : String(error), certificate };
   }
 
   setHandlers(handlers: FramedHandlers): void {
@@ -223,7 +249,9 @@ export class SocketConnection implements Connection {
   };
 
   async startTls(): Promise<void> {
-    if (!this.secureContext) throw new Error('no TLS certificate configured');
+    const s2s = this.limits.s2s;
+    const client = s2s !== undefined && 'client' in s2s ? s2s.client : undefined;
+    if (!this.secureContext && !client) throw new Error('no TLS certificate configured');
     // <proceed/> goes out in clear before the handshake, whatever the socket's buffer holds (RFC 6120 §5.4.3.3).
     this.writePending();
     const raw = this.socket;
@@ -236,13 +264,18 @@ export class SocketConnection implements Connection {
     this.decoder = utf8Decoder();
     // RFC 6120 §5.4.3.3: both sides start afresh after TLS; nothing from before is kept.
     this.framing.restart();
-    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
+    const tlsSocket = client
+      ? tlsConnect({ ...client, socket: raw })
+      : new TLSSocket(raw, { isServer: true, secureContext: this.secureContext, ...(s2s ? { requestCert: true, rejectUnauthorized: false } : {}) });
     this.socket = tlsSocket;
     this.attach(tlsSocket);
     let timer: NodeJS.Timeout | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
-        tlsSocket.once('secure', () => resolve());
+        tlsSocket.once(client ? 'secureConnect' : 'secure', () => {
+          if (!client && s2s) this.serverSideVerification = verifyClientCertificate(tlsSocket);
+          resolve();
+        });
         tlsSocket.once('error', reject);
         tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
         // A client that asked for TLS and never completes the handshake holds a connection slot: not for long.
@@ -277,6 +310,20 @@ export class SocketConnection implements Connection {
     this.socket.destroy();
     this.onClose();
   }
+}
+
+/**
+ * The verification of a client certificate on a TLSSocket we made the server side of (STARTTLS). A tls.Server sets
+ * `authorized` from OpenSSL's verification result; a TLSSocket wrapped by hand never does, so the same result is read
+ * the way tls.Server reads it. COMPAT(node): `_handle.verifyError()` is internal but has been stable since Node 0.x;
+ * without it the certificate counts as not validated (dialback still works, EXTERNAL is not offered).
+ */
+function verifyClientCertificate(s: TLSSocket): { authorized: boolean; authorizationError: string | undefined } {
+  const handle = (s as unknown as { _handle?: { verifyError?(): (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return { authorized: false, authorizationError: 'certificate verification unavailable' };
+  if (!s.getPeerCertificate() || Object.keys(s.getPeerCertificate()).length === 0) return { authorized: false, authorizationError: 'no certificate' };
+  const err = handle.verifyError();
+  return err ? { authorized: false, authorizationError: err.code ?? err.message } : { authorized: true, authorizationError: undefined };
 }
 
 function utf8Decoder() {

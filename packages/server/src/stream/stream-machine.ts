@@ -28,6 +28,11 @@ export interface StreamPolicy {
    * none is required of the peer's, and the first element after the headers is the policy's (the handshake).
    */
   readonly versionless?: boolean;
+  /**
+   * RFC 6120 §4.2: we opened this stream (an outgoing server-to-server stream) to this domain: our header goes first
+   * (open()) and after every restart, the peer sends the features, and 'starttls' means that the peer said <proceed/>.
+   */
+  readonly initiatingTo?: string;
   /** The 'from' of our header answering `peer` when it is not localDomain (XEP-0114 §3: the component's domain). */
   headerFrom?(peer: Record<string, string | undefined>): string | undefined;
   readonly log: Logger;
@@ -54,6 +59,7 @@ export class StreamMachine {
   private stateValue: StreamState = 'header';
   private headerSent = false;
   private streamIdValue: string | undefined;
+  private peerStreamIdValue: string | undefined;
   private readonly queue: (XmlElement | StreamHeader)[] = [];
   private processing = false;
   private paused = false;
@@ -113,6 +119,21 @@ export class StreamMachine {
   /** The 'id' of our header (RFC 6120 §4.7.3), once sent: XEP-0114's handshake digest is computed over it. */
   get streamId(): string | undefined {
     return this.streamIdValue;
+  }
+
+  /** The 'id' of the peer's header: XEP-0220 dialback keys of an outgoing stream are computed over it. */
+  get peerStreamId(): string | undefined {
+    return this.peerStreamIdValue;
+  }
+
+  /** RFC 6120 §4.7: the initiating entity's header (initiatingTo policies), at the start and after every restart. */
+  open(): void {
+    if (this.stateValue === 'closed' || this.headerSent) return;
+    this.headerSent = true;
+    this.conn.openStream(
+      { from: this.policy.localDomain, to: this.policy.initiatingTo, version: '1.0', 'xml:lang': 'en' },
+      this.policy.contentNamespace,
+    );
   }
 
   /** Established and attached to a transport: keepalives make sense. */
@@ -199,6 +220,7 @@ export class StreamMachine {
   // RFC 6120 §4.7: validate the header and answer with ours, then the features (§4.3.2).
   private async handleHeader(header: StreamHeader): Promise<void> {
     if (this.stateValue !== 'header') return this.close(new StreamError('not-well-formed', 'unexpected stream header'));
+    if (this.policy.initiatingTo !== undefined) return this.handleResponseHeader(header);
     this.sendHeader(header.attrs);
     if (header.error) return this.close(header.error);
     // RFC 6120 §4.8.2: the content namespace is the policy's (jabber:client for a client stream).
@@ -222,6 +244,20 @@ export class StreamMachine {
     this.conn.send(xml('stream:features', null, ...features).toString());
   }
 
+  // RFC 6120 §4.7: the receiving entity's answer to our header; its features follow as an element (§4.3.2).
+  private handleResponseHeader(header: StreamHeader): void {
+    if (header.error) return this.close(header.error);
+    if (header.contentNamespace !== undefined && header.contentNamespace !== this.policy.contentNamespace) {
+      return this.close(new StreamError('invalid-namespace'));
+    }
+    const refused = this.policy.checkHeader(header);
+    if (refused) return this.close(refused);
+    const version = header.attrs.version;
+    if (version === undefined || !/^1\.\d+$/.test(version)) return this.close(new StreamError('unsupported-version'));
+    this.peerStreamIdValue = header.attrs.id;
+    this.stateValue = 'features';
+  }
+
   private async handleElement(el: XmlElement): Promise<void> {
     const state = this.stateValue;
     if (state !== 'features' && state !== 'established') return;
@@ -236,6 +272,8 @@ export class StreamMachine {
         this.headerSent = false;
         this.stateValue = 'header';
         this.conn.restartStream();
+        // §4.3.3: the initiating entity opens the new stream.
+        if (this.policy.initiatingTo !== undefined) this.open();
         return;
       case 'starttls':
         return this.startTls();
@@ -244,12 +282,15 @@ export class StreamMachine {
 
   // RFC 6120 §5.4.3.3: <proceed/>, then both sides start afresh over TLS; nothing from before is kept.
   private async startTls(): Promise<void> {
-    this.conn.send(xml('proceed', { xmlns: NS.TLS }).toString());
+    const initiating = this.policy.initiatingTo !== undefined;
+    // The initiating entity received <proceed/> (its policy checked it); the receiving one answers with it.
+    if (!initiating) this.conn.send(xml('proceed', { xmlns: NS.TLS }).toString());
     this.queue.length = 0;
     this.headerSent = false;
     this.stateValue = 'header';
     try {
       await this.conn.startTls();
+      if (initiating) this.open();
     } catch (err) {
       this.policy.log.debug({ err }, 'TLS handshake failed');
       this.conn.destroy();

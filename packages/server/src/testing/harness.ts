@@ -41,6 +41,8 @@ export interface TestServer {
   httpsPort: number;
   /** The XEP-0114 component port (0 when no component is configured). */
   componentPort: number;
+  /** The server-to-server port (0 when s2s is disabled). */
+  s2sPort: number;
   createUser(username: string, password?: string): Promise<void>;
   /** Logs in with xmpp.js (over TCP, or RFC 7395 WebSocket); sends initial presence unless { presence: false }. */
   client(username: string, options?: ClientOptions): Promise<TestClient>;
@@ -62,6 +64,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
       http: { port: 0, tls_port: 0, bind: '127.0.0.1', ...(overrides.http as object) },
       auth: { scram_iterations: 4096, ...(overrides.auth as object) },
       components: { port: 0, ...(overrides.components as object) },
+      s2s: { port: 0, bind: '127.0.0.1', ...(overrides.s2s as object) },
     } as never,
   });
   const log = options.log ?? (process.env.PARLEY_TEST_LOG ? createLogger(process.env.PARLEY_TEST_LOG) : silentLogger());
@@ -77,6 +80,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
     httpPort: running.ports.http,
     httpsPort: running.ports.https,
     componentPort: running.ports.component ?? 0,
+    s2sPort: running.ports.s2s ?? 0,
     async createUser(username, password = 'secret') {
       await running.server.accounts.create(username, password);
     },
@@ -267,14 +271,14 @@ export class RawClient {
   }
 
   /** Authenticates with SASL PLAIN over the plain socket (servers in tests allow it) and binds. */
-  async login(username: string, password = 'secret', resource = 'raw'): Promise<void> {
-    this.open();
+  async login(username: string, password = 'secret', resource = 'raw', domain = 'localhost'): Promise<void> {
+    this.open(domain);
     await this.waitFor('</stream:features>');
     this.data = '';
     this.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString('base64')}</auth>`);
     await this.waitFor('<success');
     this.data = '';
-    this.open();
+    this.open(domain);
     await this.waitFor('</stream:features>');
     this.data = '';
     this.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
