@@ -521,7 +521,16 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
 
       it('lets other owners and scopes run meanwhile, and passes results and errors through', async () => {
         let release!: () => void;
-        const held = storage.exclusive('s', 'juliet@example.com', () => new Promise<string>((resolve) => (release = () => resolve('done'))));
+        let started!: () => void;
+        const running = new Promise<void>((resolve) => (started = resolve));
+        const held = storage.exclusive('s', 'juliet@example.com', () =>
+          new Promise<string>((resolve) => {
+            release = () => resolve('done');
+            started();
+          }),
+        );
+        // On a loaded machine the section may start after the others finished: release it only once it holds the lock.
+        await running;
         assert.equal(await storage.exclusive('s', 'romeo@example.com', async () => 'other owner'), 'other owner');
         assert.equal(await storage.exclusive('t', 'juliet@example.com', async () => 'other scope'), 'other scope');
         release();
