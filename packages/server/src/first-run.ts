@@ -6,7 +6,7 @@ import { domainToASCII } from 'node:url';
 import type { Config } from './config';
 import type { ParleyServer } from './core/server';
 
-export async function startupNotes(server: ParleyServer, config: Config, ports: { c2s: number; c2sTls: number | undefined }): Promise<void> {
+export async function startupNotes(server: ParleyServer, config: Config, ports: { c2s: number; c2sTls: number | undefined; http?: number }): Promise<void> {
   const log = server.log;
   const hosts = await server.storage.accounts.hosts();
   const others = hosts.filter((h) => h.host !== config.domain);
@@ -33,6 +33,7 @@ export async function startupNotes(server: ParleyServer, config: Config, ports: 
       `  certificate: ${certificate}`,
       `  add a user:  npx parley user add alice${config.domain === 'localhost' ? '' : ` --domain ${config.domain}`} (in another terminal; asks for the password)`,
       `  connect:     any XMPP client as alice@${config.domain}, port ${ports.c2s} (STARTTLS)${tls}`,
+      ...(ports.http ? [`  chat app:    http://localhost:${ports.http}/ in a browser on this machine`] : []),
       `  check:       npx parley status`,
     ].join('\n'),
   );

@@ -247,7 +247,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   }
   server.runtime.start();
   const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port, s2s: s2s?.port };
-  if (options.notes !== false) await startupNotes(server, config, listener.ports).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
+  if (options.notes !== false) await startupNotes(server, config, { ...listener.ports, http: http.ports.http }).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
   log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, control: control?.path, modules: server.modules.length }, 'Parley started');
   const running = { listener, http, components, s2s };
   let current = config;
