@@ -4,10 +4,10 @@ import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isListening, randomPort } from '../../server/src/testing/process';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'parley-npm-'));
@@ -16,17 +16,6 @@ after(() => {
   if (serverPid !== undefined && isAlive(serverPid)) process.kill(serverPid, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -38,7 +27,7 @@ function isAlive(pid: number): boolean {
 }
 
 it('npm start stopped by SIGTERM leaves no process behind', async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = randomPort();
   const npm = spawn('npm', ['start', '--', '--data-dir', join(dir, 'data'), '--c2s-port', String(port), '--c2s-tls-port', '0', '--http-port', '0', '--https-port', '0', '--s2s-port', '0'], { cwd: ROOT });
   let log = '';
   npm.stdout.on('data', (d) => (log += d));

@@ -3,14 +3,13 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isListening, randomPort } from '../../server/src/testing/process';
 import { RawClient } from '../../server/src/testing/harness';
 
 const BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url));
-const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
 
 /** Collects a child's output; `until` waits for a pattern in it. */
 function watch(child: ChildProcess) {
@@ -28,17 +27,6 @@ function watch(child: ChildProcess) {
       }
     },
   };
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 

@@ -4,11 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { isListening, randomPort } from '../testing/process';
 import type { XmlElement } from '@parley/protocol';
 import { isRedisUp, startTestServer, type TestServer } from '../testing/harness';
 import { TestSchemas, postgresSkipReason } from '../testing/postgres';
@@ -26,17 +26,6 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 const body = (text: string) => (el: XmlElement) => el.name === 'message' && el.getChildText('body') === text;
@@ -133,7 +122,7 @@ describe('cluster: resumption on any node, and a node killed', { skip: skip ?? f
   });
 
   it('cleans up after a node killed with SIGKILL: directory within seconds, offline storage, resumption elsewhere', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = randomPort();
     const config = join(dir, 'k.yml');
     writeFileSync(
       config,
