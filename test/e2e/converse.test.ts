@@ -1,6 +1,8 @@
 // converse.js (a full web client, npm converse.js 14, an ES module) in headless Chromium against a real Parley:
 // it logs in over WebSocket (RFC 7395) and over BOSH (XEP-0124/0206), chats with a TCP client (xmpp.js) both ways
-// and joins a room (XEP-0045) where the other user reads what it says. The page is served from a small static server
+// and joins a room (XEP-0045) where the other user reads what it says. It shows the history of the chat from the
+// server's archive (XEP-0313) and sends an image through HTTP File Upload (XEP-0363) that the other user receives as a
+// link (with XEP-0066 OOB) and downloads byte for byte. The page is served from a small static server
 // on loopback — another origin than Parley's, so the Origin allow-list and CORS are exercised as a deployed web
 // client meets them — and converse is configured to ask nothing of the internet; any request leaving loopback is
 // blocked and fails the test. Screenshots go to a temporary directory (printed).
@@ -8,8 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { xml } from '@parley/protocol';
 import { startTestServer, type TestServer } from '../../packages/server/src/testing/harness';
@@ -34,6 +38,43 @@ const TYPES: Record<string, string> = {
   '.ogg': 'audio/ogg',
   '.map': 'application/json',
 };
+
+/** A small PNG (PNG spec §5: signature, IHDR, IDAT, IEND) of a red and blue checkerboard, unique per seed. */
+function checkerboardPng(seed: number): Buffer {
+  const size = 48;
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits per sample, truecolour, no interlace
+  const rows: number[] = [];
+  for (let y = 0; y < size; y++) {
+    rows.push(0); // filter type None
+    for (let x = 0; x < size; x++) rows.push(...(((x >> 3) + (y >> 3)) % 2 ? [220, 30, seed & 0xff] : [30, 60, 220]));
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** GET over HTTPS, the test server's self-signed certificate accepted. */
+function fetchInsecure(url: string): Promise<{ status: number; type: string | undefined; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
 
 /** The page: converse with a test plugin that hands its API to the test, and nothing fetched from elsewhere. */
 function page(settings: Record<string, unknown>): string {
@@ -98,7 +139,7 @@ describe('converse.js in Chromium', { skip }, () => {
   });
 
   for (const transport of ['websocket', 'bosh'] as const) {
-    it(`logs in over ${transport === 'websocket' ? 'WebSocket' : 'BOSH'}, chats with a TCP client and joins a room`, { timeout: 90_000 }, async () => {
+    it(`logs in over ${transport === 'websocket' ? 'WebSocket' : 'BOSH'}, shows archived history, chats with a TCP client, uploads an image and joins a room`, { timeout: 120_000 }, async () => {
       const [user, peer, room] = transport === 'websocket' ? ['alice', 'bob', 'ws-room'] : ['carol', 'dave', 'bosh-room'];
       const service =
         transport === 'websocket'
@@ -128,7 +169,9 @@ describe('converse.js in Chromium', { skip }, () => {
           loglevel: 'warn',
         }),
       );
-      const context = await browser.newContext();
+      // The upload URLs are https on the test server's HTTPS port, whose certificate is self-signed: this context
+      // (and only it) accepts it, as a browser whose user trusts the server's certificate would.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
       const tab = await context.newPage();
       const external: string[] = [];
       // Which transport converse really used: BOSH requests and WebSockets opened.
@@ -140,7 +183,8 @@ describe('converse.js in Chromium', { skip }, () => {
       await context.route('**/*', (route) => {
         const url = new URL(route.request().url());
         if (url.pathname === '/http-bind') used.bosh++;
-        if (url.hostname === '127.0.0.1' || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+        // localhost is the test server's domain, so upload URLs name it; Chromium resolves it to loopback only.
+        if (url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
         external.push(url.href);
         return route.abort();
       });
@@ -149,6 +193,16 @@ describe('converse.js in Chromium', { skip }, () => {
       const shot = (name: string) => tab.screenshot({ path: join(shots, `${transport}-${name}.png`) });
       try {
         const tcp = await ts.client(peer, { resource: 'tcp' });
+        // Before converse logs in, the user on another client and the peer exchange two messages; both are delivered
+        // at once (no offline storage), so converse can learn of them only from the archive (XEP-0313).
+        const earlier = await ts.client(user, { resource: 'earlier' });
+        const archived = [`archived: ${peer} asked earlier`, `archived: ${user} answered earlier`];
+        await tcp.send(xml('message', { to: earlier.jid, type: 'chat', id: 'mam1' }, xml('body', null, archived[0])));
+        await earlier.waitFor((el) => el.name === 'message' && el.getChildText('body') === archived[0], 10_000);
+        await earlier.send(xml('message', { to: `${peer}@localhost`, type: 'chat', id: 'mam2' }, xml('body', null, archived[1])));
+        await tcp.waitFor((el) => el.name === 'message' && el.getChildText('body') === archived[1], 10_000);
+        await earlier.stop();
+
         await tab.goto(pages.origin);
         // Logged in: converse's own status says so, and the server holds the session.
         await tab.waitForFunction(() => (globalThis as unknown as { parleyTest?: { connection: { connected(): boolean } } }).parleyTest?.connection.connected() === true, null, { timeout: 30_000 });
@@ -161,6 +215,12 @@ describe('converse.js in Chromium', { skip }, () => {
         // converse lists the conversation with an unread count; the user opens it.
         await tab.locator('converse-roster a.open-chat', { hasText: `${peer}@localhost` }).first().click({ timeout: 20_000 });
         await tab.getByText(`hello from ${peer}`).first().waitFor({ timeout: 20_000 });
+        // The history from the archive is there, the user's own message from the other client too, before the new one.
+        const chat = tab.locator('converse-chat .chat-content').first();
+        for (const text of archived) await chat.getByText(text).first().waitFor({ timeout: 20_000 });
+        const shown = (await chat.innerText()).replace(/\s+/g, ' ');
+        const order = [...archived, `hello from ${peer}`].map((t) => shown.indexOf(t));
+        assert.deepEqual([...order].sort((a, b) => a - b), order, `archived messages out of order in: ${shown}`);
         // The user answers by typing in converse's chat box.
         const textarea = tab.locator('converse-chat textarea.chat-textarea').first();
         await textarea.fill(`hi ${peer}, this is ${user} in converse`);
@@ -168,6 +228,33 @@ describe('converse.js in Chromium', { skip }, () => {
         const reply = await tcp.waitFor((el) => el.name === 'message' && el.getChildText('body') === `hi ${peer}, this is ${user} in converse`, 20_000);
         assert.equal(reply.attrs.from, jid);
         await shot('2-chat');
+
+        // An image through HTTP File Upload (XEP-0363): the user picks a file, converse asks upload.localhost for a
+        // slot, PUTs the file cross-origin and sends the GET URL as the body and as an XEP-0066 OOB URL.
+        const png = checkerboardPng(transport.length);
+        const fileInput = tab.locator('converse-chat input.fileupload').first();
+        await fileInput.waitFor({ state: 'attached', timeout: 20_000 });
+        await fileInput.setInputFiles({ name: `${user}.png`, mimeType: 'image/png', buffer: png });
+        const withFile = await tcp.waitFor((el) => el.name === 'message' && (el.getChildText('body') ?? '').includes('/upload/'), 30_000);
+        const url = withFile.getChildText('body')!;
+        assert.equal(withFile.attrs.from, jid);
+        assert.match(url, new RegExp(`^https://localhost:${ts.httpsPort}/upload/[A-Za-z0-9_-]{32}/${user}\\.png$`));
+        assert.equal(withFile.getChild('x', 'jabber:x:oob')?.getChildText('url'), url);
+        const downloaded = await fetchInsecure(url);
+        assert.equal(downloaded.status, 200);
+        assert.equal(downloaded.type, 'image/png');
+        assert.ok(downloaded.body.equals(png), 'the downloaded file differs from the uploaded one');
+        // converse shows the image in the chat, loaded from the server.
+        await tab.waitForFunction(
+          (u) => {
+            type Img = { src: string; complete: boolean; naturalWidth: number };
+            const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<Img> } }).document;
+            return [...doc.querySelectorAll('converse-chat img')].some((img) => img.src === u && img.complete && img.naturalWidth === 48);
+          },
+          url,
+          { timeout: 20_000 },
+        );
+        await shot('3-image');
 
         // A room (XEP-0045): the TCP client creates it, converse joins, and what the user says reaches the room.
         const roomJid = `${room}@conference.localhost`;
@@ -183,7 +270,7 @@ describe('converse.js in Chromium', { skip }, () => {
         await tcp.waitFor((el) => el.name === 'message' && el.attrs.type === 'groupchat' && el.getChildText('body') === `${user} says hi to the room`, 20_000);
         await tcp.send(xml('message', { to: roomJid, type: 'groupchat' }, xml('body', null, `${peer} answers in the room`)));
         await tab.getByText(`${peer} answers in the room`).first().waitFor({ timeout: 20_000 });
-        await shot('3-room');
+        await shot('4-room');
 
         if (transport === 'websocket') assert.ok(used.websocket === 1 && used.bosh === 0, JSON.stringify(used));
         else assert.ok(used.bosh > 3 && used.websocket === 0, JSON.stringify(used));
