@@ -3,39 +3,22 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
+import { startDnsServer, srvRecord, type DnsZone } from '../testing/dns-server';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as dnsPacket from 'dns-packet';
 import { loadConfig } from '../config';
 import { runDoctor, type Finding } from './index';
 
-type Answer = dnsPacket.Answer;
-const ZONE: Record<string, Answer[]> = {
-  '_xmpp-client._tcp.example.org': [{ type: 'SRV', name: '_xmpp-client._tcp.example.org', data: { priority: 5, weight: 0, port: 5222, target: 'xmpp.example.org' } }],
-  '_xmpps-client._tcp.example.org': [{ type: 'SRV', name: '_xmpps-client._tcp.example.org', data: { priority: 5, weight: 0, port: 5223, target: 'xmpp.example.org' } }],
-  '_xmpp-server._tcp.example.org': [{ type: 'SRV', name: '_xmpp-server._tcp.example.org', data: { priority: 5, weight: 0, port: 5269, target: 'xmpp.example.org' } }],
+const ZONE: DnsZone = {
+  '_xmpp-client._tcp.example.org': [srvRecord('_xmpp-client._tcp.example.org', 5, 5222, 'xmpp.example.org')],
+  '_xmpps-client._tcp.example.org': [srvRecord('_xmpps-client._tcp.example.org', 5, 5223, 'xmpp.example.org')],
+  '_xmpp-server._tcp.example.org': [srvRecord('_xmpp-server._tcp.example.org', 5, 5269, 'xmpp.example.org')],
   'xmpp.example.org/A': [{ type: 'A', name: 'xmpp.example.org', data: '203.0.113.10' }],
   'xmpp.example.org/AAAA': [{ type: 'AAAA', name: 'xmpp.example.org', data: '2001:db8::10' }],
 };
 
-function startDns(): Promise<{ socket: Socket; address: string }> {
-  const socket = createSocket('udp4');
-  socket.on('message', (msg, rinfo) => {
-    const query = dnsPacket.decode(msg);
-    const q = query.questions![0]!;
-    const answers = (ZONE[q.type === 'SRV' ? q.name : `${q.name}/${q.type}`] ?? []).map((a) => ({ ...a, ttl: 60, class: 'IN' as const }));
-    const reply = dnsPacket.encode({
-      type: 'response',
-      id: query.id,
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | (answers.length === 0 ? 3 : 0), // rcode 3: NXDOMAIN
-      questions: query.questions,
-      answers: answers as Answer[],
-    });
-    socket.send(reply, rinfo.port, rinfo.address);
-  });
-  return new Promise((resolve) => socket.bind(0, '127.0.0.1', () => resolve({ socket, address: `127.0.0.1:${socket.address().port}` })));
-}
+const startDns = () => startDnsServer(ZONE);
 
 const find = (findings: Finding[], level: Finding['level'], pattern: RegExp) => findings.find((f) => f.level === level && pattern.test(f.message));
 

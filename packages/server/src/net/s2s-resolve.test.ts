@@ -4,12 +4,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import * as dnsPacket from 'dns-packet';
+import { startDnsServer, srvRecord, type DnsZone } from '../testing/dns-server';
 import { NoXmppService, S2sResolver } from './s2s-resolve';
 
-type Answer = dnsPacket.Answer;
-const srv = (name: string, priority: number, port: number, target: string): Answer => ({ type: 'SRV', name, data: { priority, weight: 0, port, target } });
-const ZONE: Record<string, Answer[]> = {
+const srv = srvRecord;
+const ZONE: DnsZone = {
   '_xmpp-server._tcp.example.org': [srv('_xmpp-server._tcp.example.org', 10, 5269, 'xmpp.example.org'), srv('_xmpp-server._tcp.example.org', 20, 5270, 'backup.example.org')],
   '_xmpps-server._tcp.example.org': [srv('_xmpps-server._tcp.example.org', 5, 5270, 'tls.example.org')],
   '_xmpp-server._tcp.none.example': [srv('_xmpp-server._tcp.none.example', 0, 0, '.')],
@@ -18,23 +17,7 @@ const ZONE: Record<string, Answer[]> = {
   'xmpp.example.org/AAAA': [{ type: 'AAAA', name: 'xmpp.example.org', data: '2001:db8::10' }],
 };
 
-function startDns(): Promise<{ socket: Socket; address: string }> {
-  const socket = createSocket('udp4');
-  socket.on('message', (msg, rinfo) => {
-    const query = dnsPacket.decode(msg);
-    const q = query.questions![0]!;
-    const answers = (ZONE[q.type === 'SRV' ? q.name : `${q.name}/${q.type}`] ?? []).map((a) => ({ ...a, ttl: 60, class: 'IN' as const }));
-    const reply = dnsPacket.encode({
-      type: 'response',
-      id: query.id,
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | (answers.length === 0 ? 3 : 0), // rcode 3: NXDOMAIN
-      questions: query.questions,
-      answers: answers as Answer[],
-    });
-    socket.send(reply, rinfo.port, rinfo.address);
-  });
-  return new Promise((resolve) => socket.bind(0, '127.0.0.1', () => resolve({ socket, address: `127.0.0.1:${socket.address().port}` })));
-}
+const startDns = () => startDnsServer(ZONE);
 
 describe('s2s resolver (RFC 6120 §3.2, XEP-0368)', () => {
   let dns: { socket: Socket; address: string };
