@@ -10,16 +10,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connectComponent, isRedisUp, startTestServer, type TestServer } from '../testing/harness';
 import type { ClusterNode } from './node';
+import { until } from '../testing/until';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('cluster: external components across nodes', { skip: !(await isRedisUp()) && 'Redis is not running on 127.0.0.1:6379' }, () => {
   let a: TestServer;

@@ -16,17 +16,11 @@ import { SM, authenticate, enabled } from '../modules/xep-0198-sm/test-support';
 import { RemoteSession } from './remote-session';
 import type { ClusterNode } from './node';
 import { rendezvous } from './types';
+import { until } from '../testing/until';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const BIN = fileURLToPath(new URL('../../../cli/bin/parley.js', import.meta.url));
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const body = (text: string) => (el: XmlElement) => el.name === 'message' && el.getChildText('body') === text;
 const skip = !(await isRedisUp()) ? 'Redis is not running on 127.0.0.1:6379' : await postgresSkipReason();

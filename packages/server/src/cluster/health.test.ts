@@ -10,17 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { isRedisUp, startTestServer, type TestServer } from '../testing/harness';
 import { TEST_POSTGRES_URL, TestSchemas, postgresSkipReason } from '../testing/postgres';
 import { rendezvous } from './types';
+import { until as untilHolds } from '../testing/until';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const BIN = fileURLToPath(new URL('../../../cli/bin/parley.js', import.meta.url));
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000) => untilHolds(what, cond, timeoutMs);
 
 /** A TCP relay to host:port that can be cut (every connection dropped, new ones refused) and restored. */
 class Relay {

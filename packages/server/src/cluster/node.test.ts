@@ -12,16 +12,10 @@ import type { XmlElement } from '@parley/protocol';
 import { isRedisUp, startTestServer, type TestClient, type TestServer } from '../testing/harness';
 import { RemoteSession } from './remote-session';
 import type { ClusterNode } from './node';
+import { until } from '../testing/until';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const body = (text: string) => (el: XmlElement) => el.name === 'message' && el.getChildText('body') === text;
 

@@ -7,17 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { isRedisUp, startTestServer, type RawClient, type TestServer } from '../../testing/harness';
 import { TestSchemas, postgresSkipReason } from '../../testing/postgres';
 import type { ClusterNode } from '../../cluster/node';
+import { until } from '../../testing/until';
 
 const REDIS_URL = process.env.PARLEY_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const skip = (await postgresSkipReason()) ?? (!(await isRedisUp()) ? 'Redis is not running on 127.0.0.1:6379' : undefined);
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('roster: two nodes sharing PostgreSQL', { skip }, () => {
   const schemas = new TestSchemas();

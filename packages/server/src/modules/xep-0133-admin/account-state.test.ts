@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { XmlElement } from '@parley/protocol';
 import { startTestServer, type TestClient, type TestServer } from '../../testing/harness';
+import { until } from '../../testing/until';
 
 const CMD = 'http://jabber.org/protocol/commands';
 const ADMIN = 'http://jabber.org/protocol/admin';
@@ -28,13 +29,6 @@ async function run(c: TestClient, name: string, fields: Record<string, string | 
   return done.getChild('command', CMD)!;
 }
 
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timeout: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const PRIVATE = `<query xmlns='jabber:iq:private'><note xmlns='urn:example:notes'>kept</note></query>`;
 
@@ -55,7 +49,7 @@ describe('XEP-0133 disable/re-enable users and the message of the day', () => {
 
     const done = await run(admin, 'disable-user', { accountjids: 'bob@localhost' });
     assert.equal(done.getChildText('note'), 'disabled bob@localhost');
-    await until(() => bob.xmpp.status === 'disconnect' || bob.xmpp.status === 'offline', 'bob disconnected');
+    await until('bob disconnected', () => bob.xmpp.status === 'disconnect' || bob.xmpp.status === 'offline');
     assert.deepEqual(ts.running.server.sessions.ofAccount('bob@localhost'), []);
     // RFC 6120 §6.5.1: the right password, and still <account-disabled/>.
     await assert.rejects(ts.client('bob'), (err: { condition?: string }) => err.condition === 'account-disabled');

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestClient, type TestServer } from '../../testing/harness';
 import type { XmlElement } from '@parley/protocol';
+import { until } from '../../testing/until';
 
 const CMD = 'http://jabber.org/protocol/commands';
 const ADMIN = 'http://jabber.org/protocol/admin';
@@ -31,13 +32,6 @@ async function run(c: TestClient, name: string, fields: Record<string, string | 
 const field = (cmd: XmlElement, name: string) =>
   cmd.getChild('x', 'jabber:x:data')?.getChildren('field').find((f) => f.attrs.var === name)?.getChildren('value').map((v) => v.text());
 
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timeout: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('XEP-0133 service administration', () => {
   let ts: TestServer;
@@ -55,15 +49,15 @@ describe('XEP-0133 service administration', () => {
     const sessions = ts.running.server.sessions;
     const one = await run(admin, 'end-user-session', { accountjids: phone.jid });
     assert.equal(one.getChildText('note'), 'ended 1 session');
-    await until(() => phone.xmpp.status === 'disconnect' || phone.xmpp.status === 'offline', 'phone disconnected');
+    await until('phone disconnected', () => phone.xmpp.status === 'disconnect' || phone.xmpp.status === 'offline');
     assert.deepEqual(sessions.ofAccount('bob@localhost').map((s) => s.jid.toString()), [desk.jid]);
     assert.equal(desk.xmpp.status, 'online');
 
     const again = await ts.client('bob', { resource: 'tablet' });
     const all = await run(admin, 'end-user-session', { accountjids: 'bob@localhost' });
     assert.equal(all.getChildText('note'), 'ended 2 sessions');
-    await until(() => sessions.ofAccount('bob@localhost').length === 0, 'all of bob gone');
-    await until(() => desk.xmpp.status !== 'online' && again.xmpp.status !== 'online', 'clients disconnected');
+    await until('all of bob gone', () => sessions.ofAccount('bob@localhost').length === 0);
+    await until('clients disconnected', () => desk.xmpp.status !== 'online' && again.xmpp.status !== 'online');
     // A kick, not a ban: bob can come back.
     const back = await ts.client('bob', { resource: 'back' });
     assert.equal(back.xmpp.status, 'online');
@@ -86,7 +80,7 @@ describe('XEP-0133 service administration', () => {
 
   it('counts and lists online and registered users (§4.13, §4.15, §4.20)', async () => {
     const carol = await ts.client('carol', { resource: 'count' });
-    await until(() => ts.running.server.sessions.hasAccount('carol@localhost'), 'carol online');
+    await until('carol online', () => ts.running.server.sessions.hasAccount('carol@localhost'));
     const num = await run(admin, 'get-online-users-num');
     assert.deepEqual(field(num, 'onlineusersnum'), ['2']);
     const list = await run(admin, 'get-online-users-list', { max_items: '25' });
@@ -103,7 +97,7 @@ describe('XEP-0133 service administration', () => {
     await ts.createUser('dave');
     const del = await run(admin, 'delete-user', { accountjids: ['carol@localhost', 'dave@localhost'] });
     assert.equal(del.getChildText('note'), 'deleted carol@localhost; deleted dave@localhost');
-    await until(() => carol.xmpp.status !== 'online', 'carol disconnected');
+    await until('carol disconnected', () => carol.xmpp.status !== 'online');
     assert.equal(await ts.running.server.accounts.exists('carol'), false);
     const missing = await run(admin, 'delete-user', { accountjids: 'nobody@localhost' });
     assert.equal(missing.getChild('note')?.attrs.type, 'error');
