@@ -3,12 +3,11 @@
 // only to those the access model admits at delivery time. End to end with xmpp.js clients.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseXml } from '@parley/protocol';
-import { startTestServer, type TestServer, type TestClient } from '../../testing/harness';
+import { startTestServer, type TestServer } from '../../testing/harness';
 import {
-  PS, PSO, answerCaps, errorOf, form, hasItem, isEvent, isSubscriptionEvent, ok, revokePresence, settle, subscribePresence,
+  PS, PSO, errorOf, form, hasItem, isEvent, isSubscriptionEvent, ok, revokePresence, settle, subscribePresence,
 } from '../xep-0060-pubsub/test-helpers';
-import { verificationString } from './caps';
+import { capsClient } from './test-helpers';
 
 const PO = 'http://jabber.org/protocol/pubsub#publish-options';
 const NODE_CONFIG = 'http://jabber.org/protocol/pubsub#node_config';
@@ -17,15 +16,6 @@ const pub = (node: string, id: string, options?: Record<string, string>) =>
 const subscribe = (owner: string, node: string, jid: string) => `<iq type='set' to='${owner}'><pubsub xmlns='${PS}'><subscribe node='${node}' jid='${jid}'/></pubsub></iq>`;
 const items = (owner: string, node: string) => `<iq type='get' to='${owner}'><pubsub xmlns='${PS}'><items node='${node}'/></pubsub></iq>`;
 
-/** A client whose XEP-0115 caps ask for notifications of `notify` nodes (XEP-0163 §4.2). */
-async function capsClient(ts: TestServer, user: string, resource: string, notify: string[]): Promise<TestClient> {
-  const c = await ts.client(user, { resource, presence: false });
-  const features = ['http://jabber.org/protocol/disco#info', ...notify.map((n) => `${n}+notify`)];
-  answerCaps(c, features);
-  const query = parseXml(`<query xmlns='http://jabber.org/protocol/disco#info'><identity category='client' type='pc' name='t'/>${features.map((f) => `<feature var='${f}'/>`).join('')}</query>`);
-  await c.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test' ver='${verificationString(query)}'/></presence>`);
-  return c;
-}
 
 describe('PEP access re-checked for existing subscribers (XEP-0163 §7.1)', () => {
   let ts: TestServer;

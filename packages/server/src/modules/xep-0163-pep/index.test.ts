@@ -2,25 +2,15 @@
 // presence, and what builds on PEP (avatars, nickname, bookmarks with XEP-0048 compatibility, OMEMO-style).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseXml } from '@parley/protocol';
-import { startTestServer, type TestServer, type TestClient } from '../../testing/harness';
-import { PS, PSO, answerCaps, errorOf, form, hasItem, isEvent, ok, subscribePresence } from '../xep-0060-pubsub/test-helpers';
-import { verificationString } from './caps';
+import { startTestServer, type TestServer } from '../../testing/harness';
+import { PS, PSO, errorOf, form, hasItem, isEvent, ok, subscribePresence } from '../xep-0060-pubsub/test-helpers';
+import { capsClient } from './test-helpers';
 
 const PO = 'http://jabber.org/protocol/pubsub#publish-options';
 const pub = (node: string, item: string, options?: Record<string, string>, to = '') =>
   `<iq type='set'${to ? ` to='${to}'` : ''}><pubsub xmlns='${PS}'><publish node='${node}'>${item}</publish>${options ? `<publish-options>${form(PO, options)}</publish-options>` : ''}</pubsub></iq>`;
 const items = (to: string, node: string) => `<iq type='get' to='${to}'><pubsub xmlns='${PS}'><items node='${node}'/></pubsub></iq>`;
 
-/** Connects a client whose XEP-0115 caps announce +notify for the given nodes, and answers the server's query. */
-async function capsClient(ts: TestServer, user: string, resource: string, notify: string[]): Promise<TestClient> {
-  const c = await ts.client(user, { resource, presence: false });
-  const features = ['http://jabber.org/protocol/disco#info', ...notify.map((n) => `${n}+notify`)];
-  answerCaps(c, features);
-  const query = parseXml(`<query xmlns='http://jabber.org/protocol/disco#info'><identity category='client' type='pc' name='t'/>${features.map((f) => `<feature var='${f}'/>`).join('')}</query>`);
-  await c.send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test' ver='${verificationString(query)}'/></presence>`);
-  return c;
-}
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
