@@ -2,32 +2,12 @@
 // §6.5.1, its sessions end, its data stays) and §4.24–§4.26 the message of the day shown at login.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { XmlElement } from '@parley/protocol';
 import { startTestServer, type TestClient, type TestServer } from '../../testing/harness';
 import { until } from '../../testing/until';
+import { ADMIN, CMD, runCommand, startCommand } from './test-helpers';
 
-const CMD = 'http://jabber.org/protocol/commands';
-const ADMIN = 'http://jabber.org/protocol/admin';
 
-async function start(c: TestClient, name: string): Promise<XmlElement> {
-  const first = await c.iq(`<iq type='set' to='localhost'><command xmlns='${CMD}' node='${ADMIN}#${name}' action='execute'/></iq>`);
-  assert.equal(first.attrs.type, 'result', first.toString());
-  return first.getChild('command', CMD)!;
-}
 
-async function run(c: TestClient, name: string, fields: Record<string, string | string[]> = {}): Promise<XmlElement> {
-  const cmd = await start(c, name);
-  if (cmd.attrs.status === 'completed') return cmd;
-  const fx = Object.entries(fields)
-    .map(([k, v]) => `<field var='${k}'>${(Array.isArray(v) ? v : [v]).map((x) => `<value>${x}</value>`).join('')}</field>`)
-    .join('');
-  const done = await c.iq(
-    `<iq type='set' to='localhost'><command xmlns='${CMD}' node='${ADMIN}#${name}' sessionid='${cmd.attrs.sessionid}'>` +
-      `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>${ADMIN}</value></field>${fx}</x></command></iq>`,
-  );
-  assert.equal(done.attrs.type, 'result', done.toString());
-  return done.getChild('command', CMD)!;
-}
 
 
 const PRIVATE = `<query xmlns='jabber:iq:private'><note xmlns='urn:example:notes'>kept</note></query>`;
@@ -47,7 +27,7 @@ describe('XEP-0133 disable/re-enable users and the message of the day', () => {
     const stored = await bob.iq(`<iq type='set'>${PRIVATE}</iq>`);
     assert.equal(stored.attrs.type, 'result', stored.toString());
 
-    const done = await run(admin, 'disable-user', { accountjids: 'bob@localhost' });
+    const done = await runCommand(admin, 'disable-user', { accountjids: 'bob@localhost' });
     assert.equal(done.getChildText('note'), 'disabled bob@localhost');
     await until('bob disconnected', () => bob.xmpp.status === 'disconnect' || bob.xmpp.status === 'offline');
     assert.deepEqual(ts.running.server.sessions.ofAccount('bob@localhost'), []);
@@ -57,7 +37,7 @@ describe('XEP-0133 disable/re-enable users and the message of the day', () => {
     const carol = await ts.client('carol');
     await carol.stop();
 
-    const back = await run(admin, 'reenable-user', { accountjids: 'bob@localhost' });
+    const back = await runCommand(admin, 'reenable-user', { accountjids: 'bob@localhost' });
     assert.equal(back.getChildText('note'), 're-enabled bob@localhost');
     const again = await ts.client('bob');
     const r = await again.iq(`<iq type='get'><query xmlns='jabber:iq:private'><note xmlns='urn:example:notes'/></query></iq>`);
@@ -68,7 +48,7 @@ describe('XEP-0133 disable/re-enable users and the message of the day', () => {
   it('shows the message of the day at login; edit shows the current one; delete removes it', async () => {
     const online = await ts.client('carol', { resource: 'online' });
     const seenOnline = online.waitFor((el) => el.name === 'message' && el.attrs.from === 'localhost' && el.getChildText('body') === 'Maintenance at 18:00');
-    await run(admin, 'set-motd', { motd: 'Maintenance at 18:00' });
+    await runCommand(admin, 'set-motd', { motd: 'Maintenance at 18:00' });
     await seenOnline;
 
     const fresh = await ts.client('carol', { resource: 'fresh' });
@@ -76,15 +56,15 @@ describe('XEP-0133 disable/re-enable users and the message of the day', () => {
     assert.equal(motd.getChildText('body'), 'Maintenance at 18:00');
 
     // §4.25: the edit form carries the current message.
-    const form = await start(admin, 'edit-motd');
+    const form = await startCommand(admin, 'edit-motd');
     const value = form.getChild('x', 'jabber:x:data')!.getChildren('field').find((f) => f.attrs.var === 'motd')!.getChildren('value').map((v) => v.text());
     assert.deepEqual(value, ['Maintenance at 18:00']);
     await admin.iq(`<iq type='set' to='localhost'><command xmlns='${CMD}' node='${ADMIN}#edit-motd' sessionid='${form.attrs.sessionid}' action='cancel'/></iq>`);
-    await run(admin, 'edit-motd', { motd: ['Maintenance moved', 'to 20:00'] });
+    await runCommand(admin, 'edit-motd', { motd: ['Maintenance moved', 'to 20:00'] });
     const edited = await ts.client('carol', { resource: 'edited' });
     assert.equal((await edited.waitFor((el) => el.name === 'message' && el.attrs.from === 'localhost')).getChildText('body'), 'Maintenance moved\nto 20:00');
 
-    await run(admin, 'delete-motd');
+    await runCommand(admin, 'delete-motd');
     const after = await ts.client('carol', { resource: 'after' });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(after.received.find((el) => el.name === 'message' && el.attrs.from === 'localhost'), undefined);

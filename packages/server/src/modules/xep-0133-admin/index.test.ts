@@ -5,29 +5,9 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestClient, type TestServer } from '../../testing/harness';
 import type { XmlElement } from '@parley/protocol';
 import { until } from '../../testing/until';
+import { runCommand } from './test-helpers';
 
-const CMD = 'http://jabber.org/protocol/commands';
-const ADMIN = 'http://jabber.org/protocol/admin';
 
-/** Runs a command through its form: execute, then submit the fields (XEP-0050 §3.2–§3.4). */
-async function run(c: TestClient, name: string, fields: Record<string, string | string[]> = {}): Promise<XmlElement> {
-  const node = `${ADMIN}#${name}`;
-  const first = await c.iq(`<iq type='set' to='localhost'><command xmlns='${CMD}' node='${node}' action='execute'/></iq>`);
-  assert.equal(first.attrs.type, 'result', first.toString());
-  const cmd = first.getChild('command', CMD)!;
-  if (cmd.attrs.status === 'completed') return cmd;
-  const fx = Object.entries(fields)
-    .map(([k, v]) => `<field var='${k}'>${(Array.isArray(v) ? v : [v]).map((x) => `<value>${x}</value>`).join('')}</field>`)
-    .join('');
-  const done = await c.iq(
-    `<iq type='set' to='localhost'><command xmlns='${CMD}' node='${node}' sessionid='${cmd.attrs.sessionid}'>` +
-      `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>${ADMIN}</value></field>${fx}</x></command></iq>`,
-  );
-  assert.equal(done.attrs.type, 'result', done.toString());
-  const out = done.getChild('command', CMD)!;
-  assert.equal(out.attrs.status, 'completed');
-  return out;
-}
 
 const field = (cmd: XmlElement, name: string) =>
   cmd.getChild('x', 'jabber:x:data')?.getChildren('field').find((f) => f.attrs.var === name)?.getChildren('value').map((v) => v.text());
@@ -47,14 +27,14 @@ describe('XEP-0133 service administration', () => {
     const phone = await ts.client('bob', { resource: 'phone' });
     const desk = await ts.client('bob', { resource: 'desk' });
     const sessions = ts.running.server.sessions;
-    const one = await run(admin, 'end-user-session', { accountjids: phone.jid });
+    const one = await runCommand(admin, 'end-user-session', { accountjids: phone.jid });
     assert.equal(one.getChildText('note'), 'ended 1 session');
     await until('phone disconnected', () => phone.xmpp.status === 'disconnect' || phone.xmpp.status === 'offline');
     assert.deepEqual(sessions.ofAccount('bob@localhost').map((s) => s.jid.toString()), [desk.jid]);
     assert.equal(desk.xmpp.status, 'online');
 
     const again = await ts.client('bob', { resource: 'tablet' });
-    const all = await run(admin, 'end-user-session', { accountjids: 'bob@localhost' });
+    const all = await runCommand(admin, 'end-user-session', { accountjids: 'bob@localhost' });
     assert.equal(all.getChildText('note'), 'ended 2 sessions');
     await until('all of bob gone', () => sessions.ofAccount('bob@localhost').length === 0);
     await until('clients disconnected', () => desk.xmpp.status !== 'online' && again.xmpp.status !== 'online');
@@ -67,7 +47,7 @@ describe('XEP-0133 service administration', () => {
   it('announce reaches every online user as a headline from the server (§4.23)', async () => {
     const bob = await ts.client('bob', { resource: 'news' });
     const carol = await ts.client('carol', { resource: 'news' });
-    const out = await run(admin, 'announce', { announcement: ['Maintenance at noon.', '', 'Thanks!'] });
+    const out = await runCommand(admin, 'announce', { announcement: ['Maintenance at noon.', '', 'Thanks!'] });
     assert.match(out.getChildText('note')!, /announcement sent to \d+ sessions/);
     for (const c of [bob, carol, admin]) {
       const m = await c.waitFor((el) => el.name === 'message' && el.attrs.from === 'localhost');
@@ -81,25 +61,25 @@ describe('XEP-0133 service administration', () => {
   it('counts and lists online and registered users (§4.13, §4.15, §4.20)', async () => {
     const carol = await ts.client('carol', { resource: 'count' });
     await until('carol online', () => ts.running.server.sessions.hasAccount('carol@localhost'));
-    const num = await run(admin, 'get-online-users-num');
+    const num = await runCommand(admin, 'get-online-users-num');
     assert.deepEqual(field(num, 'onlineusersnum'), ['2']);
-    const list = await run(admin, 'get-online-users-list', { max_items: '25' });
+    const list = await runCommand(admin, 'get-online-users-list', { max_items: '25' });
     assert.deepEqual(field(list, 'onlineuserjids'), ['admin@localhost', 'carol@localhost']);
-    const reg = await run(admin, 'get-registered-users-num');
+    const reg = await runCommand(admin, 'get-registered-users-num');
     assert.deepEqual(field(reg, 'registeredusersnum'), ['3']);
     await carol.stop();
   });
 
   it('changes a password and deletes users, closing their sessions (§4.2, §4.7)', async () => {
-    await run(admin, 'change-user-password', { accountjid: 'carol@localhost', password: 'n3w' });
+    await runCommand(admin, 'change-user-password', { accountjid: 'carol@localhost', password: 'n3w' });
     await assert.rejects(ts.client('carol', { resource: 'old' }));
     const carol = await ts.client('carol', { password: 'n3w', resource: 'new' });
     await ts.createUser('dave');
-    const del = await run(admin, 'delete-user', { accountjids: ['carol@localhost', 'dave@localhost'] });
+    const del = await runCommand(admin, 'delete-user', { accountjids: ['carol@localhost', 'dave@localhost'] });
     assert.equal(del.getChildText('note'), 'deleted carol@localhost; deleted dave@localhost');
     await until('carol disconnected', () => carol.xmpp.status !== 'online');
     assert.equal(await ts.running.server.accounts.exists('carol'), false);
-    const missing = await run(admin, 'delete-user', { accountjids: 'nobody@localhost' });
+    const missing = await runCommand(admin, 'delete-user', { accountjids: 'nobody@localhost' });
     assert.equal(missing.getChild('note')?.attrs.type, 'error');
   });
 
