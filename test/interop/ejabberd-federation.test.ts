@@ -61,7 +61,7 @@ function ejabberd(ns: PeerNamespace, dir: string, external: { ca: TestCa } | und
   writeFileSync(join(dir, 'inetrc'), `{file, hosts, "/etc/hosts"}.\n{lookup, [file]}.\n{nameserver, {${ns.hostIp.replaceAll('.', ',')}}, 53}.\n{timeout, 200}.\n{retry, 1}.\n`);
   writeFileSync(join(dir, 'ejabberd.yml'), `# Test peer: ${DOMAIN} in namespace ${ns.name}
 hosts: ["${DOMAIN}"]
-loglevel: debug
+loglevel: info
 log_rotate_count: 0
 certfiles: ["${pem}"]
 ${external ? `ca_file: "${external.ca.caFile}"` : ''}
@@ -75,7 +75,7 @@ listen:
     module: ejabberd_s2s_in
 s2s_use_starttls: required
 s2s_dns_timeout: 1
-s2s_dns_retries: 0
+s2s_dns_retries: 1
 outgoing_s2s_families: [ipv4]
 auth_method: internal
 auth_password_format: plain
@@ -166,7 +166,8 @@ function setup(variant: 'dialback' | 'external') {
     await state.peer?.process.kill('SIGTERM');
     state.ns?.remove();
     state.ca?.remove();
-    if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+    // PARLEY_KEEP_PEER_DIR=1 keeps the peer's configuration and logs for a look after a failure.
+    if (state.dir && !process.env.PARLEY_KEEP_PEER_DIR) rmSync(state.dir, { recursive: true, force: true });
   });
 
   return { state, startParley, connectEve };

@@ -116,7 +116,8 @@ function setup(variant: 'dialback' | 'external') {
     await state.peer?.process.kill('SIGTERM');
     state.ns?.remove();
     state.ca?.remove();
-    if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+    // PARLEY_KEEP_PEER_DIR=1 keeps the peer's configuration and logs for a look after a failure.
+    if (state.dir && !process.env.PARLEY_KEEP_PEER_DIR) rmSync(state.dir, { recursive: true, force: true });
   });
 
   return state;
