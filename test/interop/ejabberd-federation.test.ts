@@ -217,4 +217,9 @@ describe('federation with ejabberd: SASL EXTERNAL only (test CA, no dialback)', 
     await remoteUserInLocalRoom(state.f);
     assert.ok(state.logs.find('s2s outgoing authenticated', { local: 'conference.a.test', remote: DOMAIN, method: 'EXTERNAL' }), state.logs.lines.join(''));
   });
+
+  it('takes a Parley user into an ejabberd room (to conference.e.test, authenticated by EXTERNAL)', async () => {
+    await localUserInRemoteRoom(state.f);
+    assert.ok(state.logs.find('s2s outgoing authenticated', { local: 'a.test', remote: `conference.${DOMAIN}`, method: 'EXTERNAL' }), state.logs.lines.join(''));
+  });
 });

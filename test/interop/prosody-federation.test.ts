@@ -76,14 +76,7 @@ function setup(variant: 'dialback' | 'external') {
     logs: ReturnType<typeof capturingLogger>;
   };
 
-  before(async () => {
-    state.dir = mkdtempSync(join(tmpdir(), 'parley-prosody-'));
-    state.ns = createNamespace(['a.test', 'conference.a.test'], [DOMAIN, `conference.${DOMAIN}`]);
-    state.ca = variant === 'external' ? createTestCa() : undefined;
-    state.logs = capturingLogger('debug');
-    state.peer = prosody(state.ns, state.dir, state.ca);
-    state.peer.ctl(['register', 'pat', DOMAIN, 'pw']);
-    await state.peer.process.start();
+  const startParley = async () => {
     const tls = state.ca?.issue('a.test');
     state.a = await startTestServer(
       {
@@ -100,18 +93,29 @@ function setup(variant: 'dialback' | 'external') {
       { log: state.logs.log },
     );
     await state.a.createUser('alice');
+    state.f.alice = await state.a.client('alice');
+  };
+
+  before(async () => {
+    state.dir = mkdtempSync(join(tmpdir(), 'parley-prosody-'));
+    state.ns = createNamespace(['a.test', 'conference.a.test'], [DOMAIN, `conference.${DOMAIN}`]);
+    state.ca = variant === 'external' ? createTestCa() : undefined;
+    state.logs = capturingLogger('debug');
+    state.peer = prosody(state.ns, state.dir, state.ca);
+    state.peer.ctl(['register', 'pat', DOMAIN, 'pw']);
+    await state.peer.process.start();
     state.f = {
-      alice: await state.a.client('alice'),
-      remote: await connectRemote(state.ns.peerIp, 5222, 'pat', 'pw', DOMAIN),
       remoteJid: `pat@${DOMAIN}`,
       remoteDomain: DOMAIN,
       remoteMuc: `conference.${DOMAIN}`,
       diagnose: () => `${state.peer.process.log(40)}\n--- Parley log:\n${state.logs.lines.slice(-30).join('')}`,
-    };
+    } as Federation;
+    await startParley();
+    state.f.remote = await connectRemote(state.ns.peerIp, 5222, 'pat', 'pw', DOMAIN);
   });
 
   after(async () => {
-    state.f?.remote.destroy();
+    state.f?.remote?.destroy();
     await state.a?.stop();
     await state.peer?.process.kill('SIGTERM');
     state.ns?.remove();
@@ -120,11 +124,11 @@ function setup(variant: 'dialback' | 'external') {
     if (state.dir && !process.env.PARLEY_KEEP_PEER_DIR) rmSync(state.dir, { recursive: true, force: true });
   });
 
-  return state;
+  return { state, startParley };
 }
 
 describe('federation with Prosody: dialback (self-signed certificates, network namespace)', { skip, timeout: 120_000 }, () => {
-  const state = setup('dialback');
+  const { state, startParley } = setup('dialback');
 
   it('delivers messages both ways', () => messagesBothWays(state.f));
   it('answers iqs across (version, disco) both ways', () => iqAnsweredBothWays(state.f));
@@ -142,10 +146,17 @@ describe('federation with Prosody: dialback (self-signed certificates, network n
     await messagesBothWays(state.f);
     assert.ok(state.logs.find('s2s incoming authenticated', { remote: DOMAIN, method: 'dialback' }), 'Prosody authenticated by dialback');
   });
+
+  it('delivers again after Parley was restarted', async () => {
+    await state.f.alice.stop();
+    await state.a.stop();
+    await startParley();
+    await messagesBothWays(state.f);
+  });
 });
 
 describe('federation with Prosody: SASL EXTERNAL only (test CA, s2s_secure_auth)', { skip, timeout: 120_000 }, () => {
-  const state = setup('external');
+  const { state } = setup('external');
 
   it('delivers messages both ways, each direction authenticated by SASL EXTERNAL', async () => {
     await messagesBothWays(state.f);
@@ -158,5 +169,10 @@ describe('federation with Prosody: SASL EXTERNAL only (test CA, s2s_secure_auth)
   it('takes a Prosody user into a Parley room (conference.a.test authenticates with its own certificate name)', async () => {
     await remoteUserInLocalRoom(state.f);
     assert.ok(state.logs.find('s2s outgoing authenticated', { local: 'conference.a.test', remote: DOMAIN, method: 'EXTERNAL' }), state.logs.lines.join(''));
+  });
+
+  it('takes a Parley user into a Prosody room (to conference.p.test, authenticated by EXTERNAL)', async () => {
+    await localUserInRemoteRoom(state.f);
+    assert.ok(state.logs.find('s2s outgoing authenticated', { local: 'a.test', remote: `conference.${DOMAIN}`, method: 'EXTERNAL' }), state.logs.lines.join(''));
   });
 });
