@@ -29,9 +29,27 @@ function run(args: string[]): void {
 
 let created = 0;
 const live = new Set<PeerNamespace>();
-process.once('exit', () => {
+const livePeers = new Set<number>();
+// Last resort when the test process ends without its after() hooks (a crash, Ctrl-C, the runner's SIGTERM): peers'
+// process groups killed, namespaces and hosts files removed. Synchronous, as an 'exit' handler must be.
+function removeEverything(): void {
+  for (const pgid of livePeers) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  livePeers.clear();
   for (const ns of live) ns.remove();
-});
+}
+process.once('exit', removeEverything);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    removeEverything();
+    process.kill(process.pid, signal);
+  });
+}
 
 export interface PeerNamespace {
   /** The namespace's name (`ip netns exec <name> …`). */
@@ -144,6 +162,11 @@ export class PeerProcess {
     const child = spawn(command!, args, { stdio: ['ignore', out, out], detached: true, env: this.options.env ?? process.env });
     closeSync(out);
     this.child = child;
+    const pgid = child.pid;
+    if (pgid !== undefined) {
+      livePeers.add(pgid);
+      child.once('exit', () => livePeers.delete(pgid));
+    }
     const end = Date.now() + timeoutMs;
     for (const port of this.options.ports) {
       while (!(await isListening(this.ns.peerIp, port))) {
