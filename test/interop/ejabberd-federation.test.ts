@@ -57,7 +57,7 @@ function ejabberd(ns: PeerNamespace, dir: string, external: { ca: TestCa } | und
     '',
   ].join('\n'));
   // Erlang's resolver: addresses from the namespace's hosts file only; the SRV lookups ejabberd makes first go to a
-  // nameserver that never answers (UDP gives Erlang no error), so they must time out quickly.
+  // nameserver on this host's veth address where nothing listens (refused at once), bounded in time all the same.
   writeFileSync(join(dir, 'inetrc'), `{file, hosts, "/etc/hosts"}.\n{lookup, [file]}.\n{nameserver, {${ns.hostIp.replaceAll('.', ',')}}, 53}.\n{timeout, 200}.\n{retry, 1}.\n`);
   writeFileSync(join(dir, 'ejabberd.yml'), `# Test peer: ${DOMAIN} in namespace ${ns.name}
 hosts: ["${DOMAIN}"]
@@ -74,6 +74,7 @@ listen:
     ip: "${ns.peerIp}"
     module: ejabberd_s2s_in
 s2s_use_starttls: required
+# One try per lookup (0 means none at all: every outgoing stream fails at once with "DNS lookup failed: timeout").
 s2s_dns_timeout: 1
 s2s_dns_retries: 1
 outgoing_s2s_families: [ipv4]
