@@ -113,6 +113,34 @@ describe('federation failures', () => {
     }
   });
 
+  it('declares the dialback namespace on its outgoing header (XEP-0220 §2.1.1), not with s2s.auth external', async () => {
+    // COMPAT(ejabberd): ejabberd 23.01 ignores <db:result/> on a stream whose header did not declare xmlns:db.
+    for (const auth of ['any', 'external'] as const) {
+      let header = '';
+      const listener = createServer((socket) => {
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => (header += d));
+      });
+      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+      const port = (listener.address() as { port: number }).port;
+      const a = await startTestServer({ domain: 'a.test', s2s: { auth, static_routes: { 'peer.test': `127.0.0.1:${port}` } } } as never);
+      try {
+        await a.createUser('alice');
+        const alice = await a.client('alice');
+        await alice.send(`<message to='x@peer.test'><body>hi</body></message>`);
+        const deadline = Date.now() + 5000;
+        while (!header.includes('<stream:stream') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const open = /<stream:stream [^>]*>/.exec(header)?.[0] ?? '';
+        assert.match(open, /to='peer\.test'/, header);
+        if (auth === 'any') assert.match(open, /xmlns:db='jabber:server:dialback'/);
+        else assert.doesNotMatch(open, /xmlns:db/);
+      } finally {
+        await a.stop();
+        listener.close();
+      }
+    }
+  });
+
   it('does not federate with a domain on s2s.deny, nor outside s2s.allow', async () => {
     const a = await startTestServer({ domain: 'a.test', s2s: { deny: ['blocked.test'], allow: ['blocked.test', 'friends.test'] } } as never);
     try {

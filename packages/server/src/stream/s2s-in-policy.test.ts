@@ -56,6 +56,8 @@ describe('incoming s2s streams', () => {
     const p = await peer();
     await p.secure('evil.test', 'b.test');
     assert.match(p.data, /<dialback xmlns='urn:xmpp:features:dialback'>/);
+    // XEP-0220 §2.2.1: the response header declares the dialback namespace (ejabberd 23.01 needs it on ours).
+    assert.match(p.data, /<stream:stream [^>]*xmlns:db='jabber:server:dialback'/);
     // Self-signed certificates: no SASL EXTERNAL offered.
     assert.doesNotMatch(p.data, /EXTERNAL/);
     const key = dialbackKey(EVIL_SECRET, 'b.test', 'evil.test', p.streamId);

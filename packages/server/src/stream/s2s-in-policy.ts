@@ -84,6 +84,11 @@ export class S2sIncomingStream implements StreamPolicy {
     return this.ctx.auth === 'any' && !this.ctx.requireValidCertificates;
   }
 
+  // XEP-0220 §2.2.1: the receiving server declares the dialback namespace on its response header when it speaks it.
+  headerNamespaces(): Record<string, string> {
+    return this.dialbackAllowed ? { 'xmlns:db': NS_DIALBACK } : {};
+  }
+
   features(): Promise<XmlElement[]> {
     // RFC 7590 §3: encryption first, required.
     if (!this.conn.secure) return Promise.resolve([xml('starttls', { xmlns: NS.TLS }, xml('required'))]);

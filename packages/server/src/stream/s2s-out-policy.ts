@@ -67,6 +67,12 @@ export class S2sOutgoingStream implements StreamPolicy {
     this.machine.open();
   }
 
+  // XEP-0220 §2.1.1: the initiating server declares the dialback namespace on its header when it may use dialback.
+  // COMPAT(ejabberd): ejabberd 23.01 ignores a <db:result/> (no answer, no error) on a stream whose header lacked it.
+  headerNamespaces(): Record<string, string> {
+    return this.settings.auth === 'any' ? { 'xmlns:db': NS_DIALBACK } : {};
+  }
+
   checkHeader(header: StreamHeader): StreamError | undefined {
     // XEP-0220 §2.1.1: a server that speaks dialback declares its namespace on the header.
     if (Object.entries(header.attrs).some(([k, v]) => k.startsWith('xmlns:') && v === NS_DIALBACK)) this.dialbackOffered = true;

@@ -33,6 +33,11 @@ export interface StreamPolicy {
    * (open()) and after every restart, the peer sends the features, and 'starttls' means that the peer said <proceed/>.
    */
   readonly initiatingTo?: string;
+  /**
+   * Namespace prefixes our header declares besides the content and stream ones, e.g. `{ 'xmlns:db': … }`: XEP-0220
+   * §2.1.1 / §2.2.1, a server that speaks dialback says so on its header (and some peers parse db: elements only then).
+   */
+  headerNamespaces?(): Record<string, string>;
   /** The 'from' of our header answering `peer` when it is not localDomain (XEP-0114 §3: the component's domain). */
   headerFrom?(peer: Record<string, string | undefined>): string | undefined;
   readonly log: Logger;
@@ -131,7 +136,7 @@ export class StreamMachine {
     if (this.stateValue === 'closed' || this.headerSent) return;
     this.headerSent = true;
     this.conn.openStream(
-      { from: this.policy.localDomain, to: this.policy.initiatingTo, version: '1.0', 'xml:lang': 'en' },
+      { ...this.policy.headerNamespaces?.(), from: this.policy.localDomain, to: this.policy.initiatingTo, version: '1.0', 'xml:lang': 'en' },
       this.policy.contentNamespace,
     );
   }
@@ -171,6 +176,7 @@ export class StreamMachine {
     this.streamIdValue = randomBytes(12).toString('base64url');
     this.conn.openStream(
       {
+        ...this.policy.headerNamespaces?.(),
         id: this.streamIdValue,
         from: this.policy.headerFrom?.(peer) ?? this.policy.localDomain,
         to: peer.from !== undefined && Jid.tryParse(peer.from) ? peer.from : undefined,
