@@ -104,7 +104,7 @@ export const parley: Target = {
     const dir = makeTempDir('parley');
     const dataDir = path.join(dir, 'data');
     fs.mkdirSync(dataDir);
-    const [c2s, c2sTls, s2s, http] = await freePorts(4);
+    const [c2s, c2sTls, s2s, http, https] = await freePorts(5);
     // Like for like (PEER_EQUIVALENTS): Parley loads what the peer loads, nothing more. Everything else is
     // `parley start`'s defaults.
     const configFile = path.join(dir, 'parley.yml');
@@ -146,6 +146,8 @@ export const parley: Target = {
       '--c2s-tls-port', String(c2sTls),
       '--s2s-port', String(s2s),
       '--http-port', String(http),
+      // a free one too: the default (5281) may be taken by another server on the machine
+      '--https-port', String(https),
       '--allow-plaintext-auth',
       '--registration', 'open',
     ];
