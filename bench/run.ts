@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WorkerPool } from './lib/pool';
 import { cpuPressureLine, machineFacts } from './lib/machine';
-import { renderText, resultsMarkdown, table, type RunResults, type ScenarioRun, type TargetRun } from './lib/report';
+import { groupHeading, pairGroups, renderText, resultsMarkdown, runTitle, table, type RunResults, type ScenarioRun, type TargetRun } from './lib/report';
 import { XmppConn, type SaslMechanism } from './lib/xmpp-conn';
 import { range, closeAll, SCENARIO_BUDGET_MS, USER_PREFIX, type Scenario } from './scenarios/common';
 import { s1Login } from './scenarios/s1-login';
@@ -21,10 +21,10 @@ import { s3Messaging } from './scenarios/s3-messaging';
 import { s4Muc } from './scenarios/s4-muc';
 import { s5Presence } from './scenarios/s5-presence';
 import { setSoakOptions, soak, soakSettings } from './scenarios/soak';
-import { parley } from './targets/parley';
+import { parley, parleyVariantsFor } from './targets/parley';
 import { prosody } from './targets/prosody';
 import { ejabberd } from './targets/ejabberd';
-import type { RunningServer, Target } from './targets/types';
+import type { PeerName, RunningServer, Target, Variant } from './targets/types';
 import { sleep } from './lib/proc';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +36,10 @@ const HELP = `Usage: npm run bench -- [options]
   --peer prosody|ejabberd|both|none   peers to compare with (default: both; none with --scenario soak)
   --scenario S1,S3                    scenarios to run (default: S1,S2,S3,S4,S5; soak only when named, alone)
   --quick                             smoke-test sizes (seconds per scenario, not minutes)
+  --archive off|on|both               fair pairs with the message archive off in both, on in both (ejabberd
+                                      mod_mam default: always, Prosody mod_mam default_archive_policy = true,
+                                      Parley mam), or both pairs (default: both)
+  --shipped / --no-shipped            also run Parley as shipped, every default module (default: yes)
   --only-peer                         skip Parley (run the peers only)
   --workers N                         load-generator processes (default: 2, more when sessions need it)
   --parley-workers N                  run Parley as N worker processes behind one port (cluster.workers,
@@ -71,8 +75,12 @@ function parse(): {
   parleyWorkers: number;
   keep: boolean;
   summary: boolean;
-  /** Parley with its shipped module set (the soak) instead of the peers' equivalent */
-  parleyAsShipped: boolean;
+  /** the soak: Parley with its shipped module set only */
+  soakRun: boolean;
+  /** archive settings of the fair pairs, in order */
+  archive: boolean[];
+  /** also run Parley as shipped */
+  shipped: boolean;
 } {
   const { values } = parseArgs({
     options: {
@@ -80,6 +88,9 @@ function parse(): {
       scenario: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'only-peer': { type: 'boolean', default: false },
+      archive: { type: 'string' },
+      shipped: { type: 'boolean' },
+      'no-shipped': { type: 'boolean' },
       workers: { type: 'string' },
       'parley-workers': { type: 'string' },
       's2-sessions': { type: 'string' },
@@ -166,6 +177,12 @@ function parse(): {
     }
     setS2Levels(levels);
   }
+  const archiveChoices: Record<string, boolean[]> = { off: [false], on: [true], both: [false, true] };
+  const archive = archiveChoices[values.archive ?? 'both'];
+  if (!archive) throw new Error(`--archive must be off, on or both (got ${values.archive})`);
+  if (soakRun && (values.archive !== undefined || values.shipped !== undefined)) {
+    throw new Error('--archive and --shipped do not apply to --scenario soak (it runs Parley as shipped)');
+  }
   return {
     render: values.render,
     sasl,
@@ -178,7 +195,9 @@ function parse(): {
     keep: values.keep ?? false,
     // bench/RESULTS.md summarises the S1–S5 comparison: a soak leaves it alone unless asked.
     summary: values['no-summary'] ? false : (values.summary ?? (!quick && !soakRun)),
-    parleyAsShipped: soakRun,
+    soakRun,
+    archive,
+    shipped: values['no-shipped'] ? false : (values.shipped ?? true),
   };
 }
 
@@ -246,8 +265,54 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promise<TargetRun> {
-  const run: TargetRun = { name: target.name, started: false, scenarios: {} };
+/** One server run of the plan: a target and what it loads. */
+interface PlannedRun {
+  target: Target;
+  variant: Variant;
+}
+
+/**
+ * The fair pairs: for each archive setting, the Parley runs mirroring the peers' feature sets (one run serves
+ * every peer whose equivalent set is the same), then the peers with that setting; Parley as shipped last.
+ */
+function plan(opts: ReturnType<typeof parse>): PlannedRun[] {
+  if (opts.soakRun) {
+    return [
+      ...(opts.onlyPeer ? [] : [{ target: parley, variant: { archive: true, asShipped: true } }]),
+      ...opts.peers.map((p) => ({ target: p === 'prosody' ? prosody : ejabberd, variant: { archive: false } })),
+    ];
+  }
+  const out: PlannedRun[] = [];
+  const peers: PeerName[] = opts.peers;
+  for (const archive of opts.archive) {
+    if (!opts.onlyPeer) {
+      const variants = peers.length ? parleyVariantsFor(peers, archive) : [{ archive }];
+      for (const variant of variants) out.push({ target: parley, variant });
+    }
+    for (const p of peers) out.push({ target: p === 'prosody' ? prosody : ejabberd, variant: { archive } });
+  }
+  if (!opts.onlyPeer && opts.shipped) out.push({ target: parley, variant: { archive: true, asShipped: true } });
+  return out;
+}
+
+function runIdOf({ target, variant }: PlannedRun): string {
+  if (variant.asShipped) return `${target.name}-shipped`;
+  const base = variant.archive ? `${target.name}+mam` : target.name;
+  // Two Parley runs with the same archive setting (peers whose equivalents differ) get the peers in the id.
+  return target.name === 'parley' && variant.equivalentTo ? `${base}[${variant.equivalentTo.join(',')}]` : base;
+}
+
+async function runTarget(planned: PlannedRun, opts: ReturnType<typeof parse>): Promise<TargetRun> {
+  const { target, variant } = planned;
+  const run: TargetRun = {
+    name: target.name,
+    id: runIdOf(planned),
+    archive: variant.archive,
+    ...(variant.asShipped ? { as_shipped: true } : {}),
+    ...(variant.equivalentTo ? { equivalent_to: variant.equivalentTo } : {}),
+    started: false,
+    scenarios: {},
+  };
   try {
     target.prepare(log);
   } catch (err) {
@@ -257,7 +322,7 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
   }
   let server: RunningServer;
   try {
-    server = await target.start({ log, keep: opts.keep, parleyWorkers: opts.parleyWorkers, asShipped: opts.parleyAsShipped });
+    server = await target.start({ log, keep: opts.keep, parleyWorkers: opts.parleyWorkers, variant });
   } catch (err) {
     run.error = (err as Error).message;
     log(`${target.name}: failed to start: ${run.error.split('\n')[0]}`);
@@ -268,7 +333,8 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
   run.version = server.version;
   run.command = server.command;
   run.notes = server.notes;
-  log(`${target.name} ${server.version} up: pid ${server.pid}, c2s ${server.host}:${server.port}, dir ${server.dir}`);
+  run.loads = server.loads;
+  log(`${runTitle(run)} ${server.version} up: pid ${server.pid}, c2s ${server.host}:${server.port}, dir ${server.dir}`);
 
   // Users: scenarios share one range; exclusive ones (S5: rosters) get their own after it.
   const shared = Math.max(0, ...opts.scenarios.filter((s) => !s.users(opts.quick).exclusive).map((s) => s.users(opts.quick).count));
@@ -364,18 +430,22 @@ async function runTarget(target: Target, opts: ReturnType<typeof parse>): Promis
   return run;
 }
 
-function writeSummary(res: RunResults, order: string[], peers: string[], summary: boolean): void {
-  process.stdout.write('\n' + renderText(table(res, order, peers)) + '\n\n');
+function writeSummary(res: RunResults, order: string[], summary: boolean): void {
+  for (const group of pairGroups(res)) {
+    process.stdout.write(`\n${groupHeading(group)}:\n${renderText(table(res, order, group))}\n`);
+  }
+  process.stdout.write('\n');
   for (const t of res.targets) {
-    if (!t.started) process.stdout.write(`${t.name}: not run — ${(t.error ?? '').split('\n')[0]}\n`);
+    if (!t.started) process.stdout.write(`${runTitle(t)}: not run — ${(t.error ?? '').split('\n')[0]}\n`);
+    if (t.loads) process.stdout.write(`${runTitle(t)} loads: ${t.loads}\n`);
     for (const [sid, sc] of Object.entries(t.scenarios)) {
-      if (sc.error) process.stdout.write(`${t.name} ${sid}: error — ${sc.error.split('\n')[0]}\n`);
-      for (const w of sc.warnings) process.stdout.write(`${t.name} ${sid}: ${w}\n`);
+      if (sc.error) process.stdout.write(`${runTitle(t)} ${sid}: error — ${sc.error.split('\n')[0]}\n`);
+      for (const w of sc.warnings) process.stdout.write(`${runTitle(t)} ${sid}: ${w}\n`);
     }
   }
   if (summary) {
     const titles = Object.fromEntries(SCENARIOS.map((s) => [s.id, s.title]));
-    fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(res, order, peers, titles));
+    fs.writeFileSync(path.join(BENCH_DIR, 'RESULTS.md'), resultsMarkdown(res, order, titles));
     log('summary: bench/RESULTS.md');
   }
 }
@@ -385,14 +455,10 @@ async function main(): Promise<number> {
   if (opts.render) {
     const res = JSON.parse(fs.readFileSync(opts.render, 'utf8')) as RunResults;
     const order = (res.options['scenarios'] as string[] | undefined) ?? SCENARIOS.map((s) => s.id);
-    const peers = res.targets.map((t) => t.name).filter((n) => n !== 'parley');
-    writeSummary(res, order, peers, opts.summary);
+    writeSummary(res, order, opts.summary);
     return 0;
   }
-  const targets: Target[] = [
-    ...(opts.onlyPeer ? [] : [parley]),
-    ...opts.peers.map((p) => (p === 'prosody' ? prosody : ejabberd)),
-  ];
+  const targets = plan(opts);
   if (targets.length === 0) throw new Error('nothing to run (--only-peer with --peer none)');
   const startedAt = new Date();
   const res: RunResults = {
@@ -407,12 +473,14 @@ async function main(): Promise<number> {
       workers: opts.workers ?? 'auto',
       sasl: opts.sasl ?? 'S1 PLAIN, S2-S5 SCRAM-SHA-1 where offered',
       scenario_budget_s: SCENARIO_BUDGET_MS / 1000,
-      ...(opts.parleyAsShipped ? { soak: soakSettings(opts.quick), parley_as_shipped: true } : {}),
+      ...(opts.soakRun
+        ? { soak: soakSettings(opts.quick), parley_as_shipped: true }
+        : { archive: opts.archive.map((a) => (a ? 'on' : 'off')), parley_as_shipped: opts.shipped && !opts.onlyPeer }),
     },
     machine: machineFacts(),
     targets: [],
   };
-  log(`bench: ${res.command} — SASL ${opts.sasl ?? 'S1 PLAIN, S2–S5 SCRAM-SHA-1 where offered'}; targets ${targets.map((t) => t.name).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
+  log(`bench: ${res.command} — SASL ${opts.sasl ?? 'S1 PLAIN, S2–S5 SCRAM-SHA-1 where offered'}; runs ${targets.map(runIdOf).join(', ')}; scenarios ${opts.scenarios.map((s) => s.id).join(', ')}${opts.quick ? ' (quick)' : ''}`);
   for (const t of targets) {
     if (stopping) break;
     res.targets.push(await runTarget(t, opts));
@@ -429,7 +497,7 @@ async function main(): Promise<number> {
 
   const order = opts.scenarios.map((s) => s.id);
   log(`raw results: ${res.results_file}`);
-  writeSummary(res, order, opts.peers, opts.summary);
+  writeSummary(res, order, opts.summary);
   // The soak is a check as much as a measurement: a FAIL verdict (or no verdict) is exit status 1.
   const soakFailed = res.targets.some((t) => {
     const sc = t.scenarios[soak.id];

@@ -16,6 +16,16 @@ export interface ScenarioRun {
 
 export interface TargetRun {
   name: string;
+  /** unique within a run ('parley', 'parley+mam', 'parley-shipped', 'ejabberd+mam'); older results: the name */
+  id?: string;
+  /** message archive on for every user (older results: off) */
+  archive?: boolean;
+  /** Parley: every default module loaded */
+  as_shipped?: boolean;
+  /** Parley: the peers whose feature set this run mirrors (older results: every peer of the run) */
+  equivalent_to?: string[];
+  /** what the server loads, one line */
+  loads?: string;
   version?: string;
   started: boolean;
   error?: string;
@@ -81,33 +91,85 @@ function rows(res: RunResults, scenarioOrder: string[]): Row[] {
           byKey.set(k, row);
           out.push(row);
         }
-        row.values.set(t.name, m.value);
-        if (m.note !== undefined) row.notes.set(t.name, m.note);
+        row.values.set(runId(t), m.value);
+        if (m.note !== undefined) row.notes.set(runId(t), m.note);
       }
     }
   }
   return out;
 }
 
-/** Table columns: scenario, metric, Parley, each peer, then Parley/peer ratios. */
-export function table(res: RunResults, scenarioOrder: string[], peers: string[]): string[][] {
-  const head = ['scenario', 'metric', 'unit', 'better', 'Parley', ...peers.map((p) => TITLE[p] ?? p)];
-  for (const p of peers) head.push(`Parley/${TITLE[p] ?? p}`);
-  const body = rows(res, scenarioOrder).map((r) => {
-    const parleyV = r.values.get('parley') ?? null;
-    const cell = (target: string): string => {
-      const v = r.values.get(target) ?? null;
-      return v === null ? (r.notes.get(target) ?? fmt(v)) : fmt(v);
-    };
-    const cells = [r.scenario, r.label, r.unit, r.better === 'higher' ? '↑' : r.better === 'lower' ? '↓' : '', cell('parley')];
-    for (const p of peers) cells.push(cell(p));
-    for (const p of peers) {
-      const pv = r.values.get(p) ?? null;
-      cells.push(parleyV !== null && pv ? `${(parleyV / pv).toFixed(2)}×` : '—');
+export function runId(t: TargetRun): string {
+  return t.id ?? t.name;
+}
+
+/** A column heading: 'Parley', 'Parley +mam', 'Parley as shipped', 'ejabberd +mam'. */
+export function runTitle(t: TargetRun): string {
+  const base = TITLE[t.name] ?? t.name;
+  if (t.as_shipped) return `${base} as shipped`;
+  return t.archive ? `${base} +mam` : base;
+}
+
+/**
+ * The fair pairs of a run, one group per archive setting (off, then on): the Parley runs and the peers with
+ * that setting, and which Parley run each peer is compared with (the one mirroring its feature set). Parley as
+ * shipped (archive on) joins the archive-on group as a column of its own, compared with nobody.
+ */
+export interface PairGroup {
+  archive: boolean;
+  runs: TargetRun[];
+  pairs: Array<{ parley: TargetRun; peer: TargetRun }>;
+}
+
+export function pairGroups(res: RunResults): PairGroup[] {
+  const started = res.targets;
+  const out: PairGroup[] = [];
+  for (const archive of [false, true]) {
+    const parleys = started.filter((t) => t.name === 'parley' && !t.as_shipped && (t.archive ?? false) === archive);
+    const peers = started.filter((t) => t.name !== 'parley' && (t.archive ?? false) === archive);
+    const shipped = archive ? started.filter((t) => t.name === 'parley' && t.as_shipped) : [];
+    if (parleys.length + peers.length === 0) continue;
+    const pairs: PairGroup['pairs'] = [];
+    for (const peer of peers) {
+      const parley = parleys.find((p) => p.equivalent_to === undefined || p.equivalent_to.includes(peer.name));
+      if (parley) pairs.push({ parley, peer });
     }
-    return cells;
-  });
+    out.push({ archive, runs: [...parleys, ...peers, ...shipped], pairs });
+  }
+  // Only Parley as shipped (the soak): a group of its own.
+  if (out.length === 0) {
+    const shipped = started.filter((t) => t.as_shipped);
+    if (shipped.length) out.push({ archive: true, runs: shipped, pairs: [] });
+  }
+  return out;
+}
+
+/** Table columns: scenario, metric, each run of the group, then Parley/peer ratios of its fair pairs. */
+export function table(res: RunResults, scenarioOrder: string[], group: PairGroup): string[][] {
+  const head = ['scenario', 'metric', 'unit', 'better', ...group.runs.map(runTitle)];
+  for (const { peer } of group.pairs) head.push(`Parley/${TITLE[peer.name] ?? peer.name}`);
+  const wanted = new Set(group.runs.map(runId));
+  const body = rows(res, scenarioOrder)
+    .filter((r) => [...r.values.keys()].some((k) => wanted.has(k)))
+    .map((r) => {
+      const cell = (id: string): string => {
+        const v = r.values.get(id) ?? null;
+        return v === null ? (r.notes.get(id) ?? fmt(v)) : fmt(v);
+      };
+      const cells = [r.scenario, r.label, r.unit, r.better === 'higher' ? '↑' : r.better === 'lower' ? '↓' : ''];
+      for (const t of group.runs) cells.push(cell(runId(t)));
+      for (const { parley, peer } of group.pairs) {
+        const pv = r.values.get(runId(parley)) ?? null;
+        const qv = r.values.get(runId(peer)) ?? null;
+        cells.push(pv !== null && qv ? `${(pv / qv).toFixed(2)}×` : '—');
+      }
+      return cells;
+    });
   return [head, ...body];
+}
+
+export function groupHeading(group: PairGroup): string {
+  return group.archive ? 'message archive on in both (XEP-0313 for every user)' : 'message archive off in both';
 }
 
 export function renderText(t: string[][]): string {
@@ -139,7 +201,7 @@ function stepTable(steps: StepReport[]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---:').join('|')}|`, ...lines.map((l) => `| ${l} |`)].join('\n');
 }
 
-export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers: string[], scenarioTitles: Record<string, string>): string {
+export function resultsMarkdown(res: RunResults, scenarioOrder: string[], scenarioTitles: Record<string, string>): string {
   const m = res.machine;
   const out: string[] = [];
   out.push('# Parley benchmark results (latest run)');
@@ -147,7 +209,8 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
   out.push('Generated by `npm run bench` (bench/run.ts); overwritten by every full run. How to reproduce:');
   out.push('');
   out.push('```sh');
-  out.push('npm run bench -- --peer both                      # all scenarios, Parley then Prosody then ejabberd');
+  out.push('npm run bench -- --peer both                      # all scenarios; both fair pairs (archive off, on) and Parley as shipped');
+  out.push('npm run bench -- --archive off --no-shipped        # the archive-off pair only');
   out.push('npm run bench -- --peer both --scenario S3,S4     # some scenarios only');
   out.push('npm run bench -- --peer both --quick --only-peer  # smoke test of the tool against the peers');
   out.push('```');
@@ -173,22 +236,31 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
       `${String(res.options['sasl'] ?? 'PLAIN')}.`,
   );
   out.push('');
-  out.push('| target | version | started | SCRAM iterations | notes |');
-  out.push('|---|---|---|---|---|');
+  out.push('| target | version | started | SCRAM iterations | loads | notes |');
+  out.push('|---|---|---|---|---|---|');
   for (const t of res.targets) {
     out.push(
-      `| ${TITLE[t.name] ?? t.name} | ${t.version ?? '—'} | ${t.started ? 'yes' : `no: ${(t.error ?? '').split('\n')[0]}`} | ` +
-        `${t.scram_iterations ?? '—'} | ${(t.notes ?? []).join('; ')} |`,
+      `| ${runTitle(t)} | ${t.version ?? '—'} | ${t.started ? 'yes' : `no: ${(t.error ?? '').split('\n')[0]}`} | ` +
+        `${t.scram_iterations ?? '—'} | ${t.loads ?? '—'} | ${(t.notes ?? []).join('; ')} |`,
     );
   }
   out.push('');
   out.push(`Machine: ${m.os}, ${m.kernel}, Node ${m.node}; packages ${Object.entries(m.packages).map(([k, v]) => `${k} ${v ?? '—'}`).join(', ')}.`);
   out.push('');
-  out.push('## Side by side');
+  out.push(
+    'Fair pairs: each peer is compared with a Parley run loading the equivalent modules (the `loads` column above; ' +
+      '`PEER_EQUIVALENTS` in bench/targets/parley.ts), first with the message archive off in both, then on in both. ' +
+      '"Parley as shipped" runs every default module (archive, carbons, PEP, pubsub, stream management, …) and is ' +
+      'compared with nobody.',
+  );
+  for (const group of pairGroups(res)) {
+    out.push('');
+    out.push(`## Side by side — ${groupHeading(group)}`);
+    out.push('');
+    out.push(renderMarkdown(table(res, scenarioOrder, group)));
+  }
   out.push('');
-  out.push(renderMarkdown(table(res, scenarioOrder, peers)));
-  out.push('');
-  out.push('↑ higher is better, ↓ lower is better; the ratio columns are Parley ÷ peer (— where Parley has no number).');
+  out.push('↑ higher is better, ↓ lower is better; the ratio columns are the equivalent Parley run ÷ peer (— where Parley has no number).');
   for (const sid of scenarioOrder) {
     const withSteps = res.targets.filter((t) => Array.isArray(t.scenarios[sid]?.details['steps']));
     if (withSteps.length === 0) continue;
@@ -197,7 +269,7 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
     for (const t of withSteps) {
       const d = t.scenarios[sid]!.details;
       out.push('');
-      out.push(`### ${TITLE[t.name] ?? t.name} (${d['stopped_because'] ?? ''})`);
+      out.push(`### ${runTitle(t)} (${d['stopped_because'] ?? ''})`);
       out.push('');
       out.push(stepTable(d['steps'] as StepReport[]));
     }
@@ -205,13 +277,13 @@ export function resultsMarkdown(res: RunResults, scenarioOrder: string[], peers:
   const warn: string[] = [];
   for (const t of res.targets) {
     for (const [sid, sc] of Object.entries(t.scenarios)) {
-      if (sc.error) warn.push(`${TITLE[t.name] ?? t.name} ${sid}: error: ${sc.error.split('\n')[0]}`);
-      for (const w of sc.warnings) warn.push(`${TITLE[t.name] ?? t.name} ${sid}: ${w}`);
+      if (sc.error) warn.push(`${runTitle(t)} ${sid}: error: ${sc.error.split('\n')[0]}`);
+      for (const w of sc.warnings) warn.push(`${runTitle(t)} ${sid}: ${w}`);
     }
-    for (const w of t.generator?.warnings ?? []) warn.push(`${TITLE[t.name] ?? t.name}: ${w}`);
+    for (const w of t.generator?.warnings ?? []) warn.push(`${runTitle(t)}: ${w}`);
     if (t.generator) {
       warn.push(
-        `${TITLE[t.name] ?? t.name}: busiest load-generator worker used ${Math.round(t.generator.max_core_share * 100)}% ` +
+        `${runTitle(t)}: busiest load-generator worker used ${Math.round(t.generator.max_core_share * 100)}% ` +
           `of a core (during ${t.generator.during || '—'}; ${t.generator.workers} workers)`,
       );
     }

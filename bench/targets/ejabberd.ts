@@ -94,7 +94,7 @@ export const ejabberd: Target = {
     ensureDebPackages(['ejabberd'], log);
   },
 
-  async start({ log, keep }) {
+  async start({ log, keep, variant = { archive: false } }) {
     const dir = makeTempDir('ejabberd');
     const cert = makeCert(dir);
     const [c2sPort, apiPort] = await freePorts(2);
@@ -171,7 +171,13 @@ modules:
     max_user_conferences: 1000
     default_room_options:
       mam: false
-`,
+${variant.archive
+  ? `  # --archive on: XEP-0313 for every user, in Mnesia like the rest
+  mod_mam:
+    default: always
+    db_type: mnesia
+`
+  : ''}`,
     );
     const libRoot = ejabberdLibRoot();
     const command = [
@@ -202,6 +208,7 @@ modules:
         dir,
         logFile: path.join(logs, 'error.log'),
         command: [`EJABBERD_CONFIG_PATH=${cfgFile}`, `ERL_LIBS=${libRoot}`, ...command],
+        loads: `mod_disco, mod_ping, mod_roster, mod_offline, mod_register, mod_muc (rooms without mam), mod_admin_extra + mod_http_api (set-up only)${variant.archive ? ', mod_mam default: always' : ''}`,
         notes: [
           'Mnesia, auth_password_format scram (sha), 4096 iterations (fixed in 23.01)',
           'shapers none, listener backlog 1024, registration_timeout infinity, no Erlang distribution',

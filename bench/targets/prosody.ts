@@ -21,7 +21,8 @@ export const prosody: Target = {
     ensureDebPackages(['prosody'], log);
   },
 
-  async start({ log, keep }) {
+  async start({ log, keep, variant = { archive: false } }) {
+    const modules = ['roster', 'saslauth', 'tls', 'disco', 'register', 'ping', 'presence', ...(variant.archive ? ['mam'] : [])];
     const dir = makeTempDir('prosody');
     const cert = makeCert(dir);
     const [c2sPort, s2sPort] = await freePorts(2);
@@ -45,9 +46,14 @@ network_backend = "epoll"
 network_settings = { nagle = false }
 
 -- Only what the scenarios use. No mod_limits (Debian's default config throttles clients to 10 kB/s).
-modules_enabled = { "roster", "saslauth", "tls", "disco", "register", "ping", "presence" }
+modules_enabled = { ${modules.map((m) => q(m)).join(', ')} }
 modules_disabled = { "s2s", "s2s_auth_certs", "limits" }
-
+${variant.archive
+  ? `-- --archive on: XEP-0313 for every user (mod_mam), kept in the same internal storage
+default_archive_policy = true
+archive_expires_after = "never"
+`
+  : ''}
 authentication = "internal_hashed"
 default_iteration_count = 4096 -- SCRAM-SHA-1 PBKDF2 iterations, the same as the other targets
 storage = "internal"
@@ -82,6 +88,7 @@ Component "${BENCH_MUC_DOMAIN}" "muc"
         dir,
         logFile,
         command,
+        loads: `${modules.join(', ')} + autoloaded presence, message, iq, offline, c2s; Component muc${variant.archive ? '; mod_mam default_archive_policy = true' : ''}`,
         notes: [
           'storage internal (files), authentication internal_hashed, default_iteration_count 4096',
           'mod_limits off, no registration throttle, network_backend epoll, single-threaded',

@@ -18,10 +18,23 @@ export interface StartOptions {
   /** Parley only: worker processes (cluster.workers over the local Redis); 1 is a single process. */
   parleyWorkers?: number;
   /**
-   * Parley only: its shipped module set (message archiving, carbons, … on) instead of the features the
-   * peers also run. The soak uses it; peers ignore it.
+   * What the server loads (bench/README.md "Fair pairs"). Peers: `archive` turns their message archive on
+   * (ejabberd mod_mam `default: always`, Prosody mod_mam `default_archive_policy = true`). Parley:
+   * `equivalentTo` names the peers whose feature set it mirrors (one Parley run serves every peer with the
+   * same equivalent set), or `asShipped` runs every default module (archiving on, as `parley start` ships).
    */
+  variant?: Variant;
+}
+
+export type PeerName = Exclude<TargetName, 'parley'>;
+
+export interface Variant {
+  /** message archive (XEP-0313) on for every user */
+  archive: boolean;
+  /** Parley only: its shipped module set; `archive` is then true */
   asShipped?: boolean;
+  /** Parley only: the peers whose configuration its module set mirrors */
+  equivalentTo?: PeerName[];
 }
 
 export interface RunningServer {
@@ -38,6 +51,8 @@ export interface RunningServer {
   command: string[];
   /** settings worth reporting next to the numbers */
   notes: string[];
+  /** what it loads, in one line (the RESULTS.md target table and the pairs' headings) */
+  loads: string;
   /**
    * Optional server-side pre-provisioning of mutual ('both') rosters for users who have not
    * logged in yet (S5 set-up); without it the set-up exchanges subscriptions over the wire.

@@ -39,7 +39,21 @@ export function normalizeLocal(local: string): string {
 const UTS46 = { checkBidi: true, checkJoiners: true, checkHyphens: false, useSTD3ASCIIRules: false, transitionalProcessing: false };
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+// A server sees few distinct domains (its own, its services, its peers), and UTS #46 processing costs hundreds of
+// µs per call: valid results are memoised like parsed JIDs (below), bounded the same way.
+const DOMAIN_CACHE_SIZE = 10_000;
+const domainCache = new Map<string, string>();
+
 export function normalizeDomain(domain: string): string {
+  const cached = domainCache.get(domain);
+  if (cached !== undefined) return cached;
+  const out = normalizeDomainUncached(domain);
+  if (domainCache.size >= DOMAIN_CACHE_SIZE) domainCache.clear();
+  domainCache.set(domain, out);
+  return out;
+}
+
+function normalizeDomainUncached(domain: string): string {
   const d = domain.endsWith('.') ? domain.slice(0, -1) : domain; // RFC 7622 §3.2: strip one trailing dot first
   if (d.length === 0) throw new JidError('empty domainpart');
   if (d.startsWith('[') && d.endsWith(']')) {

@@ -184,6 +184,9 @@ function enforceBidiRule(s: string): void {
 
 // --- Profiles ---
 
+const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
+const ASCII_WITH_SPACE = /^[\x20-\x7e]+$/;
+
 /** RFC 8265 §3.3.2 width mapping: fullwidth and halfwidth forms to their decomposition. */
 function widthMap(s: string): string {
   return s.replace(/[\uff01-\uffef]/g, (c) => c.normalize('NFKC'));
@@ -194,6 +197,10 @@ function widthMap(s: string): string {
  * then IdentifierClass. Applied until stable (RFC 8264 §7, RFC 8265 errata): a second pass must change nothing.
  */
 export function enforceUsernameCaseMapped(input: string): string {
+  // Printable ASCII (the usual localpart): width mapping and NFC change nothing, every character is PVALID
+  // (§9.11 ASCII7) and none is right-to-left, so the profile is exactly lowercasing. Skips the per-code-point
+  // Unicode property tests, which cost tens of µs per string (a login parses several JIDs).
+  if (PRINTABLE_ASCII.test(input)) return input.toLowerCase();
   const once = (s: string) => widthMap(s).toLowerCase().normalize('NFC');
   const out = once(input);
   if (out.length === 0) throw new PrecisError('empty');
@@ -208,6 +215,9 @@ export function enforceUsernameCaseMapped(input: string): string {
  * FreeformClass. Case and width are kept.
  */
 export function enforceOpaqueString(input: string): string {
+  // ASCII letters, digits, punctuation and U+0020: nothing to map (no other spaces, NFC is the identity) and every
+  // character is PVALID (§9.11) or a space (ID_DIS, allowed in FreeformClass), so the string is its own result.
+  if (ASCII_WITH_SPACE.test(input)) return input;
   const out = input.replace(/\p{Zs}/gu, ' ').normalize('NFC');
   if (out.length === 0) throw new PrecisError('empty');
   enforceClass(out, 'freeform');

@@ -48,6 +48,11 @@ export class AccountService {
     }
   }
 
+  /** Known to exist without asking storage (seen since start): lets the delivery path stay synchronous. */
+  isKnown(username: string): boolean {
+    return this.known.has(username);
+  }
+
   async exists(username: string): Promise<boolean> {
     if (this.known.has(username)) return true;
     const account = await this.store.get(this.host, username);

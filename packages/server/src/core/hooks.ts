@@ -40,18 +40,19 @@ export class Hooks<EventMap extends object> {
   private seq = 0;
 
   on<K extends keyof EventMap & string>(name: K, handler: Handler<EventMap[K]>, priority: PriorityValue = 0): Disposable {
-    const list = this.table.get(name) ?? [];
+    // Lists are never changed in place (copy on write): a fire() under way keeps iterating the list it started
+    // with while a handler registers or disposes, and no fire() has to copy the list (one allocation per stanza
+    // and event otherwise).
     const entry: Entry = { handler, priority, seq: this.seq++ };
-    list.push(entry);
+    const list = [...(this.table.get(name) ?? []), entry];
     // Equal priorities keep registration order, so module load order stays meaningful and stable.
     list.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     this.table.set(name, list);
     return {
       dispose: () => {
         const cur = this.table.get(name);
-        if (!cur) return;
-        const i = cur.indexOf(entry);
-        if (i !== -1) cur.splice(i, 1);
+        if (!cur || !cur.includes(entry)) return;
+        this.table.set(name, cur.filter((e) => e !== entry));
       },
     };
   }
@@ -68,7 +69,7 @@ export class Hooks<EventMap extends object> {
   emit<K extends keyof EventMap & string>(name: K, event: EventMap[K], onError?: (err: unknown) => void): boolean {
     const list = this.table.get(name);
     if (!list) return false;
-    for (const entry of list.length > 1 ? list.slice() : list) {
+    for (const entry of list) {
       const r = entry.handler(event);
       if (r === true) return true;
       if (r !== undefined && typeof r !== 'boolean') r.catch((err: unknown) => onError?.(err));
@@ -80,7 +81,7 @@ export class Hooks<EventMap extends object> {
   async fire<K extends keyof EventMap & string>(name: K, event: EventMap[K]): Promise<boolean> {
     const list = this.table.get(name);
     if (!list) return false;
-    for (const entry of list.length > 1 ? list.slice() : list) {
+    for (const entry of list) {
       let r = entry.handler(event);
       if (r !== undefined && typeof r !== 'boolean') r = await r;
       if (r === true) return true;

@@ -61,7 +61,9 @@ export class Router {
     let from: Jid;
     let to: Jid;
     try {
-      from = Jid.parse(stanza.attrs.from!);
+      // A client's stanza carries the 'from' its stream stamped: the session's own JID, already parsed.
+      const stamped = origin.kind === 'c2s' && stanza.attrs.from === origin.session.jid.toString();
+      from = stamped ? origin.session.jid : Jid.parse(stanza.attrs.from!);
       to = stanza.attrs.to !== undefined ? Jid.parse(stanza.attrs.to) : from.bare();
     } catch (err) {
       if (err instanceof JidError) return this.bounce(stanza, new StanzaError('jid-malformed', err.message), origin);

@@ -1,6 +1,6 @@
 // RFC 6121 §8.5: delivery of messages, presences and iqs to local accounts and their resources. Features
 // (roster, presence, offline storage, carbons, archive) hook in before or after this at named priorities.
-import { StanzaError, Jid } from '@parley/protocol';
+import { StanzaError, Jid, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 
@@ -15,21 +15,27 @@ export default defineModule({
       if (!(await accounts.exists(to.local!))) throw new StanzaError('service-unavailable');
     }
 
+    function deliverToBare(stanza: XmlElement, to: Jid, type: string): boolean {
+      if (type === 'groupchat') throw new StanzaError('service-unavailable');
+      const bare = to.toBareString();
+      const targets =
+        type === 'headline'
+          ? sessions.ofAccount(bare).filter((s) => s.available && s.priority >= 0)
+          : sessions.highestPriority(bare);
+      if (targets.length === 0) return type === 'headline'; // chat/normal fall through to offline storage
+      for (const s of targets) s.send(stanza);
+      return true;
+    }
+
     ctx.on(
       'message/bare',
-      async ({ stanza, to }) => {
+      ({ stanza, to }) => {
         const type = stanza.attrs.type ?? 'normal';
         if (type === 'error') return true;
-        await requireAccount(to);
-        if (type === 'groupchat') throw new StanzaError('service-unavailable');
-        const bare = to.toBareString();
-        const targets =
-          type === 'headline'
-            ? sessions.ofAccount(bare).filter((s) => s.available && s.priority >= 0)
-            : sessions.highestPriority(bare);
-        if (targets.length === 0) return type === 'headline'; // chat/normal fall through to offline storage
-        for (const s of targets) s.send(stanza);
-        return true;
+        // The 1:1 hot path: an account already known to exist is delivered to without a promise (hooks.fire then
+        // awaits nothing); only the first message to an account asks storage.
+        if (accounts.isKnown(to.local!)) return deliverToBare(stanza, to, type);
+        return requireAccount(to).then(() => deliverToBare(stanza, to, type));
       },
       Priority.Deliver,
     );
