@@ -39,7 +39,8 @@ export function App({ store, session }: Props) {
 
 function Login({ state, session }: { state: AppState; session: ChatSession }) {
   const [mode, setMode] = useState<'login' | 'register'>('login');
-  const [address, setAddress] = useState('');
+  // The address tried last stays filled in after a failed login (this screen is mounted anew by then).
+  const [address, setAddress] = useState(state.me ?? '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
