@@ -18,7 +18,7 @@ const root = new URL('../../', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 // What page.evaluate callbacks see (this file is compiled without the DOM library).
 type PageGlobals = {
-  localStorage: { getItem(k: string): string | null };
+  localStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void };
   document: {
     documentElement: { scrollWidth: number };
     fonts: { ready: Promise<unknown> };
@@ -265,6 +265,14 @@ describe('web app: account, contacts, avatars, BOSH', { skip: hasChromium ? fals
     // A reload logs in again over BOSH with the FAST token.
     await page.reload();
     await page.getByRole('heading', { name: 'Contacts' }).waitFor({ timeout: 20000 });
+    // Logging out revokes the token over BOSH too (XEP-0484 §3.5): put it back, and the server refuses it.
+    const saved = await page.evaluate(() => (globalThis as unknown as PageGlobals).localStorage.getItem('parley.session'));
+    assert.ok(saved);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
+    await page.evaluate((s) => (globalThis as unknown as PageGlobals).localStorage.setItem('parley.session', s), saved);
+    await page.reload();
+    await page.getByText('Your session has ended; please log in again.').waitFor({ timeout: 20000 });
     await page.context().close();
   });
 

@@ -244,10 +244,11 @@ function Sidebar({ state, session, onSettings }: { state: AppState; session: Cha
       <ul class="contacts" aria-label="Contacts">
         {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
         {contacts.map((c) => {
-          const p = bestPresence(state.presence[c.jid]);
+          const blocked = state.blocked.includes(c.jid);
+          // XEP-0191: the server no longer passes on a blocked contact's presence; what we last saw is stale.
+          const p = blocked ? { show: 'offline' as Show } : bestPresence(state.presence[c.jid]);
           const unread = state.chats[c.jid]?.unread ?? 0;
           const typing = state.chats[c.jid]?.theirState === 'composing';
-          const blocked = state.blocked.includes(c.jid);
           return (
             <li key={c.jid}>
               <button type="button" class={`contact ${state.active === c.jid ? 'active' : ''} ${blocked ? 'blocked' : ''}`} aria-current={state.active === c.jid ? 'true' : undefined} onClick={() => session.openChat(c.jid)}>
@@ -495,7 +496,7 @@ function Linkified({ text }: { text: string }) {
 function ChatView({ state, chat, session }: { state: AppState; chat: Chat | undefined; session: ChatSession }) {
   const jid = state.active!;
   const contact = state.contacts[jid];
-  const presence = bestPresence(state.presence[jid]);
+  const presence = state.blocked.includes(jid) ? { show: 'offline' as Show, status: undefined } : bestPresence(state.presence[jid]);
   const name = contact?.name ?? jid;
   const [draft, setDraft] = useState('');
   const listRef = useRef<HTMLOListElement>(null);

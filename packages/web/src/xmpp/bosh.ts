@@ -274,3 +274,54 @@ export function canOpenWebSocket(url: string, timeoutMs = 5000): Promise<boolean
     ws.onclose = () => finish(false);
   });
 }
+
+/**
+ * One short BOSH session for raw-stream.ts's single exchanges (registration, token invalidation) when the
+ * WebSocket cannot connect: `send` queues an element for the next request, `next` returns the next element the
+ * server sent, asking again (held requests, XEP-0124 §8) until one comes.
+ */
+export async function withBoshSession<T>(
+  url: string,
+  domain: string,
+  exchange: (send: (xml: string) => void, next: () => Promise<Element>) => Promise<T>,
+  onFeatures?: (features: Element) => void,
+): Promise<T> {
+  let rid = initialRid();
+  let sid = '';
+  let outbox = '';
+  const inbox: Element[] = [];
+  const post = async (attrs: string, payload = ''): Promise<Element> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/xml; charset=utf-8' },
+      body: `<body rid='${rid++}' xmlns='${HTTPBIND}'${sid ? ` sid='${escapeAttr(sid)}'` : ''} ${attrs}>${payload}</body>`,
+    });
+    if (!res.ok) throw new Error(`BOSH: HTTP ${res.status}`);
+    const body = new DOMParser().parseFromString(await res.text(), 'application/xml').documentElement;
+    if (body.localName !== 'body' || body.namespaceURI !== HTTPBIND) throw new Error('BOSH: not a <body/>');
+    inbox.push(...Array.from(body.children));
+    if (body.getAttribute('type') === 'terminate') throw new Error(`BOSH session ended: ${body.getAttribute('condition') ?? 'terminated'}`);
+    return body;
+  };
+  const next = async (): Promise<Element> => {
+    for (let attempt = 0; inbox.length === 0 && attempt < 3; attempt++) {
+      const payload = outbox;
+      outbox = '';
+      await post('', payload);
+    }
+    const el = inbox.shift();
+    if (!el) throw new Error('the server did not answer');
+    return el;
+  };
+  const created = await post(`to='${escapeAttr(domain)}' xml:lang='en' wait='10' hold='1' ver='1.11' content='text/xml; charset=utf-8' xmpp:version='1.0' xmlns:xmpp='${XBOSH}'`);
+  sid = created.getAttribute('sid') ?? '';
+  if (!sid) throw new Error('BOSH: no session id');
+  try {
+    const features = await next();
+    if (features.localName !== 'features') throw new Error('no stream features');
+    onFeatures?.(features);
+    return await exchange((xml) => void (outbox += xml), next);
+  } finally {
+    void post("type='terminate'").catch(() => {});
+  }
+}

@@ -107,13 +107,19 @@ export class ChatSession {
 
   /** Whether this page's server lets people create accounts (XEP-0077), to show the option only then. */
   async canRegister(): Promise<boolean> {
-    return isRegistrationAllowed(this.url, location.hostname).catch(() => false);
+    return isRegistrationAllowed(await this.endpoint(), location.hostname).catch(() => false);
+  }
+
+  /** XEP-0206 fallback: decided once per page, since a WebSocket that cannot connect will not start to later. */
+  private async endpoint(): Promise<string> {
+    this.service ??= (await canOpenWebSocket(this.url)) ? this.url : boshUrl();
+    return this.service;
   }
 
   /** XEP-0077 in-band registration, then a normal login. */
   async register(address: string, password: string): Promise<void> {
     const jid = parseAccount(address);
-    await registerAccount(this.url, jid.domain, jid.local!, password);
+    await registerAccount(await this.endpoint(), jid.domain, jid.local!, password);
     await this.login(address, password);
   }
 
@@ -174,7 +180,7 @@ export class ChatSession {
     }
     if (saved) {
       const jid = Jid.parse(saved.jid);
-      await invalidateFastToken(this.url, { local: jid.local!, domain: jid.domain }, saved.token, this.userAgentId()).catch(() => {});
+      await invalidateFastToken(await this.endpoint(), { local: jid.local!, domain: jid.domain }, saved.token, this.userAgentId()).catch(() => {});
     }
     this.loggingOut = false;
     this.store.update(() => ({ ...initialAfterLogout() }));
@@ -183,11 +189,10 @@ export class ChatSession {
   private async connect(jid: Jid): Promise<void> {
     const bare = jid.toBareString();
     this.store.update((s) => ({ ...s, connection: 'connecting', error: undefined, me: bare }));
-    // XEP-0206 fallback: decided once per page, since a WebSocket that cannot connect will not start to later.
-    this.service ??= (await canOpenWebSocket(this.url)) ? this.url : boshUrl();
-    this.store.update((s) => ({ ...s, transport: this.service === this.url ? 'websocket' : 'bosh' }));
+    const service = await this.endpoint();
+    this.store.update((s) => ({ ...s, transport: service === this.url ? 'websocket' : 'bosh' }));
     const xmpp = client({
-      service: this.service,
+      service,
       domain: jid.domain,
       credentials: async (authenticate, mechanisms) => {
         const token = this.saved()?.jid === bare ? this.saved()!.token : undefined;

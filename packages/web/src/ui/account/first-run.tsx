@@ -12,9 +12,12 @@ export function ClosedRegistrationHelp() {
         <pre>
           <code>npx parley user add alice</code>
         </pre>
+        <p>Or let people sign up here: start the server with</p>
+        <pre>
+          <code>npm start -- --registration open</code>
+        </pre>
         <p>
-          Or let people sign up here: start the server with <code>npm start -- --registration open</code>, or set{' '}
-          <code>registration.mode: open</code> in its configuration file.
+          or set <code>registration.mode: open</code> in its configuration file.
         </p>
       </details>
     </section>
