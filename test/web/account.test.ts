@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { decodeBase64, initials, isSha1Hex, MAX_AVATAR_BYTES, sha1Hex, verifiedAvatarUrl } from '../../packages/web/src/xmpp/avatar-data';
-import { passwordChangeMessage, updateBlocklist } from '../../packages/web/src/xmpp/account';
-import { initialRid, openFrame } from '../../packages/web/src/xmpp/bosh';
+import { passwordChangeMessage, updateBlocklist } from '../../packages/web/src/xmpp/account-rules';
+import { initialRid, openFrame } from '../../packages/web/src/xmpp/bosh-framing';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
 const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');

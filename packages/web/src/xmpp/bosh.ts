@@ -6,6 +6,7 @@
 // 'authid'). So the whole logged-in session (SASL2, FAST, bind, stream management) runs unchanged over it.
 import { NS } from '@parley/protocol';
 import type { Client } from '@xmpp/client';
+import { escapeAttr, initialRid, openFrame } from './bosh-framing';
 
 const HTTPBIND = 'http://jabber.org/protocol/httpbind';
 const XBOSH = 'urn:xmpp:xbosh';
@@ -42,22 +43,6 @@ class Emitter {
   emit(event: string, ...args: unknown[]): void {
     for (const fn of [...(this.handlers.get(event) ?? [])]) fn(...args);
   }
-}
-
-function escapeAttr(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
-}
-
-/** A random starting rid (XEP-0124 §7.1: large, random, and far enough from 2^53 for the session to run on). */
-export function initialRid(random: () => number = Math.random): number {
-  return Math.floor(random() * 2 ** 32) + 1;
-}
-
-/** The RFC 7395 <open/> frame xmpp.js expects, from a BOSH session creation (or restart) response. */
-export function openFrame(attrs: { from?: string | null; id?: string | null }): string {
-  const from = attrs.from ? ` from='${escapeAttr(attrs.from)}'` : '';
-  const id = attrs.id ? ` id='${escapeAttr(attrs.id)}'` : '';
-  return `<open xmlns='${NS.FRAMING}'${from}${id} version='1.0'/>`;
 }
 
 export class BoshSocket extends Emitter {
