@@ -276,6 +276,23 @@ describe('web app: account, contacts, avatars, BOSH', { skip: hasChromium ? fals
     await page.context().close();
   });
 
+  it('registers over BOSH where registration is open and the WebSocket cannot connect (XEP-0077 over XEP-0206)', async () => {
+    const open_ = await startTestServer({ registration: { mode: 'open' }, c2s: { allow_plaintext_auth: false } } as never);
+    try {
+      const page = await open({ noWebSocket: true });
+      await page.goto(`http://localhost:${open_.httpPort}/`);
+      await page.getByRole('button', { name: 'New here? Create an account' }).click({ timeout: 15000 });
+      assert.equal(await page.getByRole('heading', { name: 'No account yet?' }).count(), 0);
+      await page.getByLabel('Address').fill('erin@localhost');
+      await page.getByLabel('Password').fill('erin-pass-1');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('heading', { name: 'Contacts' }).waitFor({ timeout: 20000 });
+      await page.context().close();
+    } finally {
+      await open_.stop();
+    }
+  });
+
   it('removes a contact (roster remove)', async () => {
     await dave.getByRole('button', { name: /^carol@localhost/ }).click();
     await dave.getByRole('button', { name: 'Options for carol@localhost' }).click();
