@@ -152,6 +152,23 @@ describe('web app: account, contacts, avatars, BOSH', { skip: hasChromium ? fals
     await axe(carol, 'contact options');
     await carol.keyboard.press('Escape');
     await carol.getByLabel('Name shown for dave@localhost').waitFor({ state: 'detached' });
+    // Focus goes back to the button that opened the options.
+    assert.equal(await carol.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent), 'Options for Dave from work');
+  });
+
+  it('refuses a subscription request (RFC 6121 §3.2.1)', async () => {
+    const frank = await ts.createUser('frank', 'frank-pass-1').then(() => ts.client('frank', { password: 'frank-pass-1' }));
+    try {
+      await frank.send("<presence to='carol@localhost' type='subscribe'/>");
+      await carol.getByText('frank@localhost wants to add you as a contact.').waitFor({ timeout: 10000 });
+      await carol.getByRole('button', { name: 'Refuse' }).click();
+      const answer = await frank.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unsubscribed', 10000);
+      assert.equal(answer.attrs.from, 'carol@localhost');
+      await carol.getByText('frank@localhost wants to add you as a contact.').waitFor({ state: 'detached' });
+      assert.equal(await carol.getByRole('button', { name: /^frank@localhost/ }).count(), 0);
+    } finally {
+      await frank.stop();
+    }
   });
 
   it('sets an avatar that the contact sees, and keeps it across a reload (XEP-0084)', async () => {

@@ -1,11 +1,14 @@
 // The account panel: our avatar, password change, the people we block, and how we are connected. Shown in place of
 // a chat (one pane at a time on a phone), with a Close button that returns focus to where the user was.
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AppState } from '../../state/store';
 import type { ChatSession } from '../../xmpp/session';
 import { Avatar } from '../contacts/avatar';
 
 export function SettingsPanel({ state, session, onClose }: { state: AppState; session: ChatSession; onClose: () => void }) {
+  // Keyboard and screen reader users land on the panel's heading when it opens.
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
   return (
     <section class="chat settings" aria-labelledby="settings-title" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
       <header class="chat-head">
@@ -13,7 +16,9 @@ export function SettingsPanel({ state, session, onClose }: { state: AppState; se
           ←
         </button>
         <div class="chat-title">
-          <h2 id="settings-title">Settings</h2>
+          <h2 id="settings-title" ref={heading} tabIndex={-1}>
+            Settings
+          </h2>
           <p class="presence">{state.me}</p>
         </div>
         <button type="button" class="ghost small" onClick={onClose}>

@@ -1,6 +1,6 @@
 // What can be done with a contact, from the chat's header: rename (RFC 6121 §2.3 roster set with a name), block
 // or unblock (XEP-0191) and remove (RFC 6121 §2.5). A disclosure panel, keyboard-reachable, Escape closes it.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { AppState } from '../../state/store';
 import type { ChatSession } from '../../xmpp/session';
 
@@ -11,6 +11,12 @@ export function ContactMenu({ state, session, jid }: { state: AppState; session:
   const [error, setError] = useState<string | undefined>();
   const blocked = state.blocked.includes(jid);
   const shownName = contact?.name ?? jid;
+  const toggle = useRef<HTMLButtonElement>(null);
+  // Escape closes the panel and puts focus back on the button that opened it (WAI-ARIA disclosure pattern).
+  const close = () => {
+    setOpen(false);
+    toggle.current?.focus();
+  };
 
   const act = async (what: () => Promise<void>) => {
     setError(undefined);
@@ -22,8 +28,8 @@ export function ContactMenu({ state, session, jid }: { state: AppState; session:
   };
 
   return (
-    <div class="contact-menu" onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}>
-      <button type="button" class="ghost small" aria-expanded={open} aria-controls="contact-menu-panel" onClick={() => (setOpen(!open), setName(contact?.name ?? ''))}>
+    <div class="contact-menu" onKeyDown={(e) => e.key === 'Escape' && close()}>
+      <button ref={toggle} type="button" class="ghost small" aria-expanded={open} aria-controls="contact-menu-panel" onClick={() => (setOpen(!open), setName(contact?.name ?? ''))}>
         Options<span class="visually-hidden"> for {shownName}</span>
       </button>
       {open && (
