@@ -293,6 +293,19 @@ describe('web app: account, contacts, avatars, BOSH', { skip: hasChromium ? fals
     await page.context().close();
   });
 
+  it('says goodbye over BOSH when the page closes, rather than leaving the session to time out', async () => {
+    const resources = () => new Set(ts.running.server.sessions.ofAccount('dave@localhost').map((x) => x.jid.toString()));
+    const before = resources();
+    const page = await open({ noWebSocket: true });
+    await login(page, 'dave', 'dave-pass-1');
+    const bosh = [...resources()].filter((r) => !before.has(r));
+    assert.equal(bosh.length, 1, 'the BOSH page has a session');
+    await page.close({ runBeforeUnload: true });
+    const deadline = Date.now() + 5000;
+    while (resources().has(bosh[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!resources().has(bosh[0]!), 'the BOSH session ended with the page (inactivity would take 60 s)');
+  });
+
   it('registers over BOSH where registration is open and the WebSocket cannot connect (XEP-0077 over XEP-0206)', async () => {
     const open_ = await startTestServer({ registration: { mode: 'open' }, c2s: { allow_plaintext_auth: false } } as never);
     try {

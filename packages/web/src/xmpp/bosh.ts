@@ -83,6 +83,19 @@ export class BoshSocket extends Emitter {
     this.shutDown(false);
   }
 
+  /**
+   * The page is going away: a last terminate request with `payload` (our unavailable presence), sent so that it
+   * outlives the page since nothing asynchronous finishes in pagehide (XEP-0124 §13): contacts see us leave at
+   * once rather than when the session times out.
+   */
+  leave(payload: string): void {
+    if (this.closed || !this.sid) return;
+    const body = `<body ${this.bodyAttrs(" type='terminate'")}>${this.outbox.splice(0).join('')}${payload}</body>`;
+    // keepalive: the request outlives the page (sendBeacon would refuse the text/xml type in Chromium).
+    void fetch(this.url, { method: 'POST', body, keepalive: true, headers: { 'Content-Type': 'text/xml; charset=utf-8' } }).catch(() => {});
+    this.shutDown(false);
+  }
+
   private accept(data: string): void {
     if (this.closed) throw new Error('BOSH session closed');
     const doc = new DOMParser().parseFromString(data, 'application/xml');

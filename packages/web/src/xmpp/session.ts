@@ -8,7 +8,7 @@ import { GroupChats } from './groupchat';
 import { invalidateFastToken, isRegistrationAllowed, registerAccount, websocketUrl } from './raw-stream';
 import { Account } from './account';
 import { Avatars } from './avatars';
-import { addBoshTransport, boshUrl, canOpenWebSocket } from './bosh';
+import { addBoshTransport, BoshSocket, boshUrl, canOpenWebSocket } from './bosh';
 
 const SESSION_KEY = 'parley.session';
 const USER_AGENT_KEY = 'parley.user-agent';
@@ -564,7 +564,13 @@ export class ChatSession {
    * session left to resume would show us online to our contacts for minutes.
    */
   leavePage(): void {
-    const socket = (this.xmpp as unknown as { socket?: { socket?: WebSocket } })?.socket?.socket;
+    const transport = (this.xmpp as unknown as { socket?: unknown })?.socket;
+    if (transport instanceof BoshSocket) {
+      this.xmpp?.reconnect.stop();
+      transport.leave(`<presence xmlns='${NS.CLIENT}' type='unavailable'/>`);
+      return;
+    }
+    const socket = (transport as { socket?: WebSocket } | undefined)?.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     this.xmpp?.reconnect.stop();
     socket.send(`<presence xmlns='${NS.CLIENT}' type='unavailable'/>`);
