@@ -69,6 +69,8 @@ export class Avatars {
   /** XEP-0153 §4.3: a contact's presence names its avatar's hash; an empty <photo/> means none. */
   onPresence(el: Element, bare: string): void {
     if (el.attrs.type !== undefined) return;
+    // Only contacts (and our own other devices): a stranger's directed presences must not make us fetch at will.
+    if (!this.store.state.contacts[bare] && bare !== this.store.state.me) return;
     const photo = el.getChild('x', NS.VCARD_UPDATE)?.getChild('photo');
     if (!photo) return; // §4.1 rule 2: not advertised (yet): keep what we have
     const hash = photo.text().trim().toLowerCase();
