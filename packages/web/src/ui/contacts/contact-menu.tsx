@@ -18,10 +18,12 @@ export function ContactMenu({ state, session, jid }: { state: AppState; session:
     toggle.current?.focus();
   };
 
-  const act = async (what: () => Promise<void>) => {
+  const act = async (what: () => Promise<void>, closeAfter = false) => {
     setError(undefined);
     try {
       await what();
+      // Blocking and removing change the whole chat view: the panel gets out of the way.
+      if (closeAfter) close();
     } catch (err) {
       setError((err as Error).message || 'That did not work; try again.');
     }
@@ -53,7 +55,7 @@ export function ContactMenu({ state, session, jid }: { state: AppState; session:
           )}
           <div class="row wrap">
             {blocked ? (
-              <button type="button" class="small" onClick={() => void act(() => session.account.unblock(jid))}>
+              <button type="button" class="small" onClick={() => void act(() => session.account.unblock(jid), true)}>
                 Unblock
               </button>
             ) : (
@@ -61,7 +63,7 @@ export function ContactMenu({ state, session, jid }: { state: AppState; session:
                 type="button"
                 class="small danger"
                 onClick={() => {
-                  if (confirm(`Block ${shownName}? They will not be able to message you or see when you are online.`)) void act(() => session.account.block(jid));
+                  if (confirm(`Block ${shownName}? They will not be able to message you or see when you are online.`)) void act(() => session.account.block(jid), true);
                 }}
               >
                 Block
@@ -72,7 +74,7 @@ export function ContactMenu({ state, session, jid }: { state: AppState; session:
                 type="button"
                 class="small danger"
                 onClick={() => {
-                  if (confirm(`Remove ${shownName} from your contacts?`)) void act(() => session.removeContact(jid));
+                  if (confirm(`Remove ${shownName} from your contacts?`)) void act(() => session.removeContact(jid), true);
                 }}
               >
                 Remove contact
