@@ -61,6 +61,8 @@ export class BoshSocket extends Emitter {
   private maxRequests = 2;
   private closed = false;
   private readonly aborts = new Set<AbortController>();
+  /** Requests sent and not answered yet, by rid: a page that goes away sends them again (see leave). */
+  private readonly unanswered = new Map<number, string>();
 
   connect(url: string): void {
     this.url = url;
@@ -91,8 +93,14 @@ export class BoshSocket extends Emitter {
   leave(payload: string): void {
     if (this.closed || !this.sid) return;
     const body = `<body ${this.bodyAttrs(" type='terminate'")}>${this.outbox.splice(0).join('')}${payload}</body>`;
-    // keepalive: the request outlives the page (sendBeacon would refuse the text/xml type in Chromium).
-    void fetch(this.url, { method: 'POST', body, keepalive: true, headers: { 'Content-Type': 'text/xml; charset=utf-8' } }).catch(() => {});
+    // The server handles requests in rid order (XEP-0124 §14.1): a request the unloading page cancels before it
+    // left would hold the terminate back until the session times out. So the unanswered ones go again first (a
+    // repeated rid is answered, never applied twice, §14.3). keepalive: they outlive the page (sendBeacon would
+    // refuse the text/xml type in Chromium).
+    const send = (text: string) =>
+      void fetch(this.url, { method: 'POST', body: text, keepalive: true, headers: { 'Content-Type': 'text/xml; charset=utf-8' } }).catch(() => {});
+    for (const [, pending] of [...this.unanswered].sort(([a], [b]) => a - b)) send(pending);
+    send(body);
     this.shutDown(false);
   }
 
@@ -189,12 +197,15 @@ export class BoshSocket extends Emitter {
   }
 
   private async post(body: string): Promise<Element | undefined> {
+    const rid = Number(/ rid='(\d+)'/.exec(body)?.[1]);
+    this.unanswered.set(rid, body);
     const abort = new AbortController();
     this.aborts.add(abort);
     const timer = setTimeout(() => abort.abort(), (WAIT_SECONDS + 15) * 1000);
     try {
       const res = await fetch(this.url, { method: 'POST', body, headers: { 'Content-Type': 'text/xml; charset=utf-8' }, signal: abort.signal });
       if (!res.ok) throw new Error(`BOSH: HTTP ${res.status}`);
+      this.unanswered.delete(rid);
       const doc = new DOMParser().parseFromString(await res.text(), 'application/xml');
       const el = doc.documentElement;
       if (el.localName !== 'body' || el.namespaceURI !== HTTPBIND) throw new Error('BOSH: not a <body/>');
