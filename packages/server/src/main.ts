@@ -167,6 +167,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
           maxPauseS: config.bosh.max_pause_s,
           pollingS: config.bosh.polling_s,
           maxPendingStanzas: config.bosh.max_pending_stanzas,
+          loopbackIsSecure: config.bosh.loopback_is_secure,
           workers: workerIndex === undefined ? undefined : { index: workerIndex, socketPath: (i) => join(config.data_dir, `bosh-w${i}.sock`) },
         },
         log,

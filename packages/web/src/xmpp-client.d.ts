@@ -38,6 +38,8 @@ declare module '@xmpp/client' {
     };
     iqCaller: { request(el: Element, timeoutMs?: number): Promise<Element>; get(el: Element, to?: string): Promise<Element>; set(el: Element, to?: string): Promise<Element> };
     iqCallee: { set(ns: string, name: string, fn: (ctx: { stanza: Element; element: Element }) => unknown): void; get(ns: string, name: string, fn: (ctx: { stanza: Element; element: Element }) => unknown): void };
+    /** Connection classes, tried in order for a service URL (socketParameters). */
+    transports: Array<new (...args: any[]) => { socketParameters(service: string): unknown }>;
     streamManagement: { enabled: boolean; id: string; on(event: string, fn: Listener): void };
   }
   export function client(options: {

@@ -259,6 +259,12 @@ const bosh = z
       .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "an origin such as https://chat.example.org, or '*'"))
       .default([])
       .describe("Origins (scheme://host[:port]) of web pages allowed to use BOSH (CORS), '*' for any; empty: only pages from the host the client connected to"),
+    loopback_is_secure: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Treat a BOSH session created from loopback with no Forwarded/X-Forwarded-For header as secure, as websocket.loopback_is_secure does: the chat app falls back to BOSH where a WebSocket cannot connect and must log in the same way',
+      ),
     max_wait_s: intIn(1, 300).default(60).describe("Longest a request is held waiting for data (XEP-0124 'wait'): the client's value, at most this"),
     max_hold: intIn(0, 4).default(1).describe("Requests a session may have held at once (XEP-0124 'hold'): the client's value, at most this"),
     inactivity_s: intIn(2, 600).default(60).describe("Seconds a session may have no request waiting before it ends (XEP-0124 'inactivity')"),

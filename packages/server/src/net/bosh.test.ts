@@ -194,6 +194,30 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', () => {
   });
 });
 
+describe('BOSH from loopback counts as secure (bosh.loopback_is_secure), as WebSocket does', () => {
+  let ts: TestServer;
+  let url: string;
+  before(async () => {
+    ts = await startTestServer({ c2s: { allow_plaintext_auth: false } } as never);
+    url = `http://127.0.0.1:${ts.httpPort}/http-bind`;
+  });
+  after(() => ts.stop());
+
+  const mechanisms = (r: { body: { getChild(n: string, ns?: string): { getChild(n: string): { getChildren(n: string): Array<{ text(): string }> } | undefined } | undefined } }) =>
+    r.body.getChild('features', NS.STREAM)?.getChild('mechanisms')?.getChildren('mechanism').map((m) => m.text()) ?? [];
+
+  it('offers PLAIN to a session created directly from loopback, not to one a proxy forwarded', async () => {
+    const direct = new RawBoshClient(url);
+    assert.ok(mechanisms(await direct.create()).includes('PLAIN'));
+    const proxied = new RawBoshClient(url);
+    const reply = await proxied.post(proxied.body('', { to: 'localhost', 'xml:lang': 'en', wait: '2', hold: '1', ver: '1.11', 'xmlns:xmpp': XBOSH, 'xmpp:version': '1.0' }), {
+      'X-Forwarded-For': '203.0.113.9',
+    });
+    assert.ok(reply.body.attrs.sid);
+    assert.ok(!mechanisms(reply).includes('PLAIN'), reply.text);
+  });
+});
+
 describe('BOSH sessions count against the client connection limits', () => {
   let ts: TestServer;
   before(async () => {

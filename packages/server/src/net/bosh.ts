@@ -18,7 +18,7 @@ import type { Logger } from '../log';
 import type { ClientStreams } from './client-streams';
 import { BoshConnection, parseRid, terminateBody, type Respond } from './bosh-connection';
 import { normalizeAddress } from './socket-connection';
-import { isOriginAllowed } from './websocket';
+import { isDirectLoopback, isOriginAllowed } from './websocket';
 
 export const BOSH_PATH = '/http-bind';
 
@@ -37,6 +37,8 @@ export interface BoshEndpointOptions {
   maxPauseS: number;
   pollingS: number;
   maxPendingStanzas: number;
+  /** bosh.loopback_is_secure: a session created by a direct request from this machine counts as secure. */
+  loopbackIsSecure?: boolean;
   /** With worker processes: this worker's number and where each worker takes the requests of its sessions. */
   workers?: BoshWorkerRouting;
 }
@@ -137,7 +139,11 @@ export function registerBoshEndpoint(routes: HttpRoutes, streams: ClientStreams,
       if (session) return session.kill('policy-violation', respond);
       return respond(terminateBody('policy-violation'));
     }
-    serve(text, { ip: normalizeAddress((req.socket as Socket).remoteAddress ?? ''), secure: info.secure }, respond);
+    const ip = normalizeAddress((req.socket as Socket).remoteAddress ?? '');
+    // Whether the session is secure is settled by the request that creates it (RFC 6120 §13.8 asks it of the
+    // stream): the bytes of a direct loopback request never cross a network, as for WebSocket (isDirectLoopback).
+    const secure = info.secure || (opts.loopbackIsSecure === true && isDirectLoopback(req, ip));
+    serve(text, { ip, secure }, respond);
   };
 
   const route = routes.route('POST', BOSH_PATH, handler);

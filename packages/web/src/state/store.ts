@@ -82,6 +82,12 @@ export interface AppState {
   /** Group chats we are in or joining, by room JID; their messages are in `chats`. */
   rooms: Record<string, Room>;
   active?: string;
+  /** XEP-0191: bare JIDs (or domains) we block. */
+  blocked: string[];
+  /** Avatars as object or data URLs, by bare JID (ours included); no entry: initials. */
+  avatars: Record<string, string>;
+  /** How the session reaches the server: RFC 7395 WebSocket, or BOSH (XEP-0206) where that cannot connect. */
+  transport?: 'websocket' | 'bosh';
 }
 
 export const initialState: AppState = {
@@ -93,6 +99,8 @@ export const initialState: AppState = {
   requests: [],
   chats: {},
   rooms: {},
+  blocked: [],
+  avatars: {},
 };
 
 type Listener = (s: AppState) => void;

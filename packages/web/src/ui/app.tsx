@@ -4,6 +4,12 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AppState, Store } from '../state/store';
 import { bestPresence, linkify, type Chat, type Show } from '../state/store';
 import type { ChatSession } from '../xmpp/session';
+import { Avatar } from './contacts/avatar';
+import { ContactMenu } from './contacts/contact-menu';
+import { StatusEditor } from './contacts/status-editor';
+import { SettingsPanel } from './account/settings';
+import { ClosedRegistrationHelp } from './account/first-run';
+import './account/account.css';
 
 function useStore(store: Store): AppState {
   const [state, setState] = useState(store.state);
@@ -33,11 +39,13 @@ export function App({ store, session }: Props) {
 
 function Login({ state, session }: { state: AppState; session: ChatSession }) {
   const [mode, setMode] = useState<'login' | 'register'>('login');
-  const [address, setAddress] = useState('');
+  // The address tried last stays filled in after a failed login (this screen is mounted anew by then).
+  const [address, setAddress] = useState(state.me ?? '');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
-  const [canRegister, setCanRegister] = useState(false);
+  // undefined until the server said: the first-run help shows only once we know registration is closed.
+  const [canRegister, setCanRegister] = useState<boolean | undefined>(undefined);
   const shownError = error ?? state.error;
   useEffect(() => {
     void session.canRegister().then(setCanRegister);
@@ -98,6 +106,7 @@ function Login({ state, session }: { state: AppState; session: ChatSession }) {
             {mode === 'login' ? 'New here? Create an account' : 'I have an account: log in'}
           </button>
         )}
+        {canRegister === false && mode === 'login' && <ClosedRegistrationHelp />}
       </form>
     </main>
   );
@@ -114,11 +123,18 @@ const SHOW_LABEL: Record<Show, string> = {
 
 function Main({ state, session }: { state: AppState; session: ChatSession }) {
   const active = state.active;
+  const [settings, setSettings] = useState(false);
+  const closeSettings = () => {
+    setSettings(false);
+    document.getElementById('settings-button')?.focus();
+  };
   return (
-    <div class={`layout ${active ? 'has-chat' : ''}`}>
+    <div class={`layout ${active || settings ? 'has-chat' : ''}`}>
       <ConnectionBanner state={state} />
-      <Sidebar state={state} session={session} />
-      {active && state.rooms[active] ? (
+      <Sidebar state={state} session={session} onSettings={() => (setSettings(true), session.openChat(undefined))} />
+      {settings && !active ? (
+        <SettingsPanel state={state} session={session} onClose={closeSettings} />
+      ) : active && state.rooms[active] ? (
         <RoomView key={active} state={state} session={session} />
       ) : active ? (
         <ChatView key={active} state={state} chat={state.chats[active]} session={session} />
@@ -140,7 +156,7 @@ function ConnectionBanner({ state }: { state: AppState }) {
   );
 }
 
-function Sidebar({ state, session }: { state: AppState; session: ChatSession }) {
+function Sidebar({ state, session, onSettings }: { state: AppState; session: ChatSession; onSettings: () => void }) {
   const [adding, setAdding] = useState(false);
   const [address, setAddress] = useState('');
   const [addError, setAddError] = useState<string | undefined>();
@@ -166,6 +182,9 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
           <strong class="me-jid" title={state.me}>
             {state.me}
           </strong>
+          <button type="button" id="settings-button" class="ghost settings-button" onClick={onSettings}>
+            Settings
+          </button>
           <button type="button" class="ghost" onClick={() => void session.logout()}>
             Log out
           </button>
@@ -178,6 +197,7 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
             ))}
           </select>
         </label>
+        <StatusEditor state={state} session={session} />
         <NotificationToggle session={session} />
       </header>
       {state.requests.length > 0 && (
@@ -224,18 +244,20 @@ function Sidebar({ state, session }: { state: AppState; session: ChatSession }) 
       <ul class="contacts" aria-label="Contacts">
         {contacts.length === 0 && <li class="hint">No contacts yet.</li>}
         {contacts.map((c) => {
-          const p = bestPresence(state.presence[c.jid]);
+          const blocked = state.blocked.includes(c.jid);
+          // XEP-0191: the server no longer passes on a blocked contact's presence; what we last saw is stale.
+          const p = blocked ? { show: 'offline' as Show } : bestPresence(state.presence[c.jid]);
           const unread = state.chats[c.jid]?.unread ?? 0;
           const typing = state.chats[c.jid]?.theirState === 'composing';
           return (
             <li key={c.jid}>
-              <button type="button" class={`contact ${state.active === c.jid ? 'active' : ''}`} aria-current={state.active === c.jid ? 'true' : undefined} onClick={() => session.openChat(c.jid)}>
-                <Avatar name={c.name ?? c.jid} show={p.show} />
+              <button type="button" class={`contact ${state.active === c.jid ? 'active' : ''} ${blocked ? 'blocked' : ''}`} aria-current={state.active === c.jid ? 'true' : undefined} onClick={() => session.openChat(c.jid)}>
+                <Avatar name={c.name ?? c.jid} url={state.avatars[c.jid]} show={p.show} />
                 <span class="contact-text">
                   <span class="contact-name">{c.name ?? c.jid}</span>
                   <span class="visually-hidden">, </span>
                   <span class="contact-status">
-                    {typing ? 'typing…' : c.pending && c.subscription !== 'both' && c.subscription !== 'to' ? 'Request sent' : p.status || SHOW_LABEL[p.show]}
+                    {blocked ? 'Blocked' : typing ? 'typing…' : c.pending && c.subscription !== 'both' && c.subscription !== 'to' ? 'Request sent' : p.status || SHOW_LABEL[p.show]}
                   </span>
                 </span>
                 {unread > 0 && (
@@ -357,18 +379,6 @@ function NotificationToggle({ session }: { session: ChatSession }) {
   );
 }
 
-function Avatar({ name, show }: { name: string; show: Show }) {
-  const letter = [...name][0]?.toUpperCase() ?? '?';
-  let hue = 0;
-  for (const ch of name) hue = (hue * 31 + ch.codePointAt(0)!) % 360;
-  return (
-    <span class="avatar" style={{ background: `hsl(${hue} 55% 45%)` }} aria-hidden="true">
-      {letter}
-      <span class={`dot ${show}`} />
-    </span>
-  );
-}
-
 function RoomView({ state, session }: { state: AppState; session: ChatSession }) {
   const jid = state.active!;
   const room = state.rooms[jid];
@@ -486,7 +496,7 @@ function Linkified({ text }: { text: string }) {
 function ChatView({ state, chat, session }: { state: AppState; chat: Chat | undefined; session: ChatSession }) {
   const jid = state.active!;
   const contact = state.contacts[jid];
-  const presence = bestPresence(state.presence[jid]);
+  const presence = state.blocked.includes(jid) ? { show: 'offline' as Show, status: undefined } : bestPresence(state.presence[jid]);
   const name = contact?.name ?? jid;
   const [draft, setDraft] = useState('');
   const listRef = useRef<HTMLOListElement>(null);
@@ -531,21 +541,18 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
         <button type="button" class="ghost back" aria-label="Back to contacts" onClick={() => session.openChat(undefined)}>
           ←
         </button>
-        <Avatar name={name} show={presence.show} />
+        <Avatar name={name} url={state.avatars[jid]} show={presence.show} />
         <div class="chat-title">
           <h2>{name}</h2>
           <p class="presence">{presence.status ? `${SHOW_LABEL[presence.show]} — ${presence.status}` : SHOW_LABEL[presence.show]}</p>
         </div>
-        <button
-          type="button"
-          class="ghost small"
-          onClick={() => {
-            if (confirm(`Remove ${name} from your contacts?`)) void session.removeContact(jid);
-          }}
-        >
-          Remove
-        </button>
+        <ContactMenu state={state} session={session} jid={jid} />
       </header>
+      {state.blocked.includes(jid) && (
+        <p class="blocked-banner" role="status">
+          You block {name}: you get none of their messages and they do not see you online.
+        </p>
+      )}
       <ol class="messages" ref={listRef} aria-label="Messages" aria-live="polite">
         {chat && !chat.historyComplete && messages.length > 0 && (
           <li class="older">

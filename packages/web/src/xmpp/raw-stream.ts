@@ -2,6 +2,7 @@
 // client: in-band registration (XEP-0077 §3.1, before authentication) and invalidating a FAST token on log out
 // (XEP-0484 §3.5). xmpp.js covers logged-in sessions; these need one request and one answer each.
 import { NS } from '@parley/protocol';
+import { withBoshSession } from './bosh';
 
 const FRAMING = NS.FRAMING;
 
@@ -24,8 +25,20 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
 
-/** Opens a stream to `domain`, waits for its features, runs `exchange`, closes. */
-async function withStream<T>(
+/**
+ * Opens a stream to `domain`, waits for its features, runs `exchange`, closes: over the WebSocket, or over BOSH
+ * when `url` is the http(s) BOSH endpoint (the page could not open a WebSocket).
+ */
+function withStream<T>(
+  url: string,
+  domain: string,
+  exchange: (send: (xml: string) => void, next: () => Promise<Element>) => Promise<T>,
+  onFeatures?: (features: Element) => void,
+): Promise<T> {
+  return /^https?:/.test(url) ? withBoshSession(url, domain, exchange, onFeatures) : withWebSocket(url, domain, exchange, onFeatures);
+}
+
+async function withWebSocket<T>(
   url: string,
   domain: string,
   exchange: (send: (xml: string) => void, next: () => Promise<Element>) => Promise<T>,

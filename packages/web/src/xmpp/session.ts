@@ -6,6 +6,9 @@ import { Jid, NS } from '@parley/protocol';
 import { bestPresence, emptyChat, mergeMessages, type AppState, type Chat, type Contact, type Message, type Show, type Store } from '../state/store';
 import { GroupChats } from './groupchat';
 import { invalidateFastToken, isRegistrationAllowed, registerAccount, websocketUrl } from './raw-stream';
+import { Account } from './account';
+import { Avatars } from './avatars';
+import { addBoshTransport, BoshSocket, boshUrl, canOpenWebSocket } from './bosh';
 
 const SESSION_KEY = 'parley.session';
 const USER_AGENT_KEY = 'parley.user-agent';
@@ -33,6 +36,12 @@ export class ChatSession {
   private loggingOut = false;
   /** XEP-0045 rooms and XEP-0402 bookmarks. */
   readonly groups: GroupChats;
+  /** Password change and the block list. */
+  readonly account: Account;
+  /** XEP-0084 / XEP-0153 avatars. */
+  readonly avatars: Avatars;
+  /** The endpoint in use: the WebSocket, or BOSH once the WebSocket failed to connect from this page. */
+  private service?: string;
 
   constructor(
     private readonly store: Store,
@@ -40,6 +49,8 @@ export class ChatSession {
     private readonly url: string = websocketUrl(),
   ) {
     this.groups = new GroupChats(store, () => this.xmpp, notify);
+    this.account = new Account(store, () => this.xmpp);
+    this.avatars = new Avatars(store, () => this.xmpp);
   }
 
   /** XEP-0388 §2.1: a stable id per installation, so the server binds the FAST token to this browser. */
@@ -96,13 +107,19 @@ export class ChatSession {
 
   /** Whether this page's server lets people create accounts (XEP-0077), to show the option only then. */
   async canRegister(): Promise<boolean> {
-    return isRegistrationAllowed(this.url, location.hostname).catch(() => false);
+    return isRegistrationAllowed(await this.endpoint(), location.hostname).catch(() => false);
+  }
+
+  /** XEP-0206 fallback: decided once per page, since a WebSocket that cannot connect will not start to later. */
+  private async endpoint(): Promise<string> {
+    this.service ??= (await canOpenWebSocket(this.url)) ? this.url : boshUrl();
+    return this.service;
   }
 
   /** XEP-0077 in-band registration, then a normal login. */
   async register(address: string, password: string): Promise<void> {
     const jid = parseAccount(address);
-    await registerAccount(this.url, jid.domain, jid.local!, password);
+    await registerAccount(await this.endpoint(), jid.domain, jid.local!, password);
     await this.login(address, password);
   }
 
@@ -163,7 +180,7 @@ export class ChatSession {
     }
     if (saved) {
       const jid = Jid.parse(saved.jid);
-      await invalidateFastToken(this.url, { local: jid.local!, domain: jid.domain }, saved.token, this.userAgentId()).catch(() => {});
+      await invalidateFastToken(await this.endpoint(), { local: jid.local!, domain: jid.domain }, saved.token, this.userAgentId()).catch(() => {});
     }
     this.loggingOut = false;
     this.store.update(() => ({ ...initialAfterLogout() }));
@@ -172,8 +189,10 @@ export class ChatSession {
   private async connect(jid: Jid): Promise<void> {
     const bare = jid.toBareString();
     this.store.update((s) => ({ ...s, connection: 'connecting', error: undefined, me: bare }));
+    const service = await this.endpoint();
+    this.store.update((s) => ({ ...s, transport: service === this.url ? 'websocket' : 'bosh' }));
     const xmpp = client({
-      service: this.url,
+      service,
       domain: jid.domain,
       credentials: async (authenticate, mechanisms) => {
         const token = this.saved()?.jid === bare ? this.saved()!.token : undefined;
@@ -187,6 +206,8 @@ export class ChatSession {
         );
       },
     });
+    addBoshTransport(xmpp);
+    this.account.attach(xmpp, bare);
     xmpp.fast.fetchToken = async () => this.saved()?.token;
     xmpp.fast.saveToken = async (token) => {
       this.storage.setItem(SESSION_KEY, JSON.stringify({ jid: bare, token } satisfies SavedSession));
@@ -225,6 +246,7 @@ export class ChatSession {
   private async onOnline(): Promise<void> {
     const xmpp = this.xmpp;
     if (!xmpp) return;
+    const bare = this.store.state.me!;
     this.store.update((s) => ({ ...s, connection: 'online' }));
     try {
       // XEP-0280 §4: copies of what our other devices send and receive.
@@ -236,6 +258,9 @@ export class ChatSession {
         if (c) contacts[c.jid] = c;
       }
       this.store.update((s) => ({ ...s, contacts }));
+      await this.account.loadBlocklist();
+      // Our avatar before our presence, so that the presence carries its hash (XEP-0153 §4.2).
+      await this.avatars.loadOwn(bare);
       // RFC 6121 §4.2: initial presence after the roster, so the contacts' presence finds them listed.
       await this.sendPresence();
       // Rooms we were in before a reconnection, then the bookmarked ones (XEP-0402 autojoin).
@@ -251,7 +276,43 @@ export class ChatSession {
   private async sendPresence(): Promise<void> {
     const { ownShow, ownStatus } = this.store.state;
     const show = ownShow === 'available' || ownShow === 'offline' ? undefined : ownShow;
-    await this.xmpp?.send(xml('presence', {}, show && xml('show', {}, show), ownStatus ? xml('status', {}, ownStatus) : undefined));
+    await this.xmpp?.send(
+      xml('presence', {}, show && xml('show', {}, show), ownStatus ? xml('status', {}, ownStatus) : undefined, this.avatars.presenceUpdate()),
+    );
+  }
+
+  /** Sets our avatar (XEP-0084) and tells contacts at once through our presence's hash (XEP-0153 §4.2). */
+  async setAvatar(file: Blob): Promise<void> {
+    await this.avatars.publish(file);
+    await this.sendPresence();
+  }
+
+  /**
+   * XEP-0077 §3.3, then a new login with the new password. Parley revokes every FAST token of the account when
+   * its password changes (a token stands for the password), so keeping this browser's token would only log it
+   * out at the next reconnection or reload; logging in again at once gets a fresh token while the new password
+   * is in memory, and it is forgotten as soon as that token arrives. The user's other devices must log in again.
+   */
+  async changePassword(newPassword: string): Promise<void> {
+    await this.account.changePassword(newPassword);
+    const me = this.store.state.me!;
+    const old = this.xmpp;
+    this.storage.removeItem(SESSION_KEY);
+    this.loggingOut = true;
+    this.xmpp = undefined;
+    if (old) {
+      old.reconnect.stop();
+      await old.stop().catch(() => {});
+    }
+    this.loggingOut = false;
+    this.password = newPassword;
+    try {
+      await this.connect(Jid.parse(me));
+    } catch (err) {
+      this.password = undefined;
+      this.store.update(() => ({ ...initialAfterLogout(), error: 'Your password was changed; please log in with the new one.' }));
+      throw err;
+    }
   }
 
   async setPresence(show: Show, status: string): Promise<void> {
@@ -281,6 +342,7 @@ export class ChatSession {
     if (this.groups.onPresence(el, from)) return;
     const bare = from.toBareString();
     const type = el.attrs.type;
+    this.avatars.onPresence(el, bare);
     if (type === 'subscribe') {
       // A contact we asked to subscribe to (or already see) asks back: approve at once, the user agreed when
       // adding them (RFC 6121 §3.4 pre-approval, done by the client).
@@ -502,7 +564,13 @@ export class ChatSession {
    * session left to resume would show us online to our contacts for minutes.
    */
   leavePage(): void {
-    const socket = (this.xmpp as unknown as { socket?: { socket?: WebSocket } })?.socket?.socket;
+    const transport = (this.xmpp as unknown as { socket?: unknown })?.socket;
+    if (transport instanceof BoshSocket) {
+      this.xmpp?.reconnect.stop();
+      transport.leave(`<presence xmlns='${NS.CLIENT}' type='unavailable'/>`);
+      return;
+    }
+    const socket = (transport as { socket?: WebSocket } | undefined)?.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
     this.xmpp?.reconnect.stop();
     socket.send(`<presence xmlns='${NS.CLIENT}' type='unavailable'/>`);
@@ -516,7 +584,7 @@ export class ChatSession {
 }
 
 function initialAfterLogout(): AppState {
-  return { connection: 'signed-out', ownShow: 'available', ownStatus: '', contacts: {}, presence: {}, requests: [], chats: {}, rooms: {} };
+  return { connection: 'signed-out', ownShow: 'available', ownStatus: '', contacts: {}, presence: {}, requests: [], chats: {}, rooms: {}, blocked: [], avatars: {} };
 }
 
 /** user@domain, or a bare user name on the server that serves this page. */
