@@ -15,6 +15,7 @@ import type { Logger } from '../log';
 import { NoXmppService, S2sResolver } from '../net/s2s-resolve';
 import { SocketConnection } from '../net/socket-connection';
 import { dialbackKey } from '../stream/dialback';
+import { TokenBucket } from '../stream/token-bucket';
 import { S2sOutgoingStream } from '../stream/s2s-out-policy';
 import type { IncomingContext, S2sIncomingStream } from '../stream/s2s-in-policy';
 
@@ -36,7 +37,16 @@ export interface S2sSettings {
   tlsClient: ConnectionOptions;
   /** Bytes waiting for a peer that does not read, past which its stream ends. */
   maxSendBuffer: number;
+  /** RFC 6120 §4.6.1: a whitespace keepalive on a stream we wrote nothing to for this long; 0: none. */
+  whitespacePingMs: number;
+  /** A connection whose peer took nothing of what waits for this long is dead; 0: never. */
+  writeTimeoutMs: number;
+  /** Bytes per second read from one remote domain, all its incoming streams together; 0: no limit. */
+  maxBytesPerSecond: number;
 }
+
+/** Seconds of s2s.max_bytes_per_second a remote domain may send at once after a quiet spell. */
+const BURST_SECONDS = 2;
 
 interface Queued {
   stanza: XmlElement;
@@ -132,6 +142,9 @@ export class S2sManager implements RemoteRoute {
   private readonly log: Logger;
   private outgoingConnections = 0;
   private readonly idleTimer: NodeJS.Timeout | undefined;
+  private readonly livenessTimer: NodeJS.Timeout | undefined;
+  /** s2s.max_bytes_per_second: one bucket per remote domain, shared by its incoming streams. */
+  private readonly readBudgets = new Map<string, TokenBucket>();
   private stopped = false;
 
   constructor(
@@ -145,6 +158,11 @@ export class S2sManager implements RemoteRoute {
     if (settings.idleTimeoutMs > 0) {
       this.idleTimer = setInterval(() => this.closeIdle(), Math.min(settings.idleTimeoutMs / 2, 60_000));
       this.idleTimer.unref();
+    }
+    const liveness = [settings.whitespacePingMs, settings.writeTimeoutMs].filter((ms) => ms > 0);
+    if (liveness.length > 0) {
+      this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(100, Math.min(...liveness) / 4));
+      this.livenessTimer.unref();
     }
   }
 
@@ -274,7 +292,7 @@ export class S2sManager implements RemoteRoute {
     return new Promise((resolve, reject) => {
       // XEP-0368 §3: direct TLS with SNI naming the XMPP domain.
       const socket = directTlsName
-        ? tlsConnect({ ...this.settings.tlsClient, host, port, servername: directTlsName })
+        ? tlsConnect({ ...this.settings.tlsClient, host, port, servername: directTlsName, ALPNProtocols: ['xmpp-server'] })
         : netConnect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
@@ -304,6 +322,7 @@ export class S2sManager implements RemoteRoute {
       dialbackKey: (r, o, id) => this.key(r, o, id),
       verify: (local, remote, id, key) => this.verify(local, remote, id, key),
       route: (stanza, origin) => this.server.router.route(stanza, origin),
+      throttle: (domain, bytes) => this.throttle(domain, bytes),
       authenticated: () => {},
       ended: (stream) => this.incoming.delete(stream),
     };
@@ -328,6 +347,49 @@ export class S2sManager implements RemoteRoute {
     return Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * s2s.max_bytes_per_second (as Prosody's mod_limits): what a remote domain sent is charged to its bucket; the
+   * milliseconds its stream waits before the next stanza is read. Reading pauses meanwhile, so a flooding peer meets
+   * TCP backpressure and what it sent waits in its own buffers, not ours; nothing is dropped.
+   */
+  throttle(domain: string, bytes: number): number {
+    const rate = this.settings.maxBytesPerSecond;
+    if (rate <= 0) return 0;
+    let bucket = this.readBudgets.get(domain);
+    if (!bucket) {
+      bucket = new TokenBucket(rate, rate * BURST_SECONDS);
+      this.readBudgets.set(domain, bucket);
+    }
+    return bucket.take(bytes);
+  }
+
+  /** Streams received from other servers, for status and tests. */
+  incomingStreams(): { domains: string[]; directTls: boolean; alpn: string | undefined }[] {
+    return [...this.incoming].map((s) => ({ domains: [...s.domains], directTls: s.directTls, alpn: s.conn.alpnProtocol }));
+  }
+
+  /**
+   * RFC 6120 §4.6.1: a stream we wrote nothing to for s2s.whitespace_ping_s gets a single space, so NATs keep it and
+   * a peer that is gone shows up as a write error. A peer that takes nothing of what waits for s2s.write_timeout_s
+   * (hung, stopped, its host gone without a reset) is dead: its stream closes with connection-timeout (RFC 6120
+   * §4.9.3.4) and, for an outgoing one, the next stanza to that domain builds a new stream.
+   */
+  private checkLiveness(): void {
+    const { whitespacePingMs, writeTimeoutMs } = this.settings;
+    const now = Date.now();
+    const streams = [...[...this.links.values()].flatMap((l) => (l.stream ? [l.stream] : [])), ...this.incoming];
+    for (const stream of streams) {
+      const conn = stream.conn;
+      if (writeTimeoutMs > 0 && conn.stalledMs > writeTimeoutMs) {
+        this.log.info({ remote: stream instanceof S2sOutgoingStream ? stream.initiatingTo : [...stream.domains] }, 's2s: peer not reading, stream closed');
+        stream.close(new StreamError('connection-timeout', 'The peer is not reading what it is sent'));
+        continue;
+      }
+      if (whitespacePingMs > 0 && stream.machine.isEstablished && now - conn.lastWrite > whitespacePingMs) stream.machine.keepalive();
+    }
+    for (const [domain, bucket] of this.readBudgets) if (bucket.isFull) this.readBudgets.delete(domain);
+  }
+
   private closeIdle(): void {
     const now = Date.now();
     for (const link of [...this.links.values()]) {
@@ -346,6 +408,7 @@ export class S2sManager implements RemoteRoute {
   stop(): void {
     this.stopped = true;
     if (this.idleTimer) clearInterval(this.idleTimer);
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     for (const link of [...this.links.values()]) {
       link.fail(new StanzaError('remote-server-not-found', 'the server is shutting down'));
     }

@@ -14,6 +14,7 @@ import { certificateNames, dialbackElement, dialbackError, isDialback, keysEqual
 import { StreamMachine, type Step, type StreamPolicy } from './stream-machine';
 import { validateStanza } from './c2s-session';
 import type { StanzaEvent } from '../core/events';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface IncomingContext {
   readonly auth: 'any' | 'external';
@@ -26,6 +27,8 @@ export interface IncomingContext {
   /** XEP-0220 §2.1.2: asks `remote`'s authoritative server whether it made `key` for `local` and stream `id`. */
   verify(local: string, remote: string, id: string, key: string): Promise<'valid' | 'invalid'>;
   route(stanza: XmlElement, origin: StanzaEvent['origin']): Promise<void>;
+  /** s2s.max_bytes_per_second: charges `bytes` read from `domain`; milliseconds to wait before reading on. */
+  throttle(domain: string, bytes: number): number;
   authenticated(stream: S2sIncomingStream, domain: string): void;
   ended(stream: S2sIncomingStream): void;
 }
@@ -40,6 +43,8 @@ export class S2sIncomingStream implements StreamPolicy {
   private peerDomain: string | undefined;
   private toDomain: string | undefined;
   private saslDone = false;
+  /** Bytes of the connection already charged to a domain's read budget. */
+  private charged = 0;
 
   constructor(
     readonly conn: SocketConnection,
@@ -47,7 +52,15 @@ export class S2sIncomingStream implements StreamPolicy {
     log: Logger,
   ) {
     this.log = log.child({ s2s_in_ip: conn.remoteAddress });
+    this.directTlsValue = conn.secure;
     this.machine = new StreamMachine(conn, this);
+  }
+
+  private readonly directTlsValue: boolean;
+
+  /** XEP-0368: TLS from the first byte (the direct TLS listener), not STARTTLS. */
+  get directTls(): boolean {
+    return this.directTlsValue;
   }
 
   get localDomain(): string {
@@ -208,7 +221,13 @@ export class S2sIncomingStream implements StreamPolicy {
     }
     el.attrs.from = from.toString();
     el.attrs.to = to!.toString();
+    // The sending domain pays for what was read since the last stanza (dialback and all); over its budget this stream
+    // waits before the next element is read, and the machine pauses the socket once its small queue is full.
+    const read = this.conn.bytesReceived;
+    const wait = this.ctx.throttle(from.domain, read - this.charged);
+    this.charged = read;
     await this.ctx.route(el, { kind: 'remote', domain: from.domain });
+    if (wait > 0) await delay(wait);
     return undefined;
   }
 

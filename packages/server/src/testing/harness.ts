@@ -43,6 +43,8 @@ export interface TestServer {
   componentPort: number;
   /** The server-to-server port (0 when s2s is disabled). */
   s2sPort: number;
+  /** The XEP-0368 direct TLS server-to-server port (0 when s2s.direct_tls_port is not set). */
+  s2sDirectTlsPort: number;
   createUser(username: string, password?: string): Promise<void>;
   /** Logs in with xmpp.js (over TCP, or RFC 7395 WebSocket); sends initial presence unless { presence: false }. */
   client(username: string, options?: ClientOptions): Promise<TestClient>;
@@ -81,6 +83,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
     httpsPort: running.ports.https,
     componentPort: running.ports.component ?? 0,
     s2sPort: running.ports.s2s ?? 0,
+    s2sDirectTlsPort: running.ports.s2sDirectTls ?? 0,
     async createUser(username, password = 'secret') {
       await running.server.accounts.create(username, password);
     },
