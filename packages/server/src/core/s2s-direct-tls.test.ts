@@ -30,11 +30,11 @@ describe('direct TLS server-to-server streams (XEP-0368)', () => {
     const got = await bob.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'straight to TLS');
     assert.equal(got.attrs.from, alice.jid);
     const incoming = b.running.server.s2s!.incomingStreams().filter((s) => s.domains.includes('a.test'));
-    assert.deepEqual(incoming, [{ domains: ['a.test'], directTls: true, alpn: 'xmpp-server' }]);
+    assert.deepEqual(incoming, [{ domains: ['a.test'], auth: { 'a.test': 'dialback' }, directTls: true, alpn: 'xmpp-server' }]);
     await bob.send(`<message to='alice@a.test' type='chat'><body>back by STARTTLS</body></message>`);
     await alice.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'back by STARTTLS');
     const back = a.running.server.s2s!.incomingStreams().filter((s) => s.domains.includes('b.test'));
-    assert.deepEqual(back, [{ domains: ['b.test'], directTls: false, alpn: undefined }]);
+    assert.deepEqual(back, [{ domains: ['b.test'], auth: { 'b.test': 'dialback' }, directTls: false, alpn: undefined }]);
   });
 
   it('refuses a TLS client that offers ALPN without xmpp-server (RFC 7301 no_application_protocol)', async () => {

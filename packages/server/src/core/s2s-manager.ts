@@ -364,8 +364,8 @@ export class S2sManager implements RemoteRoute {
   }
 
   /** Streams received from other servers, for status and tests. */
-  incomingStreams(): { domains: string[]; directTls: boolean; alpn: string | undefined }[] {
-    return [...this.incoming].map((s) => ({ domains: [...s.domains], directTls: s.directTls, alpn: s.conn.alpnProtocol }));
+  incomingStreams(): { domains: string[]; auth: Record<string, string>; directTls: boolean; alpn: string | undefined }[] {
+    return [...this.incoming].map((s) => ({ domains: [...s.domains], auth: Object.fromEntries(s.methods), directTls: s.directTls, alpn: s.conn.alpnProtocol }));
   }
 
   /**

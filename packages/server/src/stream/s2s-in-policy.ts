@@ -39,6 +39,8 @@ export class S2sIncomingStream implements StreamPolicy {
   readonly log: Logger;
   /** Remote domains authenticated on this stream. */
   readonly domains = new Set<string>();
+  /** How each of them authenticated. */
+  readonly methods = new Map<string, 'EXTERNAL' | 'dialback'>();
   /** The domain of the peer's header ('from'), the one SASL EXTERNAL authenticates. */
   private peerDomain: string | undefined;
   private toDomain: string | undefined;
@@ -142,8 +144,9 @@ export class S2sIncomingStream implements StreamPolicy {
     return 'restart';
   }
 
-  private accept(domain: string, method: string): void {
+  private accept(domain: string, method: 'EXTERNAL' | 'dialback'): void {
     this.domains.add(domain);
+    this.methods.set(domain, method);
     this.log.info({ remote: domain, local: this.toDomain, method }, 's2s incoming authenticated');
     this.ctx.authenticated(this, domain);
   }
