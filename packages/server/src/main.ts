@@ -342,6 +342,9 @@ function createS2sManager(server: ParleyServer, config: Config, tlsOptions: Retu
       ciphers: tlsOptions.ciphers,
       // Validity decides between SASL EXTERNAL and dialback (s2s-out-policy.ts); it does not end the connection.
       rejectUnauthorized: false,
+      // `authorized` says whether the chain validates; the name is checked by stream/xmpp-identity.ts (RFC 6125 with
+      // the XMPP identifiers: id-on-xmppAddr, SRV-ID), which Node's HTTPS-minded check would refuse.
+      checkServerIdentity: () => undefined,
     },
   });
   return { manager, secureContext: createSecureContext({ ...tlsOptions, ca }) };
