@@ -364,8 +364,24 @@ export class S2sManager implements RemoteRoute {
   }
 
   /** Streams received from other servers, for status and tests. */
-  incomingStreams(): { domains: string[]; auth: Record<string, string>; directTls: boolean; alpn: string | undefined }[] {
-    return [...this.incoming].map((s) => ({ domains: [...s.domains], auth: Object.fromEntries(s.methods), directTls: s.directTls, alpn: s.conn.alpnProtocol }));
+  incomingStreams(): { domains: string[]; auth: Record<string, string>; directTls: boolean; alpn: string | undefined; bytesReceived: number }[] {
+    return [...this.incoming].map((s) => ({
+      domains: [...s.domains],
+      auth: Object.fromEntries(s.methods),
+      directTls: s.directTls,
+      alpn: s.conn.alpnProtocol,
+      bytesReceived: s.conn.bytesReceived,
+    }));
+  }
+
+  /** Streams to other servers (being set up or up), for status and tests. */
+  outgoingStreams(): { domain: string; authenticated: string[]; queued: number; bufferedBytes: number }[] {
+    return [...this.links.values()].map((l) => ({
+      domain: l.domain,
+      authenticated: [...(l.stream?.authenticated ?? [])],
+      queued: l.queue.length,
+      bufferedBytes: l.stream?.conn.bufferedBytes ?? 0,
+    }));
   }
 
   /**
