@@ -323,6 +323,7 @@ function createS2sManager(server: ParleyServer, config: Config, tlsOptions: Retu
     deny: config.s2s.deny,
     maxConnections: config.s2s.max_connections,
     maxQueuedStanzas: config.s2s.max_queued_stanzas,
+    maxQueuedBytes: config.s2s.max_queued_bytes,
     maxStanzaSize: config.s2s.max_stanza_size,
     connectTimeoutMs: config.s2s.connect_timeout_s * 1000,
     idleTimeoutMs: config.s2s.idle_timeout_s * 1000,

@@ -61,6 +61,7 @@ test('defaults with no file', () => {
     deny: [],
     max_connections: 1000,
     max_queued_stanzas: 1000,
+    max_queued_bytes: 2097152,
     max_stanza_size: 262144,
     connect_timeout_s: 15,
     idle_timeout_s: 600,

@@ -189,6 +189,9 @@ const s2s = z
     deny: z.array(domainName()).default([]).describe('Never federate with these domains'),
     max_connections: intIn(1).default(1000).describe('Simultaneous server-to-server connections, incoming and outgoing together'),
     max_queued_stanzas: intIn(1).default(1000).describe('Stanzas waiting per remote domain while its stream is set up; past it they bounce with resource-constraint'),
+    max_queued_bytes: intIn(65536)
+      .default(2097152)
+      .describe('Bytes of stanzas waiting per remote domain while its stream is set up; past it they bounce with resource-constraint'),
     max_stanza_size: intIn(10000).default(262144).describe('Largest stanza accepted from another server, in bytes; larger ones close its stream'),
     connect_timeout_s: intIn(1, 300).default(15).describe('Seconds to connect to, secure and authenticate with a remote server before queued stanzas bounce with remote-server-timeout'),
     idle_timeout_s: intIn(0).default(600).describe('Close a server-to-server stream that carried nothing for this many seconds; 0 disables'),

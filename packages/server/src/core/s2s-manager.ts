@@ -26,6 +26,8 @@ export interface S2sSettings {
   deny: string[];
   maxConnections: number;
   maxQueuedStanzas: number;
+  /** Bytes (serialised) of the stanzas waiting per remote domain. */
+  maxQueuedBytes: number;
   maxStanzaSize: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
@@ -51,12 +53,15 @@ const BURST_SECONDS = 2;
 interface Queued {
   stanza: XmlElement;
   from: string;
+  bytes: number;
 }
 
 /** One remote domain: its outgoing stream (once connected) and what waits for it. */
 class OutgoingLink {
   stream: S2sOutgoingStream | undefined;
   readonly queue: Queued[] = [];
+  /** Serialised size of what is in `queue` (s2s.max_queued_bytes). */
+  private queuedBytes = 0;
   private failed = false;
   private readonly deadline: NodeJS.Timeout;
   lastUsed = Date.now();
@@ -85,7 +90,13 @@ class OutgoingLink {
     if (this.queue.length >= this.manager.settings.maxQueuedStanzas) {
       throw new StanzaError('resource-constraint', `too many stanzas waiting for ${this.domain}`);
     }
-    this.queue.push({ stanza, from });
+    // Counted in bytes too: a thousand stanzas of the largest size would otherwise be a quarter of a gigabyte.
+    const bytes = Buffer.byteLength(stanza.toString());
+    if (this.queuedBytes + bytes > this.manager.settings.maxQueuedBytes) {
+      throw new StanzaError('resource-constraint', `too much waiting for ${this.domain}`);
+    }
+    this.queuedBytes += bytes;
+    this.queue.push({ stanza, from, bytes });
     this.stream?.authenticate(from);
   }
 
@@ -108,7 +119,11 @@ class OutgoingLink {
   flush(): void {
     const stream = this.stream;
     if (!stream) return;
-    while (this.queue.length > 0 && stream.authenticated.has(this.queue[0]!.from)) stream.send(this.queue.shift()!.stanza);
+    while (this.queue.length > 0 && stream.authenticated.has(this.queue[0]!.from)) {
+      const next = this.queue.shift()!;
+      this.queuedBytes -= next.bytes;
+      stream.send(next.stanza);
+    }
     if (this.queue.length === 0 && stream.ready) clearTimeout(this.deadline);
   }
 
@@ -116,8 +131,10 @@ class OutgoingLink {
   refuse(from: string, error: StanzaError): void {
     const kept: Queued[] = [];
     for (const q of this.queue.splice(0)) {
-      if (q.from === from) void this.manager.bounce(q.stanza, error);
-      else kept.push(q);
+      if (q.from === from) {
+        this.queuedBytes -= q.bytes;
+        void this.manager.bounce(q.stanza, error);
+      } else kept.push(q);
     }
     this.queue.push(...kept);
     this.flush();
@@ -129,6 +146,7 @@ class OutgoingLink {
     clearTimeout(this.deadline);
     for (const w of this.streamWaiters.splice(0)) w.reject(new Error(error.text ?? error.condition));
     for (const q of this.queue.splice(0)) void this.manager.bounce(q.stanza, error);
+    this.queuedBytes = 0;
     this.manager.forget(this);
     this.stream?.close(error.condition === 'remote-server-timeout' ? new StreamError('connection-timeout') : undefined);
   }
