@@ -209,6 +209,19 @@ export class S2sIncomingStream implements StreamPolicy {
     // RFC 6120 §4.9.3.9 / §8.1.2.1: a server may only send from a domain it authenticated on this stream.
     const from = el.attrs.from !== undefined ? Jid.tryParse(el.attrs.from) : undefined;
     if (!from || !this.domains.has(from.domain)) throw new StreamError('invalid-from', `not an authenticated domain of this stream`);
+    // The sending domain pays for what was read since the last stanza (dialback and all); over its budget this stream
+    // waits before the next element is read, and the machine pauses the socket once its small queue is full. Only an
+    // authenticated domain is charged: a header's claim must not spend someone else's budget.
+    const read = this.conn.bytesReceived;
+    const wait = this.ctx.throttle(from.domain, read - this.charged);
+    this.charged = read;
+    await this.deliver(el, from);
+    if (wait > 0) await delay(wait);
+    return undefined;
+  }
+
+  private async deliver(el: XmlElement, from: Jid): Promise<void> {
+    const name = el.name;
     const to = el.attrs.to !== undefined ? Jid.tryParse(el.attrs.to) : undefined;
     // RFC 6120 §4.9.3.7: a server-to-server stanza must be addressed.
     if (el.attrs.to === undefined) throw new StreamError('improper-addressing', "a stanza without 'to'");
@@ -220,18 +233,11 @@ export class S2sIncomingStream implements StreamPolicy {
         reply.attrs.from = this.localDomain;
         await this.ctx.route(reply, { kind: 'local' });
       }
-      return undefined;
+      return;
     }
     el.attrs.from = from.toString();
     el.attrs.to = to!.toString();
-    // The sending domain pays for what was read since the last stanza (dialback and all); over its budget this stream
-    // waits before the next element is read, and the machine pauses the socket once its small queue is full.
-    const read = this.conn.bytesReceived;
-    const wait = this.ctx.throttle(from.domain, read - this.charged);
-    this.charged = read;
     await this.ctx.route(el, { kind: 'remote', domain: from.domain });
-    if (wait > 0) await delay(wait);
-    return undefined;
   }
 
   interrupted(): boolean {
