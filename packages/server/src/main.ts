@@ -33,7 +33,7 @@ import { assertNotRunning, startControlServer, type ControlServer } from './cont
 export interface RunningServer {
   server: ParleyServer;
   /** `component` is undefined when no component is configured (nothing listens then). */
-  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number; component: number | undefined; s2s: number | undefined };
+  ports: { c2s: number; c2sTls: number | undefined; http: number; https: number; component: number | undefined; s2s: number | undefined; s2sDirectTls: number | undefined };
   /**
    * Applies a re-read configuration without dropping sessions (SIGHUP): log level, limits, registration mode,
    * certificates and admins. Returns the keys that changed but only take effect after a restart. Throws (and
@@ -215,7 +215,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       });
     }
     if (federation) {
-      s2s = await startS2sListener(federation.manager, log, { host: config.s2s.bind, port: config.s2s.port, secureContext: federation.secureContext });
+      s2s = await startS2sListener(federation.manager, log, {
+        host: config.s2s.bind,
+        port: config.s2s.port,
+        directTlsPort: config.s2s.direct_tls_port,
+        secureContext: federation.secureContext,
+      });
       server.router.remote = federation.manager;
       server.s2s = federation.manager;
     }
@@ -247,7 +252,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     throw err;
   }
   server.runtime.start();
-  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port, s2s: s2s?.port };
+  const ports = { ...listener.ports, http: http.ports.http, https: http.ports.https, component: components?.port, s2s: s2s?.port, s2sDirectTls: s2s?.directTlsPort };
   if (options.notes !== false) await startupNotes(server, config, { ...listener.ports, http: http.ports.http }).catch((err: unknown) => log.warn({ err }, 'startup notes failed'));
   log.info({ domain: config.domain, node: cluster?.nodeId, ...ports, control: control?.path, modules: server.modules.length }, 'Parley started');
   const running = { listener, http, components, s2s };
@@ -319,6 +324,7 @@ function createS2sManager(server: ParleyServer, config: Config, tlsOptions: Retu
     deny: config.s2s.deny,
     maxConnections: config.s2s.max_connections,
     maxQueuedStanzas: config.s2s.max_queued_stanzas,
+    maxQueuedBytes: config.s2s.max_queued_bytes,
     maxStanzaSize: config.s2s.max_stanza_size,
     connectTimeoutMs: config.s2s.connect_timeout_s * 1000,
     idleTimeoutMs: config.s2s.idle_timeout_s * 1000,
@@ -326,7 +332,10 @@ function createS2sManager(server: ParleyServer, config: Config, tlsOptions: Retu
     dnsServers: config.s2s.dns_servers,
     staticRoutes: config.s2s.static_routes,
     dialbackSecret: config.s2s.dialback_secret,
-    maxSendBuffer: 16 * 1024 * 1024,
+    maxSendBuffer: config.s2s.max_send_buffer,
+    whitespacePingMs: config.s2s.whitespace_ping_s * 1000,
+    writeTimeoutMs: config.s2s.write_timeout_s * 1000,
+    maxBytesPerSecond: config.s2s.max_bytes_per_second,
     tlsClient: {
       cert: tlsOptions.cert,
       key: tlsOptions.key,
@@ -335,6 +344,9 @@ function createS2sManager(server: ParleyServer, config: Config, tlsOptions: Retu
       ciphers: tlsOptions.ciphers,
       // Validity decides between SASL EXTERNAL and dialback (s2s-out-policy.ts); it does not end the connection.
       rejectUnauthorized: false,
+      // `authorized` says whether the chain validates; the name is checked by stream/xmpp-identity.ts (RFC 6125 with
+      // the XMPP identifiers: id-on-xmppAddr, SRV-ID), which Node's HTTPS-minded check would refuse.
+      checkServerIdentity: () => undefined,
     },
   });
   return { manager, secureContext: createSecureContext({ ...tlsOptions, ca }) };

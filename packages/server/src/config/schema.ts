@@ -172,6 +172,9 @@ const s2s = z
   .strictObject({
     port: port().default(5269).describe('Server-to-server connections (RFC 6120)'),
     bind: z.string().min(1).default('::').describe("Address the server-to-server listener binds to; '::' accepts IPv6 and IPv4 on dual-stack hosts"),
+    direct_tls_port: port()
+      .optional()
+      .describe("Server-to-server connections with TLS from the first byte (XEP-0368, ALPN 'xmpp-server'), announced by _xmpps-server._tcp SRV records; absent: none (5270 is the usual choice)"),
     enabled: z.boolean().default(true).describe('Federate with other XMPP servers (RFC 6120 server-to-server streams)'),
     auth: z
       .enum(['any', 'external'])
@@ -186,18 +189,33 @@ const s2s = z
     deny: z.array(domainName()).default([]).describe('Never federate with these domains'),
     max_connections: intIn(1).default(1000).describe('Simultaneous server-to-server connections, incoming and outgoing together'),
     max_queued_stanzas: intIn(1).default(1000).describe('Stanzas waiting per remote domain while its stream is set up; past it they bounce with resource-constraint'),
+    max_queued_bytes: intIn(65536)
+      .default(2097152)
+      .describe('Bytes of stanzas waiting per remote domain while its stream is set up; past it they bounce with resource-constraint'),
     max_stanza_size: intIn(10000).default(262144).describe('Largest stanza accepted from another server, in bytes; larger ones close its stream'),
     connect_timeout_s: intIn(1, 300).default(15).describe('Seconds to connect to, secure and authenticate with a remote server before queued stanzas bounce with remote-server-timeout'),
     idle_timeout_s: intIn(0).default(600).describe('Close a server-to-server stream that carried nothing for this many seconds; 0 disables'),
+    whitespace_ping_s: intIn(0)
+      .default(60)
+      .describe('Send a whitespace keepalive on a server-to-server stream idle for this many seconds (RFC 6120 §4.6.1), so a dead peer is noticed; 0 disables'),
+    write_timeout_s: intIn(0)
+      .default(60)
+      .describe('A server-to-server connection whose written data the peer has not taken for this many seconds is taken for dead and closed (the next stanza opens a new one); 0 disables'),
+    max_bytes_per_second: intIn(0)
+      .default(262144)
+      .describe('Bytes per second read from one remote domain (all its incoming streams together); past it reading pauses (backpressure, nothing is dropped); 0: no limit'),
+    max_send_buffer: intIn(65536)
+      .default(4194304)
+      .describe('Bytes waiting for a remote server that does not read, past which its stream is closed (connection-timeout) and rebuilt at the next stanza'),
     dns_timeout_s: intIn(1, 60).default(3).describe('Seconds to wait for a DNS answer (SRV, A/AAAA) before trying the next server or failing over'),
     dns_servers: z
       .array(z.string().min(1))
       .default([])
       .describe("DNS servers (address or address:port) for finding remote servers; empty: the system's"),
     static_routes: z
-      .record(domainName(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:5269 or [::1]:5269'))
+      .record(domainName(), z.string().regex(/^(tls:)?(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:5269 or [::1]:5269, or tls:host:port for direct TLS'))
       .default({})
-      .describe('Testing and operations aid: remote domains reached at a fixed host:port instead of through DNS'),
+      .describe("Testing and operations aid: remote domains reached at a fixed host:port instead of through DNS; 'tls:host:port' connects with direct TLS (XEP-0368)"),
     dialback_secret: z
       .string()
       .min(16)
@@ -456,6 +474,7 @@ export const configObjectSchema = z
       ['http.tls_port', c.http.tls_port],
     ];
     if (c.s2s.enabled) listeners.push(['s2s.port', c.s2s.port]);
+    if (c.s2s.enabled && c.s2s.direct_tls_port !== undefined) listeners.push(['s2s.direct_tls_port', c.s2s.direct_tls_port]);
     if (c.components.list.length > 0) listeners.push(['components.port', c.components.port]);
     // A component's domain is its own: not the server's, not a service's, not another component's.
     const taken = new Map<string, string>([[c.domain, 'domain']]);

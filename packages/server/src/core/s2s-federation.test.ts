@@ -141,6 +141,26 @@ describe('federation failures', () => {
     }
   });
 
+  it('bounces what passes s2s.max_queued_bytes with resource-constraint', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const a = await startTestServer({ domain: 'a.test', s2s: { connect_timeout_s: 2, max_queued_bytes: 65536, static_routes: { 'mute.test': `127.0.0.1:${port}` } } } as never);
+    try {
+      await a.createUser('alice');
+      const alice = await a.client('alice');
+      const body = 'y'.repeat(30_000);
+      for (const id of ['b1', 'b2', 'b3']) await alice.send(`<message to='x@mute.test' id='${id}'><body>${body}</body></message>`);
+      const third = await alice.waitFor((el) => el.attrs.id === 'b3' && el.attrs.type === 'error');
+      assert.ok(third.getChild('error')?.getChild('resource-constraint'), third.toString());
+      const first = await alice.waitFor((el) => el.attrs.id === 'b1' && el.attrs.type === 'error', 8000);
+      assert.ok(first.getChild('error')?.getChild('remote-server-timeout'), 'the first two waited for the stream');
+    } finally {
+      await a.stop();
+      silent.close();
+    }
+  });
+
   it('does not federate with a domain on s2s.deny, nor outside s2s.allow', async () => {
     const a = await startTestServer({ domain: 'a.test', s2s: { deny: ['blocked.test'], allow: ['blocked.test', 'friends.test'] } } as never);
     try {

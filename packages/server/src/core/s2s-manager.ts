@@ -15,6 +15,7 @@ import type { Logger } from '../log';
 import { NoXmppService, S2sResolver } from '../net/s2s-resolve';
 import { SocketConnection } from '../net/socket-connection';
 import { dialbackKey } from '../stream/dialback';
+import { TokenBucket } from '../stream/token-bucket';
 import { S2sOutgoingStream } from '../stream/s2s-out-policy';
 import type { IncomingContext, S2sIncomingStream } from '../stream/s2s-in-policy';
 
@@ -25,6 +26,8 @@ export interface S2sSettings {
   deny: string[];
   maxConnections: number;
   maxQueuedStanzas: number;
+  /** Bytes (serialised) of the stanzas waiting per remote domain. */
+  maxQueuedBytes: number;
   maxStanzaSize: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
@@ -36,17 +39,29 @@ export interface S2sSettings {
   tlsClient: ConnectionOptions;
   /** Bytes waiting for a peer that does not read, past which its stream ends. */
   maxSendBuffer: number;
+  /** RFC 6120 §4.6.1: a whitespace keepalive on a stream we wrote nothing to for this long; 0: none. */
+  whitespacePingMs: number;
+  /** A connection whose peer took nothing of what waits for this long is dead; 0: never. */
+  writeTimeoutMs: number;
+  /** Bytes per second read from one remote domain, all its incoming streams together; 0: no limit. */
+  maxBytesPerSecond: number;
 }
+
+/** Seconds of s2s.max_bytes_per_second a remote domain may send at once after a quiet spell. */
+const BURST_SECONDS = 2;
 
 interface Queued {
   stanza: XmlElement;
   from: string;
+  bytes: number;
 }
 
 /** One remote domain: its outgoing stream (once connected) and what waits for it. */
 class OutgoingLink {
   stream: S2sOutgoingStream | undefined;
   readonly queue: Queued[] = [];
+  /** Serialised size of what is in `queue` (s2s.max_queued_bytes). */
+  private queuedBytes = 0;
   private failed = false;
   private readonly deadline: NodeJS.Timeout;
   lastUsed = Date.now();
@@ -75,7 +90,13 @@ class OutgoingLink {
     if (this.queue.length >= this.manager.settings.maxQueuedStanzas) {
       throw new StanzaError('resource-constraint', `too many stanzas waiting for ${this.domain}`);
     }
-    this.queue.push({ stanza, from });
+    // Counted in bytes too: a thousand stanzas of the largest size would otherwise be a quarter of a gigabyte.
+    const bytes = Buffer.byteLength(stanza.toString());
+    if (this.queuedBytes + bytes > this.manager.settings.maxQueuedBytes) {
+      throw new StanzaError('resource-constraint', `too much waiting for ${this.domain}`);
+    }
+    this.queuedBytes += bytes;
+    this.queue.push({ stanza, from, bytes });
     this.stream?.authenticate(from);
   }
 
@@ -98,7 +119,11 @@ class OutgoingLink {
   flush(): void {
     const stream = this.stream;
     if (!stream) return;
-    while (this.queue.length > 0 && stream.authenticated.has(this.queue[0]!.from)) stream.send(this.queue.shift()!.stanza);
+    while (this.queue.length > 0 && stream.authenticated.has(this.queue[0]!.from)) {
+      const next = this.queue.shift()!;
+      this.queuedBytes -= next.bytes;
+      stream.send(next.stanza);
+    }
     if (this.queue.length === 0 && stream.ready) clearTimeout(this.deadline);
   }
 
@@ -106,8 +131,10 @@ class OutgoingLink {
   refuse(from: string, error: StanzaError): void {
     const kept: Queued[] = [];
     for (const q of this.queue.splice(0)) {
-      if (q.from === from) void this.manager.bounce(q.stanza, error);
-      else kept.push(q);
+      if (q.from === from) {
+        this.queuedBytes -= q.bytes;
+        void this.manager.bounce(q.stanza, error);
+      } else kept.push(q);
     }
     this.queue.push(...kept);
     this.flush();
@@ -119,6 +146,7 @@ class OutgoingLink {
     clearTimeout(this.deadline);
     for (const w of this.streamWaiters.splice(0)) w.reject(new Error(error.text ?? error.condition));
     for (const q of this.queue.splice(0)) void this.manager.bounce(q.stanza, error);
+    this.queuedBytes = 0;
     this.manager.forget(this);
     this.stream?.close(error.condition === 'remote-server-timeout' ? new StreamError('connection-timeout') : undefined);
   }
@@ -132,6 +160,9 @@ export class S2sManager implements RemoteRoute {
   private readonly log: Logger;
   private outgoingConnections = 0;
   private readonly idleTimer: NodeJS.Timeout | undefined;
+  private readonly livenessTimer: NodeJS.Timeout | undefined;
+  /** s2s.max_bytes_per_second: one bucket per remote domain, shared by its incoming streams. */
+  private readonly readBudgets = new Map<string, TokenBucket>();
   private stopped = false;
 
   constructor(
@@ -145,6 +176,11 @@ export class S2sManager implements RemoteRoute {
     if (settings.idleTimeoutMs > 0) {
       this.idleTimer = setInterval(() => this.closeIdle(), Math.min(settings.idleTimeoutMs / 2, 60_000));
       this.idleTimer.unref();
+    }
+    const liveness = [settings.whitespacePingMs, settings.writeTimeoutMs].filter((ms) => ms > 0);
+    if (liveness.length > 0) {
+      this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(100, Math.min(...liveness) / 4));
+      this.livenessTimer.unref();
     }
   }
 
@@ -274,7 +310,7 @@ export class S2sManager implements RemoteRoute {
     return new Promise((resolve, reject) => {
       // XEP-0368 §3: direct TLS with SNI naming the XMPP domain.
       const socket = directTlsName
-        ? tlsConnect({ ...this.settings.tlsClient, host, port, servername: directTlsName })
+        ? tlsConnect({ ...this.settings.tlsClient, host, port, servername: directTlsName, ALPNProtocols: ['xmpp-server'] })
         : netConnect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
@@ -304,6 +340,7 @@ export class S2sManager implements RemoteRoute {
       dialbackKey: (r, o, id) => this.key(r, o, id),
       verify: (local, remote, id, key) => this.verify(local, remote, id, key),
       route: (stanza, origin) => this.server.router.route(stanza, origin),
+      throttle: (domain, bytes) => this.throttle(domain, bytes),
       authenticated: () => {},
       ended: (stream) => this.incoming.delete(stream),
     };
@@ -328,6 +365,65 @@ export class S2sManager implements RemoteRoute {
     return Promise.race([answer, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * s2s.max_bytes_per_second (as Prosody's mod_limits): what a remote domain sent is charged to its bucket; the
+   * milliseconds its stream waits before the next stanza is read. Reading pauses meanwhile, so a flooding peer meets
+   * TCP backpressure and what it sent waits in its own buffers, not ours; nothing is dropped.
+   */
+  throttle(domain: string, bytes: number): number {
+    const rate = this.settings.maxBytesPerSecond;
+    if (rate <= 0) return 0;
+    let bucket = this.readBudgets.get(domain);
+    if (!bucket) {
+      bucket = new TokenBucket(rate, rate * BURST_SECONDS);
+      this.readBudgets.set(domain, bucket);
+    }
+    return bucket.take(bytes);
+  }
+
+  /** Streams received from other servers, for status and tests. */
+  incomingStreams(): { domains: string[]; auth: Record<string, string>; directTls: boolean; alpn: string | undefined; bytesReceived: number }[] {
+    return [...this.incoming].map((s) => ({
+      domains: [...s.domains],
+      auth: Object.fromEntries(s.methods),
+      directTls: s.directTls,
+      alpn: s.conn.alpnProtocol,
+      bytesReceived: s.conn.bytesReceived,
+    }));
+  }
+
+  /** Streams to other servers (being set up or up), for status and tests. */
+  outgoingStreams(): { domain: string; authenticated: string[]; queued: number; bufferedBytes: number }[] {
+    return [...this.links.values()].map((l) => ({
+      domain: l.domain,
+      authenticated: [...(l.stream?.authenticated ?? [])],
+      queued: l.queue.length,
+      bufferedBytes: l.stream?.conn.bufferedBytes ?? 0,
+    }));
+  }
+
+  /**
+   * RFC 6120 §4.6.1: a stream we wrote nothing to for s2s.whitespace_ping_s gets a single space, so NATs keep it and
+   * a peer that is gone shows up as a write error. A peer that takes nothing of what waits for s2s.write_timeout_s
+   * (hung, stopped, its host gone without a reset) is dead: its stream closes with connection-timeout (RFC 6120
+   * §4.9.3.4) and, for an outgoing one, the next stanza to that domain builds a new stream.
+   */
+  private checkLiveness(): void {
+    const { whitespacePingMs, writeTimeoutMs } = this.settings;
+    const now = Date.now();
+    const streams = [...[...this.links.values()].flatMap((l) => (l.stream ? [l.stream] : [])), ...this.incoming];
+    for (const stream of streams) {
+      const conn = stream.conn;
+      if (writeTimeoutMs > 0 && conn.stalledMs > writeTimeoutMs) {
+        this.log.info({ remote: stream instanceof S2sOutgoingStream ? stream.initiatingTo : [...stream.domains] }, 's2s: peer not reading, stream closed');
+        stream.close(new StreamError('connection-timeout', 'The peer is not reading what it is sent'));
+        continue;
+      }
+      if (whitespacePingMs > 0 && stream.machine.isEstablished && now - conn.lastWrite > whitespacePingMs) stream.machine.keepalive();
+    }
+    for (const [domain, bucket] of this.readBudgets) if (bucket.isFull) this.readBudgets.delete(domain);
+  }
+
   private closeIdle(): void {
     const now = Date.now();
     for (const link of [...this.links.values()]) {
@@ -346,6 +442,7 @@ export class S2sManager implements RemoteRoute {
   stop(): void {
     this.stopped = true;
     if (this.idleTimer) clearInterval(this.idleTimer);
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     for (const link of [...this.links.values()]) {
       link.fail(new StanzaError('remote-server-not-found', 'the server is shutting down'));
     }

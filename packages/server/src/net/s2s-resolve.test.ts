@@ -61,5 +61,7 @@ describe('s2s resolver (RFC 6120 §3.2, XEP-0368)', () => {
 
   it('uses s2s.static_routes before DNS', async () => {
     assert.deepEqual(await resolver([dns.address], { 'example.org': '[::1]:15269' }).resolve('example.org'), [{ host: '::1', port: 15269, directTls: false }]);
+    // XEP-0368 direct TLS through a static route.
+    assert.deepEqual(await resolver([dns.address], { 'example.org': 'tls:127.0.0.1:15270' }).resolve('example.org'), [{ host: '127.0.0.1', port: 15270, directTls: true }]);
   });
 });

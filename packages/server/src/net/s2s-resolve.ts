@@ -79,8 +79,11 @@ interface SrvRecord {
   weight: number;
 }
 
-function parseHostPort(value: string): S2sTarget {
+/** A static route: host:port (STARTTLS), or tls:host:port (XEP-0368 direct TLS). */
+export function parseHostPort(route: string): S2sTarget {
+  const directTls = route.startsWith('tls:');
+  const value = directTls ? route.slice(4) : route;
   const i = value.lastIndexOf(':');
   const host = value.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(value.slice(i + 1)), directTls: false };
+  return { host, port: Number(value.slice(i + 1)), directTls };
 }

@@ -51,6 +51,7 @@ export class SocketConnection implements Connection {
   private pendingBytes = 0;
   private flushScheduled = false;
   private drainAwaited = false;
+  private drainWaitSince: number | undefined;
   private drainWaiters: (() => void)[] = [];
   /** The send buffer went past the bound once: from then on only the closing allowance is written. */
   private overflowed = false;
@@ -59,6 +60,10 @@ export class SocketConnection implements Connection {
   private serverSideVerification: { authorized: boolean; authorizationError: string | undefined } | undefined;
   readonly remoteAddress: string;
   lastActivity = Date.now();
+  /** When something was last handed to this connection to write (keepalives are due after a quiet spell). */
+  lastWrite = Date.now();
+  /** Bytes read so far, after TLS (the s2s read budget charges what a peer sent). */
+  bytesReceived = 0;
 
   constructor(
     socket: Socket,
@@ -70,7 +75,25 @@ export class SocketConnection implements Connection {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
     this.framing = new XmlStreamFraming(() => this.handlers, maxStanzaSize);
     socket.setNoDelay(true);
+    // XEP-0368 direct TLS accepted by hand (s2s): the handshake is over, its verdict on the peer's certificate is read now.
+    if (socket instanceof TLSSocket && socket.encrypted && limits.s2s !== undefined && 'requestCert' in limits.s2s) {
+      this.serverSideVerification = verifyClientCertificate(socket);
+    }
     this.attach(socket);
+  }
+
+  /** The ALPN protocol agreed in the TLS handshake (XEP-0368: 'xmpp-server' / 'xmpp-client'), if any. */
+  get alpnProtocol(): string | undefined {
+    const s = this.socket;
+    return s instanceof TLSSocket && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : undefined;
+  }
+
+  /**
+   * Milliseconds the socket has been full (the kernel's buffer too) without the peer taking anything: 0 unless a write
+   * waits for 'drain'. A peer that stopped reading (hung, SIGSTOPped, gone without a reset) shows here.
+   */
+  get stalledMs(): number {
+    return this.drainWaitSince === undefined || this.closed ? 0 : Date.now() - this.drainWaitSince;
   }
 
   get secure(): boolean {
@@ -98,6 +121,7 @@ export class SocketConnection implements Connection {
 
   private readonly onData = (buf: Buffer): void => {
     this.lastActivity = Date.now();
+    this.bytesReceived += buf.length;
     if (this.undecodable) return;
     let text: string;
     try {
@@ -192,6 +216,7 @@ export class SocketConnection implements Connection {
 
   private write(data: string): void {
     if (this.closed) return;
+    this.lastWrite = Date.now();
     const bytes = Buffer.byteLength(data);
     if (this.overflowed) {
       if (this.pendingBytes + bytes > CLOSING_ALLOWANCE) return;
@@ -239,11 +264,13 @@ export class SocketConnection implements Connection {
   private awaitDrain(): void {
     if (this.drainAwaited) return;
     this.drainAwaited = true;
+    this.drainWaitSince = Date.now();
     this.socket.once('drain', this.onDrain);
   }
 
   private readonly onDrain = (): void => {
     this.drainAwaited = false;
+    this.drainWaitSince = undefined;
     this.flush();
     this.settleDrainWaiters();
   };
@@ -260,6 +287,7 @@ export class SocketConnection implements Connection {
     raw.off('close', this.onClose);
     raw.off('drain', this.onDrain);
     this.drainAwaited = false;
+    this.drainWaitSince = undefined;
     raw.removeAllListeners('error');
     this.decoder = utf8Decoder();
     // RFC 6120 §5.4.3.3: both sides start afresh after TLS; nothing from before is kept.

@@ -1,9 +1,7 @@
-// Server dialback (XEP-0220) keys and elements, and the certificate check of SASL EXTERNAL between servers
-// (RFC 6125, XEP-0178). Dialback proves that a stream comes from a domain by calling that domain's authoritative
-// server back: the receiving server sends the key it got to the originating domain's server (db:verify), which
-// alone can tell whether it made that key for that stream.
+// Server dialback (XEP-0220) keys and elements. Dialback proves that a stream comes from a domain by calling that
+// domain's authoritative server back: the receiving server sends the key it got to the originating domain's server
+// (db:verify), which alone can tell whether it made that key for that stream.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { NS, StanzaError, xml, type XmlElement } from '@parley/protocol';
 
 export const NS_DIALBACK = 'jabber:server:dialback';
@@ -46,11 +44,5 @@ export function dialbackError(local: 'result' | 'verify', attrs: Record<string, 
   return el;
 }
 
-/**
- * RFC 6125 §6 / XEP-0178 §3: the certificate names the domain (DNS-ID in subjectAltName, wildcards for one label;
- * a CN only when there is no SAN). A certificate for a service sub-domain is accepted when it names it.
- */
-export function certificateNames(domain: string, cert: PeerCertificate | undefined): boolean {
-  if (!cert) return false;
-  return checkServerIdentity(domain, cert) === undefined;
-}
+// RFC 6125 / XEP-0178: the certificate check itself lives in xmpp-identity.ts.
+export { certificateNames } from './xmpp-identity';

@@ -14,6 +14,7 @@ import { certificateNames, dialbackElement, dialbackError, isDialback, keysEqual
 import { StreamMachine, type Step, type StreamPolicy } from './stream-machine';
 import { validateStanza } from './c2s-session';
 import type { StanzaEvent } from '../core/events';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface IncomingContext {
   readonly auth: 'any' | 'external';
@@ -26,6 +27,8 @@ export interface IncomingContext {
   /** XEP-0220 §2.1.2: asks `remote`'s authoritative server whether it made `key` for `local` and stream `id`. */
   verify(local: string, remote: string, id: string, key: string): Promise<'valid' | 'invalid'>;
   route(stanza: XmlElement, origin: StanzaEvent['origin']): Promise<void>;
+  /** s2s.max_bytes_per_second: charges `bytes` read from `domain`; milliseconds to wait before reading on. */
+  throttle(domain: string, bytes: number): number;
   authenticated(stream: S2sIncomingStream, domain: string): void;
   ended(stream: S2sIncomingStream): void;
 }
@@ -36,10 +39,14 @@ export class S2sIncomingStream implements StreamPolicy {
   readonly log: Logger;
   /** Remote domains authenticated on this stream. */
   readonly domains = new Set<string>();
+  /** How each of them authenticated. */
+  readonly methods = new Map<string, 'EXTERNAL' | 'dialback'>();
   /** The domain of the peer's header ('from'), the one SASL EXTERNAL authenticates. */
   private peerDomain: string | undefined;
   private toDomain: string | undefined;
   private saslDone = false;
+  /** Bytes of the connection already charged to a domain's read budget. */
+  private charged = 0;
 
   constructor(
     readonly conn: SocketConnection,
@@ -47,7 +54,15 @@ export class S2sIncomingStream implements StreamPolicy {
     log: Logger,
   ) {
     this.log = log.child({ s2s_in_ip: conn.remoteAddress });
+    this.directTlsValue = conn.secure;
     this.machine = new StreamMachine(conn, this);
+  }
+
+  private readonly directTlsValue: boolean;
+
+  /** XEP-0368: TLS from the first byte (the direct TLS listener), not STARTTLS. */
+  get directTls(): boolean {
+    return this.directTlsValue;
   }
 
   get localDomain(): string {
@@ -134,8 +149,9 @@ export class S2sIncomingStream implements StreamPolicy {
     return 'restart';
   }
 
-  private accept(domain: string, method: string): void {
+  private accept(domain: string, method: 'EXTERNAL' | 'dialback'): void {
     this.domains.add(domain);
+    this.methods.set(domain, method);
     this.log.info({ remote: domain, local: this.toDomain, method }, 's2s incoming authenticated');
     this.ctx.authenticated(this, domain);
   }
@@ -198,6 +214,19 @@ export class S2sIncomingStream implements StreamPolicy {
     // RFC 6120 §4.9.3.9 / §8.1.2.1: a server may only send from a domain it authenticated on this stream.
     const from = el.attrs.from !== undefined ? Jid.tryParse(el.attrs.from) : undefined;
     if (!from || !this.domains.has(from.domain)) throw new StreamError('invalid-from', `not an authenticated domain of this stream`);
+    // The sending domain pays for what was read since the last stanza (dialback and all); over its budget this stream
+    // waits before the next element is read, and the machine pauses the socket once its small queue is full. Only an
+    // authenticated domain is charged: a header's claim must not spend someone else's budget.
+    const read = this.conn.bytesReceived;
+    const wait = this.ctx.throttle(from.domain, read - this.charged);
+    this.charged = read;
+    await this.deliver(el, from);
+    if (wait > 0) await delay(wait);
+    return undefined;
+  }
+
+  private async deliver(el: XmlElement, from: Jid): Promise<void> {
+    const name = el.name;
     const to = el.attrs.to !== undefined ? Jid.tryParse(el.attrs.to) : undefined;
     // RFC 6120 §4.9.3.7: a server-to-server stanza must be addressed.
     if (el.attrs.to === undefined) throw new StreamError('improper-addressing', "a stanza without 'to'");
@@ -209,12 +238,11 @@ export class S2sIncomingStream implements StreamPolicy {
         reply.attrs.from = this.localDomain;
         await this.ctx.route(reply, { kind: 'local' });
       }
-      return undefined;
+      return;
     }
     el.attrs.from = from.toString();
     el.attrs.to = to!.toString();
     await this.ctx.route(el, { kind: 'remote', domain: from.domain });
-    return undefined;
   }
 
   interrupted(): boolean {

@@ -43,6 +43,8 @@ export interface TestServer {
   componentPort: number;
   /** The server-to-server port (0 when s2s is disabled). */
   s2sPort: number;
+  /** The XEP-0368 direct TLS server-to-server port (0 when s2s.direct_tls_port is not set). */
+  s2sDirectTlsPort: number;
   createUser(username: string, password?: string): Promise<void>;
   /** Logs in with xmpp.js (over TCP, or RFC 7395 WebSocket); sends initial presence unless { presence: false }. */
   client(username: string, options?: ClientOptions): Promise<TestClient>;
@@ -81,6 +83,7 @@ export async function startTestServer(overrides: DeepPartial<Config> & Record<st
     httpsPort: running.ports.https,
     componentPort: running.ports.component ?? 0,
     s2sPort: running.ports.s2s ?? 0,
+    s2sDirectTlsPort: running.ports.s2sDirectTls ?? 0,
     async createUser(username, password = 'secret') {
       await running.server.accounts.create(username, password);
     },
@@ -110,8 +113,8 @@ export interface TestClient {
   /** Every stanza received, in order. */
   received: XmlElement[];
   send(stanza: XmlElement | string): Promise<void>;
-  /** Sends an iq and resolves with the response (result or error) stanza. */
-  iq(stanza: XmlElement | string): Promise<XmlElement>;
+  /** Sends an iq (an id is added when it has none) and resolves with its result or error (within `timeoutMs`, default 5 s). */
+  iq(stanza: XmlElement | string, timeoutMs?: number): Promise<XmlElement>;
   /** Resolves with the first stanza (already received or future) matching the predicate. */
   waitFor(predicate: (el: XmlElement) => boolean, timeoutMs?: number): Promise<XmlElement>;
   stop(): Promise<void>;
@@ -157,11 +160,11 @@ async function connectClient(ts: TestServer, username: string, options: ClientOp
     async send(stanza) {
       await xmpp.write(typeof stanza === 'string' ? stanza : stanza.toString());
     },
-    async iq(stanza) {
+    async iq(stanza, timeoutMs) {
       const el = typeof stanza === 'string' ? parseXml(stanza) : stanza;
       el.attrs.id ??= `t${++iqSeq}`;
       const id = el.attrs.id;
-      const reply = c.waitFor((r) => r.name === 'iq' && r.attrs.id === id && (r.attrs.type === 'result' || r.attrs.type === 'error'));
+      const reply = c.waitFor((r) => r.name === 'iq' && r.attrs.id === id && (r.attrs.type === 'result' || r.attrs.type === 'error'), timeoutMs);
       await c.send(el);
       return reply;
     },

@@ -133,6 +133,11 @@ export class RawS2sPeer {
     await this.waitFor('</stream:features>');
   }
 
+  /** Bytes written here that the server has not taken yet (held by this side's socket). */
+  get unsent(): number {
+    return this.socket.writableLength;
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
