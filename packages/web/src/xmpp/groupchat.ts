@@ -2,7 +2,9 @@
 // PEP, so the rooms a user joined come back on every device and after every login.
 import { xml, type Client, type Element } from '@xmpp/client';
 import { Jid, NS } from '@parley/protocol';
-import { emptyChat, mergeMessages, type Occupant, type Room, type Show, type Store } from '../state/store';
+import { readMessage } from './message-features';
+import { integrate } from '../state/message-features';
+import { emptyChat, type Occupant, type Room, type Show, type Store } from '../state/store';
 
 const HISTORY_ON_JOIN = 50;
 
@@ -53,13 +55,6 @@ export class GroupChats {
     });
   }
 
-  async send(room: string, body: string): Promise<void> {
-    const text = body.trim();
-    if (!text) return;
-    const id = crypto.randomUUID();
-    // The room reflects the message to us (XEP-0045 §7.4); it is shown then, with the room's stanza-id.
-    await this.xmpp()?.send(xml('message', { to: room, type: 'groupchat', id }, xml('body', {}, text), xml('origin-id', { xmlns: NS.STANZA_ID, id })));
-  }
 
   /** XEP-0045 §8.1: the subject, for those the room allows to change it. */
   async setSubject(room: string, subject: string): Promise<void> {
@@ -168,7 +163,16 @@ export class GroupChats {
       show,
     };
     const self = codes.includes('110');
-    this.updateRoom(room, (x) => ({ ...x, occupants: { ...x.occupants, [nick]: occupant }, joined: x.joined || self, error: self ? undefined : x.error, nick: self ? nick : x.nick }));
+    // XEP-0421 §3: the room's id for us, which our reflected messages and reactions carry.
+    const occupantId = self ? el.getChild('occupant-id', NS.OCCUPANT_ID)?.attrs.id : undefined;
+    this.updateRoom(room, (x) => ({
+      ...x,
+      occupants: { ...x.occupants, [nick]: occupant },
+      joined: x.joined || self,
+      error: self ? undefined : x.error,
+      nick: self ? nick : x.nick,
+      occupantId: self ? occupantId ?? x.occupantId : x.occupantId,
+    }));
     // §10.1.2: a new room is locked until its owner configures it; accept defaults, persistent and public.
     if (self && codes.includes('201')) void this.configureNewRoom(room);
     return true;
@@ -202,23 +206,30 @@ export class GroupChats {
       this.updateRoom(room, (x) => ({ ...x, subject: subject.text() }));
       return true;
     }
-    if (body === null) return true;
     const nick = from.resource ?? '';
     const originId = el.getChild('origin-id', NS.STANZA_ID)?.attrs.id;
+    // XEP-0359 §3: only the room's own stanza-id is trusted; replies and reactions name messages by it.
     const archiveId = el.getChildren('stanza-id', NS.STANZA_ID).find((s) => s.attrs.by === room)?.attrs.id;
     const stamp = el.getChild('delay', NS.DELAY)?.attrs.stamp;
     const time = stamp ? Date.parse(stamp) : Date.now();
     const outgoing = nick === r.nick;
-    const message = { id: originId ?? archiveId ?? el.attrs.id ?? crypto.randomUUID(), archiveId, nick, outgoing, body, time: Number.isNaN(time) ? Date.now() : time };
+    // XEP-0421: the room's occupant-id identifies the author across nick changes; the room strips any a client
+    // puts there, so it cannot be forged. Rooms without it leave only the nick to compare.
+    const occupantId = el.getChild('occupant-id', NS.OCCUPANT_ID)?.attrs.id;
+    const author = { sender: occupantId ?? `nick:${nick}`, name: outgoing ? 'You' : nick };
+    const base = { id: originId ?? el.attrs.id ?? archiveId ?? crypto.randomUUID(), archiveId, nick, outgoing, body: '', time: Number.isNaN(time) ? Date.now() : time };
+    const { message, edit } = readMessage(el, base, 'groupchat', author);
+    if (!message && !edit) return true;
     const isActive = this.store.state.active === room && !document.hidden;
     this.store.update((s) => {
       const chat = s.chats[room] ?? emptyChat(room, 'groupchat');
+      const next = integrate(chat, message ? [message] : [], edit ? [edit] : []);
       return {
         ...s,
-        chats: { ...s.chats, [room]: { ...chat, messages: mergeMessages(chat.messages, [message]), unread: outgoing || isActive || stamp ? chat.unread : chat.unread + 1 } },
+        chats: { ...s.chats, [room]: { ...next, unread: !message || outgoing || isActive || stamp ? chat.unread : chat.unread + 1 } },
       };
     });
-    if (!outgoing && !stamp && !isActive) this.notify(`${nick} in ${room.split('@')[0]}`, body);
+    if (message && !outgoing && !stamp && !isActive) this.notify(`${nick} in ${room.split('@')[0]}`, message.body);
     return true;
   }
 
