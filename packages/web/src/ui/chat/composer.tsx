@@ -163,7 +163,7 @@ export function Composer({ chat, session, title, placeholder, disabled, target, 
           type="file"
           class="visually-hidden"
           tabIndex={-1}
-          aria-label="Choose a file to send"
+          aria-label="Choose a file"
           onChange={(e) => {
             const file = e.currentTarget.files?.[0];
             e.currentTarget.value = '';
