@@ -173,7 +173,8 @@ export class GroupChats {
       nick: self ? nick : x.nick,
       occupantId: self ? occupantId ?? x.occupantId : x.occupantId,
     }));
-    // §10.1.2: a new room is locked until its owner configures it; accept defaults, persistent and public.
+    // §10.1.2: a new room is locked until its owner configures it; accept defaults, persistent and public, with an
+    // archive: its stanza-ids (XEP-0359) are how replies, reactions and retractions name room messages.
     if (self && codes.includes('201')) void this.configureNewRoom(room);
     return true;
   }
@@ -188,7 +189,7 @@ export class GroupChats {
           xml(
             'query',
             { xmlns: NS.MUC_OWNER },
-            xml('x', { xmlns: NS.DATA, type: 'submit' }, field('FORM_TYPE', NS.MUC_ROOMCONFIG, 'hidden'), field('muc#roomconfig_persistentroom', '1'), field('muc#roomconfig_publicroom', '1')),
+            xml('x', { xmlns: NS.DATA, type: 'submit' }, field('FORM_TYPE', NS.MUC_ROOMCONFIG, 'hidden'), field('muc#roomconfig_persistentroom', '1'), field('muc#roomconfig_publicroom', '1'), field('muc#roomconfig_enablelogging', '1')),
           ),
         ),
       )

@@ -7,6 +7,7 @@ import { lastOwnMessage } from '../../state/message-features';
 import { authorJid } from '../../xmpp/message-features';
 import type { ChatSession } from '../../xmpp/session';
 import { EmojiPicker } from './emoji';
+import { Emoji } from './emoji-image';
 
 /** What the message list and the composer share: the message answered or being corrected. */
 export interface ComposeTarget {
@@ -171,10 +172,10 @@ export function Composer({ chat, session, title, placeholder, disabled, target, 
           }}
         />
         <button type="button" class="ghost icon" aria-label="Attach a file" title="Attach a file" disabled={disabled} onClick={() => fileInput.current?.click()}>
-          📎
+          <Emoji emoji="📎" decorative />
         </button>
         <button type="button" class="ghost icon" aria-label="Insert emoji" title="Insert emoji" aria-expanded={picker} disabled={disabled} onClick={() => setPicker(!picker)}>
-          😊
+          <Emoji emoji="😊" decorative />
         </button>
         <label class="visually-hidden" for={inputId}>
           Message to {title}

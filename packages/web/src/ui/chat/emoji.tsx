@@ -1,6 +1,7 @@
-// The emoji picker and the emoji the app offers. They render with the bundled Noto Color Emoji font (main.tsx),
-// so they look the same everywhere, headless Chromium on Debian included, and nothing is fetched from elsewhere.
+// The emoji picker and the emoji the app offers, drawn from the bundled emoji images (emoji-image.tsx), so they
+// look the same everywhere, headless Chromium on Debian included, and nothing is fetched from elsewhere.
 import { useEffect, useRef } from 'preact/hooks';
+import { Emoji } from './emoji-image';
 
 /** The reactions one click away (the usual set of chat apps). */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -83,7 +84,7 @@ export function EmojiPicker({ onPick, onClose, label = 'Choose an emoji' }: { on
     >
       {EMOJI.map(([emoji, name]) => (
         <button type="button" class="emoji" key={emoji} aria-label={name} title={name} onClick={() => onPick(emoji)}>
-          {emoji}
+          <Emoji emoji={emoji} decorative />
         </button>
       ))}
     </div>

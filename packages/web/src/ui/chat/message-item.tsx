@@ -5,6 +5,7 @@ import { linkify, type Chat, type Message } from '../../state/store';
 import { referenceId, summarizeReactions, toggleReaction } from '../../state/message-features';
 import type { ChatSession } from '../../xmpp/session';
 import { EmojiPicker, QUICK_REACTIONS } from './emoji';
+import { Emoji, EmojiText } from './emoji-image';
 
 export function Linkified({ text }: { text: string }) {
   return (
@@ -15,7 +16,7 @@ export function Linkified({ text }: { text: string }) {
             {part.text}
           </a>
         ) : (
-          part.text
+          <EmojiText text={part.text} />
         ),
       )}
     </>
@@ -46,7 +47,7 @@ function Attachment({ url }: { url: string }) {
   }
   return (
     <a class="attachment file" href={url} target="_blank" rel="noopener noreferrer" download={name}>
-      📎 {name}
+      <Emoji emoji="📎" decorative /> {name}
     </a>
   );
 }
@@ -116,7 +117,7 @@ export function MessageItem({ m, chat, session, nick, me, authorName, canEdit, o
           {referable &&
             QUICK_REACTIONS.map((e) => (
               <button type="button" class="emoji" key={e} aria-label={`React with ${e}`} onClick={() => react(e)}>
-                {e}
+                <Emoji emoji={e} decorative />
               </button>
             ))}
           {referable && (
@@ -162,7 +163,7 @@ export function MessageItem({ m, chat, session, nick, me, authorName, canEdit, o
               disabled={!me || !referable}
               onClick={() => react(r.emoji)}
             >
-              <span class="emoji-glyph">{r.emoji}</span> {r.count}
+              <Emoji emoji={r.emoji} decorative /> {r.count}
             </button>
           ))}
         </div>
