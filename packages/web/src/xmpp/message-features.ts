@@ -141,8 +141,10 @@ export class MessageFeatures {
     const kind = this.kindOf(chatJid);
     const id = crypto.randomUUID();
     if (kind === 'chat') this.apply(chatJid, [], [{ kind: 'correct', target: m.id, by: 'id', sender: this.store.state.me!, body, time: Date.now() }]);
+    // XEP-0085 §5.1: the correction ends our typing, as any content message does.
+    const state = kind === 'chat' ? xml('active', { xmlns: NS.CHATSTATES }) : undefined;
     await xmpp.send(
-      xml('message', { to: chatJid, type: kind, id }, xml('body', {}, body), xml('replace', { xmlns: NS.CORRECT, id: m.id }), xml('origin-id', { xmlns: NS.STANZA_ID, id })),
+      xml('message', { to: chatJid, type: kind, id }, xml('body', {}, body), xml('replace', { xmlns: NS.CORRECT, id: m.id }), state, xml('origin-id', { xmlns: NS.STANZA_ID, id })),
     );
   }
 

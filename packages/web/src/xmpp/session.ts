@@ -350,7 +350,8 @@ export class ChatSession {
     if (!sentByUs && state) this.updateChat(peer, (c) => ({ ...c, theirState: state }));
     const author = sentByUs ? { sender: me, name: 'You' } : { sender: peer, name: this.store.state.contacts[peer]?.name ?? peer };
     const { message, edit } = readMessage(el, messageFrom(el, '', sentByUs, me), 'chat', author);
-    if (edit) this.updateChat(peer, (c) => integrate(c, [], [edit]));
+    // XEP-0085 §5.1: a content message (a correction too) without a chat state means active.
+    if (edit) this.updateChat(peer, (c) => ({ ...integrate(c, [], [edit]), theirState: sentByUs || edit.kind !== 'correct' ? c.theirState : state ?? 'active' }));
     if (!message) return;
     const body = message.body;
 

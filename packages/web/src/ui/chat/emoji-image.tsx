@@ -8,7 +8,13 @@ import type { JSX } from 'preact';
 
 // Every file, by name (code points in hex joined by '-'); Vite emits them as hashed assets (vite.config.ts keeps
 // them files rather than inlining them).
-const FILES = import.meta.glob<string>('../../../../../node_modules/@twemoji/svg/*.svg', { query: '?url', import: 'default', eager: true });
+// Keys relative to the package folder ('./1f44d.svg') keep the table in the script small.
+const FILES = import.meta.glob<string>('./*.svg', {
+  query: '?url',
+  import: 'default',
+  eager: true,
+  base: '../../../../../node_modules/@twemoji/svg',
+});
 const BY_NAME = new Map<string, string>();
 for (const [path, url] of Object.entries(FILES)) BY_NAME.set(path.slice(path.lastIndexOf('/') + 1, -4), url);
 

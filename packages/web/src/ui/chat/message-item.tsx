@@ -122,7 +122,7 @@ export function MessageItem({ m, chat, session, nick, me, authorName, canEdit, o
             ))}
           {referable && (
             <button type="button" class="ghost small" aria-label="More reactions" onClick={() => setPicker(true)}>
-              ＋
+              +
             </button>
           )}
           {referable && (
