@@ -211,7 +211,17 @@ describe('web app message features in Chromium', { skip: hasChromium ? false : `
 
   it('sends an image through HTTP File Upload (XEP-0363) with a progress bar; the other side shows it inline', async () => {
     const png = checkerboardPng();
+    // The PUT is held back a moment, so the progress bar is there to be seen.
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    await alice.context().route('**/upload/**', async (route) => {
+      if (route.request().method() === 'PUT') await held;
+      await route.continue();
+    });
     await alice.locator('input[type=file]').setInputFiles({ name: 'board.png', mimeType: 'image/png', buffer: png });
+    await alice.getByRole('progressbar', { name: 'Uploading board.png' }).waitFor({ timeout: 10000 });
+    await shot(alice, '03a-uploading');
+    release();
     const image = bob.getByRole('img', { name: 'Image: board.png' });
     await image.waitFor({ timeout: 20000 });
     const src = await image.getAttribute('src');
@@ -221,6 +231,8 @@ describe('web app message features in Chromium', { skip: hasChromium ? false : `
     // The link opens the full image.
     assert.equal(await image.locator('xpath=..').getAttribute('href'), src);
     await alice.getByRole('img', { name: 'Image: board.png' }).waitFor({ timeout: 10000 });
+    assert.equal(await alice.getByRole('progressbar').count(), 0);
+    await alice.context().unroute('**/upload/**');
     await shot(bob, '03-image');
   });
 
@@ -295,6 +307,15 @@ describe('web app message features in Chromium', { skip: hasChromium ? false : `
     await alice.getByRole('button', { name: /^🎉 1: bob@localhost$/ }).waitFor();
     await alice.getByRole('img', { name: 'Image: board.png' }).waitFor();
     await shot(alice, '05-after-reload');
+    // The room's history on joining again (XEP-0045 §7.2.15) has the reactions (kept for their <store/> hint), the
+    // correction, and Carol's forgery still refused.
+    await alice.getByRole('button', { name: /^team\W/ }).click();
+    await bubble(alice, 'Standup in 10').getByText('edited').waitFor({ timeout: 10000 });
+    await alice.getByRole('button', { name: /^👀 1: carol$/ }).waitFor({ timeout: 10000 });
+    await alice.getByRole('button', { name: /^❤️ 1: You$/, pressed: true }).waitFor();
+    assert.equal(await alice.getByText('Standup cancelled').count(), 0);
+    await shot(alice, '05b-room-after-reload');
+    await alice.getByRole('button', { name: /^bob@localhost/ }).click();
   });
 
   it('passes an accessibility scan (axe-core) with the message menu and the emoji picker open', async () => {
