@@ -236,6 +236,38 @@ describe('web app message features in Chromium', { skip: hasChromium ? false : `
     await shot(bob, '03-image');
   });
 
+  it('takes files dropped on the chat or pasted into the composer; a file that is not an image is a link', async () => {
+    const png = checkerboardPng().toString('base64');
+    // A drop of a text file on the chat pane, as a browser delivers one (DataTransfer with Files).
+    const dropped = await alice.evaluateHandle(() => {
+      const dt = new (globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } } }).DataTransfer();
+      const FileCtor = (globalThis as unknown as { File: new (parts: string[], name: string, o: { type: string }) => unknown }).File;
+      dt.items.add(new FileCtor(['meeting notes'], 'notes.txt', { type: 'text/plain' }));
+      return dt;
+    });
+    await alice.dispatchEvent('section.chat', 'dragover', { dataTransfer: dropped });
+    await alice.dispatchEvent('section.chat', 'drop', { dataTransfer: dropped });
+    const link = bob.getByRole('link', { name: /notes\.txt/ });
+    await link.waitFor({ timeout: 20000 });
+    assert.match((await link.getAttribute('href')) ?? '', /\/upload\/[A-Za-z0-9_-]{32}\/notes\.txt$/);
+    assert.equal(await bob.locator('.attachment.file img').count(), 0);
+    // A pasted image (a screenshot from the clipboard).
+    await alice.getByLabel('Message to bob@localhost').evaluate((box, b64) => {
+      const g = globalThis as unknown as {
+        DataTransfer: new () => { items: { add(f: unknown): void } };
+        File: new (parts: unknown[], name: string, o: { type: string }) => unknown;
+        ClipboardEvent: new (type: string, init: unknown) => unknown;
+        Uint8Array: { from(a: number[]): unknown };
+        atob(s: string): string;
+      };
+      const bytes = g.Uint8Array.from([...g.atob(b64)].map((c) => c.charCodeAt(0)));
+      const dt = new g.DataTransfer();
+      dt.items.add(new g.File([bytes], 'pasted.png', { type: 'image/png' }));
+      (box as unknown as { dispatchEvent(e: unknown): void }).dispatchEvent(new g.ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, png);
+    await bob.getByRole('img', { name: 'Image: pasted.png' }).waitFor({ timeout: 20000 });
+  });
+
   it('in a room: replies, reactions, corrections and deletion; another occupant cannot correct or delete them', async () => {
     await alice.getByRole('button', { name: 'Join or create' }).click();
     await alice.getByLabel('Room name').fill('team');
