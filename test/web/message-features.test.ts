@@ -12,6 +12,7 @@ import {
   isSingleEmoji,
   lastOwnMessage,
   MAX_REACTIONS_PER_SENDER,
+  ROOM_MODERATION,
   quoteText,
   replyFallback,
   stripFallback,
@@ -54,6 +55,14 @@ describe('message corrections and retractions', () => {
     assert.deepEqual({ body: retracted[0]!.body, retracted: retracted[0]!.retracted, reactions: retracted[0]!.reactions }, { body: '', retracted: true, reactions: undefined });
     assert.equal(applyEdit(retracted, { kind: 'correct', target: 'm1', by: 'id', sender: 'bob@x', body: 'back', time: 30 }), retracted);
     assert.equal(applyEdit(retracted, { kind: 'react', target: 'S1', by: 'stanza-id', sender: 'me@x', name: 'You', emojis: ['😂'], time: 30 }), retracted);
+  });
+
+  it("applies a room's own moderation (XEP-0425) to anyone's message", () => {
+    const messages = [msg('m1', 'occ-A', { archiveId: 'S1' })];
+    const moderated = applyEdit(messages, { kind: 'retract', target: 'S1', by: 'stanza-id', sender: ROOM_MODERATION, time: 20 }) as Message[];
+    assert.equal(moderated[0]!.retracted, true);
+    // It retracts only: a "correction" in the room's name is still someone else's.
+    assert.equal(applyEdit(messages, { kind: 'correct', target: 'm1', by: 'id', sender: ROOM_MODERATION, body: 'x', time: 20 }), 'missing');
   });
 
   it('names group chat messages by the room stanza-id and one-to-one messages by their id', () => {

@@ -7,6 +7,11 @@ import { mergeMessages, type Chat, type Message } from './store';
 
 /** XEP-0444 §4: each <reaction/> is one emoji; more than this many per sender is not someone reacting. */
 export const MAX_REACTIONS_PER_SENDER = 12;
+/**
+ * The sender of a room's own XEP-0425 moderation (a retraction by a moderator, sent from the room's bare JID, which
+ * no occupant can send as): the one change that applies to anyone's message.
+ */
+export const ROOM_MODERATION = 'room-moderation';
 /** Changes kept waiting for their message; older ones are dropped (their message is far back in the archive). */
 const MAX_PENDING = 200;
 
@@ -62,8 +67,8 @@ export function applyEdit(messages: Message[], edit: MessageEdit): Message[] | '
       next = { ...m, body: edit.body, editedAt: edit.time, file: edit.file && edit.file.url === edit.body.trim() ? edit.file : undefined };
       break;
     case 'retract':
-      // XEP-0424 §7 (security): a retraction from anyone but the sender is ignored.
-      if (m.sender !== edit.sender) return messages;
+      // XEP-0424 §7 (security): a retraction from anyone but the sender is ignored; XEP-0425: the room's own.
+      if (m.sender !== edit.sender && edit.sender !== ROOM_MODERATION) return messages;
       next = { ...m, body: '', retracted: true, file: undefined, reply: undefined, reactions: undefined, editedAt: undefined };
       break;
     case 'react': {

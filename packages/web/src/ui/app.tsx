@@ -443,6 +443,7 @@ function RoomView({ state, session }: { state: AppState; session: ChatSession })
               me={meInRoom}
               authorName={m.outgoing ? 'You' : m.nick ?? ''}
               canEdit={m === lastOwn && !m.file}
+              canModerate={canModerate}
               onReply={(message) => setTarget({ replyTo: { message, authorName: message.outgoing ? 'You' : message.nick ?? '' } })}
               onEdit={(message) => setTarget({ editing: message })}
             />

@@ -3,7 +3,7 @@
 import { xml, type Client, type Element } from '@xmpp/client';
 import { Jid, NS } from '@parley/protocol';
 import { readMessage } from './message-features';
-import { integrate } from '../state/message-features';
+import { integrate, ROOM_MODERATION } from '../state/message-features';
 import { emptyChat, type Occupant, type Room, type Show, type Store } from '../state/store';
 
 const HISTORY_ON_JOIN = 50;
@@ -64,6 +64,13 @@ export class GroupChats {
   /** XEP-0045 §8.2 kick (role none) and §9.1 ban (affiliation outcast), for moderators and admins. */
   async kick(room: string, nick: string): Promise<void> {
     await this.xmpp()?.iqCaller.request(xml('iq', { type: 'set', to: room }, xml('query', { xmlns: NS.MUC_ADMIN }, xml('item', { nick, role: 'none' }))));
+  }
+
+  /** XEP-0425 §4: a moderator removes someone's message (named by the room's stanza-id) for everyone. */
+  async moderate(room: string, stanzaId: string): Promise<void> {
+    await this.xmpp()?.iqCaller.request(
+      xml('iq', { type: 'set', to: room }, xml('moderate', { xmlns: NS.MODERATE, id: stanzaId }, xml('retract', { xmlns: NS.RETRACT }))),
+    );
   }
 
   /** XEP-0045 §6.3: the public rooms of our conference service. */
@@ -217,7 +224,9 @@ export class GroupChats {
     // XEP-0421: the room's occupant-id identifies the author across nick changes; the room strips any a client
     // puts there, so it cannot be forged. Rooms without it leave only the nick to compare.
     const occupantId = el.getChild('occupant-id', NS.OCCUPANT_ID)?.attrs.id;
-    const author = { sender: occupantId ?? `nick:${nick}`, name: outgoing ? 'You' : nick };
+    // XEP-0425 §4: a moderator's retraction comes from the room itself (bare JID), which only the room can send.
+    const byRoom = from.resource === undefined && el.getChild('retract', NS.RETRACT)?.getChild('moderated', NS.MODERATE) !== undefined;
+    const author = byRoom ? { sender: ROOM_MODERATION, name: room } : { sender: occupantId ?? `nick:${nick}`, name: outgoing ? 'You' : nick };
     const base = { id: originId ?? el.attrs.id ?? archiveId ?? crypto.randomUUID(), archiveId, nick, outgoing, body: '', time: Number.isNaN(time) ? Date.now() : time };
     const { message, edit } = readMessage(el, base, 'groupchat', author);
     if (!message && !edit) return true;

@@ -64,11 +64,13 @@ export interface MessageItemProps {
   authorName: string;
   /** Only the last own message is edited (XEP-0308 §1). */
   canEdit: boolean;
+  /** A room moderator may remove others' messages (XEP-0425). */
+  canModerate?: boolean;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
 }
 
-export function MessageItem({ m, chat, session, nick, me, authorName, canEdit, onReply, onEdit }: MessageItemProps) {
+export function MessageItem({ m, chat, session, nick, me, authorName, canEdit, canModerate, onReply, onEdit }: MessageItemProps) {
   const [menu, setMenu] = useState(false);
   const [picker, setPicker] = useState(false);
   const referable = referenceId(m, chat.kind) !== undefined && !m.retracted;
@@ -145,6 +147,18 @@ export function MessageItem({ m, chat, session, nick, me, authorName, canEdit, o
               }}
             >
               Delete
+            </button>
+          )}
+          {!m.outgoing && canModerate && m.archiveId && (
+            <button
+              type="button"
+              class="ghost small danger"
+              onClick={() => {
+                setMenu(false);
+                if (confirm(`Remove this message by ${nick ?? authorName} for everyone?`)) void session.groups.moderate(chat.jid, m.archiveId!).catch(() => {});
+              }}
+            >
+              Remove
             </button>
           )}
         </div>
