@@ -14,6 +14,8 @@ export default defineConfig({
     assetsDir: 'assets',
     sourcemap: false,
     chunkSizeWarningLimit: 600,
+    // Emoji images (ui/chat/emoji-image.tsx) stay files, loaded one by one when shown, not inlined into the script.
+    assetsInlineLimit: (file: string) => (file.includes('@twemoji') ? false : undefined),
   },
   // `npm run dev -w packages/web` against a Parley on localhost: the WebSocket goes to the server.
   server: { proxy: { '/xmpp-websocket': { target: 'ws://localhost:5280', ws: true } } },

@@ -118,6 +118,13 @@ export const NS = {
   PARLEY_WEBPUSH: 'urn:parley:webpush:0',
   // XEP-0333 chat markers (an IM payload for XEP-0280 carbons eligibility)
   CHAT_MARKERS: 'urn:xmpp:chat-markers:0',
+  // Message features the chat app speaks: XEP-0308 corrections, XEP-0461 replies, XEP-0444 reactions, XEP-0428
+  // fallback indication, XEP-0066 out-of-band data (the URL of an uploaded file)
+  CORRECT: 'urn:xmpp:message-correct:0',
+  REPLY: 'urn:xmpp:reply:0',
+  REACTIONS: 'urn:xmpp:reactions:0',
+  FALLBACK: 'urn:xmpp:fallback:0',
+  OOB: 'jabber:x:oob',
 } as const;
 
 export type Namespace = (typeof NS)[keyof typeof NS];

@@ -30,6 +30,21 @@ export interface Message {
   time: number;
   /** XEP-0184: the recipient's client confirmed it. */
   delivered?: boolean;
+  /**
+   * Who wrote it, as corrections, retractions and reactions are checked against: the bare JID in a one-to-one
+   * chat, the room's occupant-id (XEP-0421) or else `nick:<nick>` in a group chat.
+   */
+  sender?: string;
+  /** XEP-0308: the time of the correction shown (the body is the corrected text). */
+  editedAt?: number;
+  /** XEP-0424: deleted by its sender; the body is gone. */
+  retracted?: boolean;
+  /** XEP-0461: the message this one answers, and the quote the sender put in front (XEP-0428 fallback). */
+  reply?: { id: string; to?: string; quote?: string };
+  /** XEP-0444: each sender's current reactions. */
+  reactions?: Record<string, { name: string; emojis: string[]; at: number }>;
+  /** XEP-0066: a file (XEP-0363 upload) whose URL is the body. */
+  file?: { url: string };
 }
 
 export interface Chat {
@@ -43,6 +58,8 @@ export interface Chat {
   /** XEP-0313: older messages remain in the archive. */
   historyComplete: boolean;
   historyLoading: boolean;
+  /** Corrections, retractions and reactions whose message is not shown yet (an older archive page has it). */
+  pendingEdits?: import('./message-features').MessageEdit[];
 }
 
 export interface Occupant {
@@ -58,6 +75,8 @@ export interface Room {
   jid: string;
   /** Our nickname in the room. */
   nick: string;
+  /** XEP-0421: our occupant-id, which our messages and reactions carry once reflected. */
+  occupantId?: string;
   name?: string;
   subject?: string;
   occupants: Record<string, Occupant>;

@@ -2,7 +2,7 @@
 // a time (phone). Everything is keyboard-reachable with visible labels or aria-labels.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AppState, Store } from '../state/store';
-import { bestPresence, linkify, type Chat, type Show } from '../state/store';
+import { bestPresence, type Chat, type Show } from '../state/store';
 import type { ChatSession } from '../xmpp/session';
 import { Avatar } from './contacts/avatar';
 import { ContactMenu } from './contacts/contact-menu';
@@ -10,6 +10,10 @@ import { StatusEditor } from './contacts/status-editor';
 import { SettingsPanel } from './account/settings';
 import { ClosedRegistrationHelp } from './account/first-run';
 import './account/account.css';
+import { lastOwnMessage } from '../state/message-features';
+import { MessageItem } from './chat/message-item';
+import { Composer, type ComposeTarget } from './chat/composer';
+import { useFileDrop } from './chat/file-drop';
 
 function useStore(store: Store): AppState {
   const [state, setState] = useState(store.state);
@@ -383,7 +387,8 @@ function RoomView({ state, session }: { state: AppState; session: ChatSession })
   const jid = state.active!;
   const room = state.rooms[jid];
   const chat = state.chats[jid];
-  const [draft, setDraft] = useState('');
+  const [target, setTarget] = useState<ComposeTarget>({});
+  const drop = useFileDrop();
   const [showPeople, setShowPeople] = useState(false);
   const listRef = useRef<HTMLOListElement>(null);
   const messages = chat?.messages ?? [];
@@ -397,16 +402,11 @@ function RoomView({ state, session }: { state: AppState; session: ChatSession })
     if (el) el.scrollTop = el.scrollHeight;
   }, [messages.length]);
 
-  const send = async (e: Event) => {
-    e.preventDefault();
-    if (!draft.trim()) return;
-    const text = draft;
-    setDraft('');
-    await session.groups.send(jid, text);
-  };
+  const lastOwn = lastOwnMessage(messages);
+  const meInRoom = session.features.me(jid);
 
   return (
-    <section class="chat" aria-label={`Group chat ${title}`}>
+    <section class={`chat ${drop.over ? 'drop-target' : ''}`} aria-label={`Group chat ${title}`} {...drop.handlers}>
       <header class="chat-head">
         <button type="button" class="ghost back" aria-label="Back to contacts" onClick={() => session.openChat(undefined)}>
           ←
@@ -442,54 +442,36 @@ function RoomView({ state, session }: { state: AppState; session: ChatSession })
       )}
       <ol class="messages" ref={listRef} aria-label="Messages" aria-live="polite">
         {messages.length === 0 && <li class="hint">{room.joined ? 'No messages yet. Say hello!' : 'Joining…'}</li>}
-        {messages.map((m, i) => (
-          <li key={m.id} class={`msg ${m.outgoing ? 'out' : 'in'}`}>
-            {!m.outgoing && messages[i - 1]?.nick !== m.nick && <span class="nick">{m.nick}</span>}
-            <p class="bubble">
-              <Linkified text={m.body} />
-            </p>
-            <span class="meta">
-              <time dateTime={new Date(m.time).toISOString()}>{new Date(m.time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
-            </span>
-          </li>
-        ))}
+        {chat &&
+          messages.map((m, i) => (
+            <MessageItem
+              key={m.id}
+              m={m}
+              chat={chat}
+              session={session}
+              nick={!m.outgoing && messages[i - 1]?.nick !== m.nick ? m.nick : undefined}
+              me={meInRoom}
+              authorName={m.outgoing ? 'You' : m.nick ?? ''}
+              canEdit={m === lastOwn && !m.file}
+              canModerate={canModerate}
+              onReply={(message) => setTarget({ replyTo: { message, authorName: message.outgoing ? 'You' : message.nick ?? '' } })}
+              onEdit={(message) => setTarget({ editing: message })}
+            />
+          ))}
       </ol>
-      <form class="composer" onSubmit={send}>
-        <label class="visually-hidden" for="composer-input">
-          Message to {title}
-        </label>
-        <textarea
-          id="composer-input"
-          rows={1}
+      {chat && (
+        <Composer
+          chat={chat}
+          session={session}
+          title={title}
           placeholder={`Message #${title}`}
-          value={draft}
           disabled={!room.joined}
-          onInput={(e) => setDraft(e.currentTarget.value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey) void send(e);
-          }}
+          target={target}
+          setTarget={setTarget}
+          droppedFiles={drop.files}
         />
-        <button type="submit" class="primary" disabled={!draft.trim() || !room.joined}>
-          Send
-        </button>
-      </form>
-    </section>
-  );
-}
-
-function Linkified({ text }: { text: string }) {
-  return (
-    <>
-      {linkify(text).map((part) =>
-        part.href ? (
-          <a href={part.href} target="_blank" rel="noopener noreferrer">
-            {part.text}
-          </a>
-        ) : (
-          part.text
-        ),
       )}
-    </>
+    </section>
   );
 }
 
@@ -498,7 +480,8 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
   const contact = state.contacts[jid];
   const presence = state.blocked.includes(jid) ? { show: 'offline' as Show, status: undefined } : bestPresence(state.presence[jid]);
   const name = contact?.name ?? jid;
-  const [draft, setDraft] = useState('');
+  const [target, setTarget] = useState<ComposeTarget>({});
+  const drop = useFileDrop();
   const listRef = useRef<HTMLOListElement>(null);
   const typingTimer = useRef<number | undefined>(undefined);
   const composing = useRef(false);
@@ -511,7 +494,6 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
 
   // XEP-0085 §5.2: composing while typing, paused after a few idle seconds.
   const onInput = (value: string) => {
-    setDraft(value);
     if (!composing.current && value) {
       composing.current = true;
       void session.sendChatState(jid, 'composing');
@@ -525,18 +507,14 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
     }, 5000);
   };
 
-  const send = async (e: Event) => {
-    e.preventDefault();
-    if (!draft.trim()) return;
+  const onSend = () => {
     clearTimeout(typingTimer.current);
     composing.current = false;
-    const text = draft;
-    setDraft('');
-    await session.sendMessage(jid, text);
   };
+  const lastOwn = lastOwnMessage(messages);
 
   return (
-    <section class="chat" aria-label={`Chat with ${name}`}>
+    <section class={`chat ${drop.over ? 'drop-target' : ''}`} aria-label={`Chat with ${name}`} {...drop.handlers}>
       <header class="chat-head">
         <button type="button" class="ghost back" aria-label="Back to contacts" onClick={() => session.openChat(undefined)}>
           ←
@@ -562,43 +540,37 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
           </li>
         )}
         {messages.length === 0 && <li class="hint">{chat?.historyLoading ? 'Loading…' : `No messages with ${name} yet. Say hello!`}</li>}
-        {messages.map((m) => (
-          <li key={m.id} class={`msg ${m.outgoing ? 'out' : 'in'}`}>
-            <p class="bubble">
-              <Linkified text={m.body} />
-            </p>
-            <span class="meta">
-              <time dateTime={new Date(m.time).toISOString()}>{new Date(m.time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
-              {m.outgoing && (
-                <span class="receipt" aria-label={m.delivered ? 'Delivered' : 'Sent'} title={m.delivered ? 'Delivered' : 'Sent'}>
-                  {m.delivered ? '✓✓' : '✓'}
-                </span>
-              )}
-            </span>
-          </li>
-        ))}
+        {chat &&
+          messages.map((m) => (
+            <MessageItem
+              key={m.id}
+              m={m}
+              chat={chat}
+              session={session}
+              me={state.me}
+              authorName={m.outgoing ? 'You' : name}
+              canEdit={m === lastOwn && !m.file}
+              onReply={(message) => setTarget({ replyTo: { message, authorName: message.outgoing ? 'You' : name } })}
+              onEdit={(message) => setTarget({ editing: message })}
+            />
+          ))}
       </ol>
       <p class="typing" aria-live="polite">
         {chat?.theirState === 'composing' ? `${name} is typing…` : ''}
       </p>
-      <form class="composer" onSubmit={send}>
-        <label class="visually-hidden" for="composer-input">
-          Message to {name}
-        </label>
-        <textarea
-          id="composer-input"
-          rows={1}
+      {chat && (
+        <Composer
+          chat={chat}
+          session={session}
+          title={name}
           placeholder={`Message ${name}`}
-          value={draft}
-          onInput={(e) => onInput(e.currentTarget.value)}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey) void send(e);
-          }}
+          target={target}
+          setTarget={setTarget}
+          onDraft={onInput}
+          onSend={onSend}
+          droppedFiles={drop.files}
         />
-        <button type="submit" class="primary" disabled={!draft.trim()}>
-          Send
-        </button>
-      </form>
+      )}
     </section>
   );
 }

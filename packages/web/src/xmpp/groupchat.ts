@@ -2,7 +2,9 @@
 // PEP, so the rooms a user joined come back on every device and after every login.
 import { xml, type Client, type Element } from '@xmpp/client';
 import { Jid, NS } from '@parley/protocol';
-import { emptyChat, mergeMessages, type Occupant, type Room, type Show, type Store } from '../state/store';
+import { readMessage } from './message-features';
+import { integrate, ROOM_MODERATION } from '../state/message-features';
+import { emptyChat, type Occupant, type Room, type Show, type Store } from '../state/store';
 
 const HISTORY_ON_JOIN = 50;
 
@@ -53,13 +55,6 @@ export class GroupChats {
     });
   }
 
-  async send(room: string, body: string): Promise<void> {
-    const text = body.trim();
-    if (!text) return;
-    const id = crypto.randomUUID();
-    // The room reflects the message to us (XEP-0045 §7.4); it is shown then, with the room's stanza-id.
-    await this.xmpp()?.send(xml('message', { to: room, type: 'groupchat', id }, xml('body', {}, text), xml('origin-id', { xmlns: NS.STANZA_ID, id })));
-  }
 
   /** XEP-0045 §8.1: the subject, for those the room allows to change it. */
   async setSubject(room: string, subject: string): Promise<void> {
@@ -69,6 +64,13 @@ export class GroupChats {
   /** XEP-0045 §8.2 kick (role none) and §9.1 ban (affiliation outcast), for moderators and admins. */
   async kick(room: string, nick: string): Promise<void> {
     await this.xmpp()?.iqCaller.request(xml('iq', { type: 'set', to: room }, xml('query', { xmlns: NS.MUC_ADMIN }, xml('item', { nick, role: 'none' }))));
+  }
+
+  /** XEP-0425 §4: a moderator removes someone's message (named by the room's stanza-id) for everyone. */
+  async moderate(room: string, stanzaId: string): Promise<void> {
+    await this.xmpp()?.iqCaller.request(
+      xml('iq', { type: 'set', to: room }, xml('moderate', { xmlns: NS.MODERATE, id: stanzaId }, xml('retract', { xmlns: NS.RETRACT }))),
+    );
   }
 
   /** XEP-0045 §6.3: the public rooms of our conference service. */
@@ -168,8 +170,18 @@ export class GroupChats {
       show,
     };
     const self = codes.includes('110');
-    this.updateRoom(room, (x) => ({ ...x, occupants: { ...x.occupants, [nick]: occupant }, joined: x.joined || self, error: self ? undefined : x.error, nick: self ? nick : x.nick }));
-    // §10.1.2: a new room is locked until its owner configures it; accept defaults, persistent and public.
+    // XEP-0421 §3: the room's id for us, which our reflected messages and reactions carry.
+    const occupantId = self ? el.getChild('occupant-id', NS.OCCUPANT_ID)?.attrs.id : undefined;
+    this.updateRoom(room, (x) => ({
+      ...x,
+      occupants: { ...x.occupants, [nick]: occupant },
+      joined: x.joined || self,
+      error: self ? undefined : x.error,
+      nick: self ? nick : x.nick,
+      occupantId: self ? occupantId ?? x.occupantId : x.occupantId,
+    }));
+    // §10.1.2: a new room is locked until its owner configures it; accept defaults, persistent and public, with an
+    // archive: its stanza-ids (XEP-0359) are how replies, reactions and retractions name room messages.
     if (self && codes.includes('201')) void this.configureNewRoom(room);
     return true;
   }
@@ -184,7 +196,7 @@ export class GroupChats {
           xml(
             'query',
             { xmlns: NS.MUC_OWNER },
-            xml('x', { xmlns: NS.DATA, type: 'submit' }, field('FORM_TYPE', NS.MUC_ROOMCONFIG, 'hidden'), field('muc#roomconfig_persistentroom', '1'), field('muc#roomconfig_publicroom', '1')),
+            xml('x', { xmlns: NS.DATA, type: 'submit' }, field('FORM_TYPE', NS.MUC_ROOMCONFIG, 'hidden'), field('muc#roomconfig_persistentroom', '1'), field('muc#roomconfig_publicroom', '1'), field('muc#roomconfig_enablelogging', '1')),
           ),
         ),
       )
@@ -202,23 +214,32 @@ export class GroupChats {
       this.updateRoom(room, (x) => ({ ...x, subject: subject.text() }));
       return true;
     }
-    if (body === null) return true;
     const nick = from.resource ?? '';
     const originId = el.getChild('origin-id', NS.STANZA_ID)?.attrs.id;
+    // XEP-0359 §3: only the room's own stanza-id is trusted; replies and reactions name messages by it.
     const archiveId = el.getChildren('stanza-id', NS.STANZA_ID).find((s) => s.attrs.by === room)?.attrs.id;
     const stamp = el.getChild('delay', NS.DELAY)?.attrs.stamp;
     const time = stamp ? Date.parse(stamp) : Date.now();
     const outgoing = nick === r.nick;
-    const message = { id: originId ?? archiveId ?? el.attrs.id ?? crypto.randomUUID(), archiveId, nick, outgoing, body, time: Number.isNaN(time) ? Date.now() : time };
+    // XEP-0421: the room's occupant-id identifies the author across nick changes; the room strips any a client
+    // puts there, so it cannot be forged. Rooms without it leave only the nick to compare.
+    const occupantId = el.getChild('occupant-id', NS.OCCUPANT_ID)?.attrs.id;
+    // XEP-0425 §4: a moderator's retraction comes from the room itself (bare JID), which only the room can send.
+    const byRoom = from.resource === undefined && el.getChild('retract', NS.RETRACT)?.getChild('moderated', NS.MODERATE) !== undefined;
+    const author = byRoom ? { sender: ROOM_MODERATION, name: room } : { sender: occupantId ?? `nick:${nick}`, name: outgoing ? 'You' : nick };
+    const base = { id: originId ?? el.attrs.id ?? archiveId ?? crypto.randomUUID(), archiveId, nick, outgoing, body: '', time: Number.isNaN(time) ? Date.now() : time };
+    const { message, edit } = readMessage(el, base, 'groupchat', author);
+    if (!message && !edit) return true;
     const isActive = this.store.state.active === room && !document.hidden;
     this.store.update((s) => {
       const chat = s.chats[room] ?? emptyChat(room, 'groupchat');
+      const next = integrate(chat, message ? [message] : [], edit ? [edit] : []);
       return {
         ...s,
-        chats: { ...s.chats, [room]: { ...chat, messages: mergeMessages(chat.messages, [message]), unread: outgoing || isActive || stamp ? chat.unread : chat.unread + 1 } },
+        chats: { ...s.chats, [room]: { ...next, unread: !message || outgoing || isActive || stamp ? chat.unread : chat.unread + 1 } },
       };
     });
-    if (!outgoing && !stamp && !isActive) this.notify(`${nick} in ${room.split('@')[0]}`, body);
+    if (message && !outgoing && !stamp && !isActive) this.notify(`${nick} in ${room.split('@')[0]}`, message.body);
     return true;
   }
 

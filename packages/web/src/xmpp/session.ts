@@ -3,8 +3,10 @@
 // presence, chats) and UI actions into stanzas.
 import { client, xml, type Client, type Element, type FastToken } from '@xmpp/client';
 import { Jid, NS } from '@parley/protocol';
-import { bestPresence, emptyChat, mergeMessages, type AppState, type Chat, type Contact, type Message, type Show, type Store } from '../state/store';
+import { bestPresence, emptyChat, type AppState, type Chat, type Contact, type Message, type Show, type Store } from '../state/store';
 import { GroupChats } from './groupchat';
+import { MessageFeatures, readMessage } from './message-features';
+import { integrate, type MessageEdit } from '../state/message-features';
 import { invalidateFastToken, isRegistrationAllowed, registerAccount, websocketUrl } from './raw-stream';
 import { Account } from './account';
 import { Avatars } from './avatars';
@@ -42,6 +44,8 @@ export class ChatSession {
   readonly avatars: Avatars;
   /** The endpoint in use: the WebSocket, or BOSH once the WebSocket failed to connect from this page. */
   private service?: string;
+  /** Replies, corrections, retractions, reactions and files (XEP-0461, 0308, 0424, 0444, 0363). */
+  readonly features: MessageFeatures;
 
   constructor(
     private readonly store: Store,
@@ -51,6 +55,7 @@ export class ChatSession {
     this.groups = new GroupChats(store, () => this.xmpp, notify);
     this.account = new Account(store, () => this.xmpp);
     this.avatars = new Avatars(store, () => this.xmpp);
+    this.features = new MessageFeatures(store, () => this.xmpp);
   }
 
   /** XEP-0388 §2.1: a stable id per installation, so the server binds the FAST token to this browser. */
@@ -404,15 +409,17 @@ export class ChatSession {
     }
 
     const state = CHAT_STATES.find((st) => el.getChild(st, NS.CHATSTATES));
-    const body = el.getChildText('body');
     if (!sentByUs && state) this.updateChat(peer, (c) => ({ ...c, theirState: state }));
-    if (body === null) return;
+    const author = sentByUs ? { sender: me, name: 'You' } : { sender: peer, name: this.store.state.contacts[peer]?.name ?? peer };
+    const { message, edit } = readMessage(el, messageFrom(el, '', sentByUs, me), 'chat', author);
+    // XEP-0085 §5.1: a content message (a correction too) without a chat state means active.
+    if (edit) this.updateChat(peer, (c) => ({ ...integrate(c, [], [edit]), theirState: sentByUs || edit.kind !== 'correct' ? c.theirState : state ?? 'active' }));
+    if (!message) return;
+    const body = message.body;
 
-    const message = messageFrom(el, body, sentByUs, me);
     const isActive = this.store.state.active === peer && !document.hidden;
     this.updateChat(peer, (c) => ({
-      ...c,
-      messages: mergeMessages(c.messages, [message]),
+      ...integrate(c, [message], []),
       theirState: sentByUs ? c.theirState : state ?? 'active',
       unread: sentByUs || isActive ? c.unread : c.unread + 1,
     }));
@@ -430,24 +437,10 @@ export class ChatSession {
     this.store.update((s) => ({ ...s, chats: { ...s.chats, [jid]: change(s.chats[jid] ?? emptyChat(jid)) } }));
   }
 
+  /** A plain message (features.send does replies and files too). */
   async sendMessage(to: string, body: string): Promise<void> {
-    const text = body.trim();
-    if (!text || !this.xmpp) return;
-    const id = uuid();
-    const me = this.store.state.me!;
-    this.updateChat(to, (c) => ({ ...c, messages: mergeMessages(c.messages, [{ id, outgoing: true, body: text, time: Date.now() }]) }));
-    await this.xmpp.send(
-      xml(
-        'message',
-        { to, type: 'chat', id },
-        xml('body', {}, text),
-        xml('active', { xmlns: NS.CHATSTATES }),
-        xml('request', { xmlns: NS.RECEIPTS }),
-        // XEP-0359: recognises our own message when it comes back from the archive or as a carbon.
-        xml('origin-id', { xmlns: NS.STANZA_ID, id }),
-      ),
-    );
-    void me;
+    if (!this.store.state.chats[to]) this.updateChat(to, (c) => c);
+    await this.features.send(to, body);
   }
 
   /** XEP-0085 §5: standalone chat-state notifications, not stored in archives (XEP-0334 no-store). */
@@ -478,16 +471,20 @@ export class ChatSession {
     this.updateChat(jid, (c) => ({ ...c, historyLoading: true }));
     const queryid = uuid();
     const found: Message[] = [];
+    const edits: MessageEdit[] = [];
     const collect = (el: Element) => {
       const result = el.getChild('result', NS.MAM);
       if (!result || result.attrs.queryid !== queryid || Jid.tryParse(el.attrs.from)?.toBareString() !== me) return;
       const forwarded = result.getChild('forwarded', NS.FORWARD);
       const inner = forwarded?.getChild('message');
-      const body = inner?.getChildText('body');
-      if (!inner || body === null || body === undefined) return;
+      if (!inner) return;
       const outgoing = Jid.tryParse(inner.attrs.from)?.toBareString() === me;
-      const m = messageFrom(inner, body, outgoing, me, forwarded!.getChild('delay', NS.DELAY)?.attrs.stamp);
-      found.push({ ...m, archiveId: result.attrs.id });
+      const m = messageFrom(inner, '', outgoing, me, forwarded!.getChild('delay', NS.DELAY)?.attrs.stamp);
+      // Corrections, retractions and reactions are archived like messages: history applies them too.
+      const author = outgoing ? { sender: me, name: 'You' } : { sender: jid, name: this.store.state.contacts[jid]?.name ?? jid };
+      const read = readMessage(inner, { ...m, archiveId: result.attrs.id }, 'chat', author);
+      if (read.message) found.push(read.message);
+      if (read.edit) edits.push(read.edit);
     };
     xmpp.on('stanza', collect);
     let complete = false;
@@ -518,8 +515,7 @@ export class ChatSession {
       xmpp.off('stanza', collect);
     }
     this.updateChat(jid, (c) => ({
-      ...c,
-      messages: mergeMessages(c.messages, found),
+      ...integrate(c, found, edits),
       historyLoading: false,
       historyComplete: opts.latest ? c.historyComplete || complete : complete,
     }));

@@ -58,7 +58,10 @@ describe('web app: static files', () => {
     const csp = String(r.headers['content-security-policy']);
     assert.match(csp, /default-src 'self'/);
     assert.match(csp, /script-src 'self'(;|$)/);
-    assert.match(csp, new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:${ts.httpPort}(;|$)`));
+    // The app PUTs uploads (XEP-0363) to this server's HTTPS port and shows images from there: that origin only.
+    const upload = `https://${ts.domain}:${ts.httpsPort}`.replace(/\./g, '\\.');
+    assert.match(csp, new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:${ts.httpPort} ${upload}(;|$)`));
+    assert.match(csp, new RegExp(`img-src 'self' data: blob: ${upload}(;|$)`));
     assert.match(csp, /frame-ancestors 'none'/);
     assert.match(r.body.toString(), /<div id="app">/);
   });

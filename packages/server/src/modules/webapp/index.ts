@@ -31,22 +31,43 @@ export default defineModule<WebAppOptions>({
       }
       const file = files.get(info.path === '/' ? '/index.html' : info.path);
       if (!file) return plain(res, 404, 'Not Found\n');
-      send(req, res, file, info);
+      send(req, res, file, info, uploadOrigin());
     });
+
+    /**
+     * Where XEP-0363 uploads go (upload's base_url, by default this server's HTTPS port): the app PUTs files there
+     * and shows images from there, so the CSP names it. Derived from the configuration the upload module reads.
+     */
+    function uploadOrigin(): string | undefined {
+      const { config, domain } = ctx.server;
+      if (config.services.upload === false || config.modules.disabled.includes('upload')) return undefined;
+      const base = config.modules.options.upload?.base_url;
+      if (typeof base === 'string') {
+        try {
+          return new URL(base).origin;
+        } catch {
+          return undefined;
+        }
+      }
+      const port = ctx.http.ports?.https ?? config.http.tls_port;
+      return `https://${domain}${port === 443 ? '' : `:${port}`}`;
+    }
   },
 });
 
-function contentSecurityPolicy(info: HttpRequestInfo): string {
+function contentSecurityPolicy(info: HttpRequestInfo, upload: string | undefined): string {
   // CSP3 'self' covers ws:/wss: to the same host in current browsers; the explicit URL keeps older ones working.
   const ws = `${info.secure ? 'wss' : 'ws'}://${info.url.host}`;
+  const files = upload ? ` ${upload}` : '';
   return [
     "default-src 'self'",
     "script-src 'self'",
     // Avatars' colours are inline style attributes, never style elements or scripts.
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
+    `img-src 'self' data: blob:${files}`,
+    `media-src 'self'${files}`,
     "font-src 'self'",
-    `connect-src 'self' ${ws}`,
+    `connect-src 'self' ${ws}${files}`,
     "worker-src 'self'",
     "manifest-src 'self'",
     "object-src 'none'",
@@ -56,7 +77,7 @@ function contentSecurityPolicy(info: HttpRequestInfo): string {
   ].join('; ');
 }
 
-function send(req: IncomingMessage, res: ServerResponse, file: StaticFile, info: HttpRequestInfo): void {
+function send(req: IncomingMessage, res: ServerResponse, file: StaticFile, info: HttpRequestInfo, upload: string | undefined): void {
   const headers: Record<string, string | number> = {
     'Content-Type': file.type,
     ETag: file.etag,
@@ -66,7 +87,7 @@ function send(req: IncomingMessage, res: ServerResponse, file: StaticFile, info:
     Vary: 'Accept-Encoding',
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
-    'Content-Security-Policy': contentSecurityPolicy(info),
+    'Content-Security-Policy': contentSecurityPolicy(info, upload),
   };
   // RFC 9110 §13.1.2: a matching If-None-Match gets 304 without the body.
   const inm = req.headers['if-none-match'];

@@ -206,6 +206,27 @@ describe('XEP-0045 multi-user chat: core', () => {
     await Promise.all([alice.stop(), bob.stop(), carol.stop(), dave.stop()]);
   });
 
+  it('keeps a bodyless message with a store hint (XEP-0334 §4.4; XEP-0444 reactions) in the history, not chat states', async () => {
+    const alice = await ts.client('alice');
+    await createRoom(alice, 'reacts', 'Alice');
+    const echo = next(alice, (e) => e.name === 'message' && e.getChildText('body') === 'vote');
+    await alice.send(`<message to='reacts@${SERVICE}' type='groupchat' id='v1'><body>vote</body></message>`);
+    const sid = (await echo).getChild('stanza-id', 'urn:xmpp:sid:0')?.attrs.id ?? 'v1';
+    await alice.send(`<message to='reacts@${SERVICE}' type='groupchat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+    const reacted = next(alice, (e) => e.name === 'message' && e.getChild('reactions', 'urn:xmpp:reactions:0') !== undefined);
+    await alice.send(`<message to='reacts@${SERVICE}' type='groupchat'><reactions xmlns='urn:xmpp:reactions:0' id='${sid}'><reaction>👍</reaction></reactions><store xmlns='urn:xmpp:hints'/></message>`);
+    await reacted;
+    const bob = await ts.client('bob');
+    const start = bob.received.length;
+    await joinFully(bob, 'reacts', 'Bob');
+    const history = bob.received.slice(start).filter((e) => e.name === 'message' && e.getChild('delay', 'urn:xmpp:delay'));
+    assert.deepEqual(
+      history.map((e) => e.getChildText('body') ?? e.getChild('reactions', 'urn:xmpp:reactions:0')?.getChildText('reaction')),
+      ['vote', '👍'],
+    );
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
   it('answers disco on the service, rooms and occupants (§6)', async () => {
     const alice = await ts.client('alice');
     await createRoom(alice, 'disco', 'Alice', { 'muc#roomconfig_roomname': 'Disco Room' });

@@ -56,6 +56,9 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
   }
   const subject = stanza.getChild('subject');
   const hasBody = stanza.getChild('body') !== undefined;
+  // XEP-0334 §4.4: <store/> keeps a message without a body (XEP-0444 reactions) in history and the archive, so
+  // that people joining later see the reactions too.
+  const kept = hasBody || stanza.getChild('store', NS.HINTS) !== undefined;
   if (subject && !hasBody) {
     // §8.1: moderators may always change the subject; others only when the room allows it.
     if (occ.role !== 'moderator' && !room.config.changeSubject) throw new StanzaError('forbidden', 'you may not change the subject');
@@ -63,11 +66,11 @@ export async function handleMessage(svc: MucService, event: StanzaEvent): Promis
     room.subjectBy = occ.nick;
     void svc.persist(room);
   }
-  const logged = isLogged(room) && (hasBody || subject !== undefined);
+  const logged = isLogged(room) && (kept || subject !== undefined);
   const id = logged ? newArchiveId() : undefined;
   // XEP-0313 §3.5: occupants learn the archive id, 'by' the room.
   const msg = reflect(stanza, room.occJid(occ.nick), occ, id !== undefined ? [stanzaId(id, room.jidString)] : []);
-  if (hasBody || subject) {
+  if (kept || subject) {
     const when = Date.now();
     room.history.add(msg, room.jidString, svc.historyLimits(room), when);
     svc.historyChanged(room);

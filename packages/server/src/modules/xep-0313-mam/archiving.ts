@@ -1,6 +1,6 @@
 // XEP-0313 §6.1.1: what goes into a user's archive — messages of type chat or normal with a body that the user
 // sends or receives (not groupchat, headline or errors) — once per archive, each tagged for its recipient with
-// a XEP-0359 stanza-id (§3.5). XEP-0334 no-store / no-permanent-store keep a message out.
+// a XEP-0359 stanza-id (§3.5). XEP-0334 no-store / no-permanent-store keep a message out, store keeps one in.
 import { NS, type XmlElement } from '@parley/protocol';
 import type { ModuleContext } from '../../core/module-api';
 import type { StanzaEvent } from '../../core/events';
@@ -17,6 +17,8 @@ export function isArchivable(stanza: XmlElement): boolean {
   if (stanza.getChild('no-store', NS.HINTS) || stanza.getChild('no-permanent-store', NS.HINTS)) return false;
   // XEP-0424 §5: a retraction is kept like the message it retracts, so that a client syncing later learns of it.
   if (stanza.getChild('retract', NS.RETRACT)) return true;
+  // XEP-0334 §4.4: <store/> asks for a message without a body to be kept (XEP-0444 reactions send it).
+  if (stanza.getChild('store', NS.HINTS)) return true;
   const ns = stanza.attrs.xmlns;
   return stanza.getChildren('body').some((b) => (b.attrs.xmlns ?? ns ?? NS.CLIENT) === NS.CLIENT);
 }

@@ -82,11 +82,14 @@ describe('XEP-0313 message archive management: user archives', () => {
     await chat(erin, frank, 'very secret', `<no-store xmlns='urn:xmpp:hints'/>`);
     await erin.send(`<message to='frank@localhost' type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>`);
     await erin.send(`<message to='frank@localhost' type='headline'><body>news</body></message>`);
+    // XEP-0334 §4.4: a bodyless message with <store/> (a XEP-0444 reaction) is kept.
+    await erin.send(`<message to='frank@localhost' type='chat' id='react1'><reactions xmlns='urn:xmpp:reactions:0' id='m1'><reaction>👍</reaction></reactions><store xmlns='urn:xmpp:hints'/></message>`);
     await chat(erin, frank, 'last');
     const r = await mam(frank);
-    assert.deepEqual(r.bodies.slice(before), ['spoof', 'last']);
+    assert.deepEqual(r.bodies.slice(before), ['spoof', '', 'last']);
+    assert.equal(r.messages.at(-2)!.getChild('reactions', 'urn:xmpp:reactions:0')?.getChildText('reaction'), '👍');
     // The stored copy is what arrived (no stanza-id of ours inside).
-    assert.equal(r.messages.at(-2)!.getChildren('stanza-id', SID).filter((s) => s.attrs.id === 'fake').length, 0);
+    assert.equal(r.messages.at(-3)!.getChildren('stanza-id', SID).filter((s) => s.attrs.id === 'fake').length, 0);
     await Promise.all([erin.stop(), frank.stop()]);
   });
 
