@@ -37,7 +37,12 @@ export const parley: Target = {
     if (!fs.existsSync(CLI)) throw new Error(`Parley CLI not found at ${path.relative(REPO, CLI)} (not built yet?)`);
   },
 
-  async start({ log, keep, parleyWorkers = 1, asShipped = false }) {
+  async start({ log, keep, parleyWorkers = 1, asShipped: soakAsShipped = false }) {
+    // BENCH_PARLEY_DISABLED="mam" (or "" for as shipped): the shipped module set less these, in place of the
+    // peers' equivalent; to price one module (e.g. the archive) under the same load.
+    const disabledFromEnv = process.env['BENCH_PARLEY_DISABLED'];
+    const extraDisabled = disabledFromEnv?.split(/[\s,]+/).filter(Boolean) ?? [];
+    const asShipped = soakAsShipped || disabledFromEnv !== undefined;
     const dir = makeTempDir('parley');
     const dataDir = path.join(dir, 'data');
     fs.mkdirSync(dataDir);
@@ -48,7 +53,10 @@ export const parley: Target = {
     // The soak (asShipped) runs what `parley start` ships: every default module, archiving included.
     fs.writeFileSync(configFile, [
       ...(asShipped
-        ? ['# written by bench/targets/parley.ts: Parley as shipped (every default module; message archiving on)']
+        ? [
+            '# written by bench/targets/parley.ts: Parley as shipped (every default module; message archiving on)',
+            ...(extraDisabled.length > 0 ? ['# less BENCH_PARLEY_DISABLED', 'modules:', `  disabled: [${extraDisabled.join(', ')}]`] : []),
+          ]
         : [
             '# written by bench/targets/parley.ts: the features the peers also run, nothing more',
             'modules:',
@@ -102,7 +110,7 @@ export const parley: Target = {
         command: ['node', ...command.slice(1)],
         notes: [
           asShipped
-            ? `as shipped: defaults of \`parley start\`, every default module (mam with default_policy always, carbons, …); auth.scram_iterations ${BENCH_SCRAM_ITERATIONS}; log level warn; --allow-plaintext-auth --registration open`
+            ? `as shipped${extraDisabled.length > 0 ? ` less ${extraDisabled.join(', ')}` : ''}: defaults of \`parley start\`, every default module (mam with default_policy always, carbons, …); auth.scram_iterations ${BENCH_SCRAM_ITERATIONS}; log level warn; --allow-plaintext-auth --registration open`
             : `defaults of \`parley start\` with modules the peers do not run disabled (${PEER_EQUIVALENT_DISABLED.join(', ')}); auth.scram_iterations ${BENCH_SCRAM_ITERATIONS}; --allow-plaintext-auth --registration open`,
           ...(parleyWorkers > 1 ? [`${parleyWorkers} worker processes (cluster.workers) sharing sessions over Redis pub/sub; Redis's own memory and CPU are not counted`] : []),
         ],
