@@ -116,15 +116,28 @@ port.on('message', (first) => {
   flush(batches);
 });
 
+/** How long a batch keeps waiting for a write lock that another connection (a CLI command) holds. */
+const BUSY_RETRY_MS = 60_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 function flush(batches) {
   const ready = batches.filter((b) => !b.close);
   if (ready.length === 0) return;
   let outcomes;
-  try {
-    outcomes = commit(ready);
-  } catch (err) {
-    for (const { seq } of ready) port.postMessage({ seq, failed: { code: err.code ?? null, message: String(err.message ?? err) } });
-    return;
+  for (const start = Date.now(); ; ) {
+    try {
+      outcomes = commit(ready);
+      break;
+    } catch (err) {
+      // busy_timeout has passed: this thread may wait longer (nothing else runs on it), and a failed batch would
+      // lose archived messages whose delivery already happened.
+      if (err.code === 'SQLITE_BUSY' && Date.now() - start < BUSY_RETRY_MS) {
+        Atomics.wait(pause, 0, 0, 50);
+        continue;
+      }
+      for (const { seq } of ready) port.postMessage({ seq, failed: { code: err.code ?? null, message: String(err.message ?? err) } });
+      return;
+    }
   }
   ready.forEach(({ seq }, k) => port.postMessage({ seq, ...outcomes[k] }));
 }
