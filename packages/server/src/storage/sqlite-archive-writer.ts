@@ -13,8 +13,8 @@
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { StorageError } from './errors';
 
-/** Values per write in a batch's flat `ops` array: kind, store, owner, id, and three by kind. */
-const OP_STRIDE = 7;
+// A batch's `ops` is a flat array of seven values per write (the worker's OP_STRIDE): kind, store, owner, then
+// append: id, when, with, payload; replace: id, payload; delete: ids as JSON or null, before or null.
 const APPEND = 0;
 const APPEND_NEW_ID = 1;
 const REPLACE = 2;
@@ -103,7 +103,7 @@ export class SqliteArchiveWriter {
   private submit(kind: number, store: string, owner: string, a: unknown, b: unknown, c: unknown, d: unknown): Promise<unknown> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closing) return Promise.reject(new Error('storage is closed'));
-    this.ops.push(kind, store, owner, a, b, c, d);
+    this.ops.push(kind, store, owner, a, b, c, d); // seven per write, as the worker reads them
     const done = new Promise<unknown>((resolve, reject) => this.opWaiters.push({ resolve, reject }));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
