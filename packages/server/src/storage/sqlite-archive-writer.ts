@@ -48,7 +48,16 @@ export class SqliteArchiveWriter {
   private broken: Error | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(path: string, busyTimeoutMs: number) {
+  /** False once the thread has died: the storage then writes the archive on its own connection again. */
+  get usable(): boolean {
+    return this.broken === undefined;
+  }
+
+  constructor(
+    path: string,
+    busyTimeoutMs: number,
+    private readonly onFailure: (error: Error) => void,
+  ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(new URL('./sqlite-archive-writer.worker.mjs', import.meta.url), {
@@ -150,11 +159,12 @@ export class SqliteArchiveWriter {
     this.refIfBusy();
   }
 
-  /** The thread died: every write waiting and every later one fails (the archive is unavailable, not silently lossy). */
+  /** The thread died: the writes waiting for it fail (their callers log them); later ones are not sent here. */
   private fail(error: Error): void {
     if (this.broken) return;
     if (this.closing && this.inFlight.size === 0) return;
     this.broken = error;
+    this.onFailure(error);
     for (const waiters of this.inFlight.values()) for (const w of waiters) w.reject(error);
     this.inFlight.clear();
     for (const w of this.opWaiters) w.reject(error);

@@ -75,7 +75,10 @@ export function openSqliteStorage(path: string, options: SqliteOptions = {}): St
     throw err;
   }
   // After the migrations: the thread's connection expects the current schema.
-  const archiveWriter = !inMemory && options.archiveThread !== false ? new SqliteArchiveWriter(path, BUSY_TIMEOUT_MS) : undefined;
+  const archiveWriter =
+    !inMemory && options.archiveThread !== false
+      ? new SqliteArchiveWriter(path, BUSY_TIMEOUT_MS, (err) => options.log?.error({ err }, 'the archive writer thread failed; archive writes go on in the main thread'))
+      : undefined;
   return new SqliteStorage(db, archiveWriter);
 }
 
@@ -345,7 +348,7 @@ class SqliteStorage implements Storage {
         const withJid = item.with ?? null;
         const { when, payload } = item;
         const given = item.id;
-        if (writer) return writer.append(name, owner, given ?? newArchiveId(), given === undefined, when, withJid, payload);
+        if (writer?.usable) return writer.append(name, owner, given ?? newArchiveId(), given === undefined, when, withJid, payload);
         if (given !== undefined) {
           return this.write(() => {
             if (sql.archiveAppend.run(name, owner, given, when, withJid, payload).changes === 0) {
@@ -391,13 +394,13 @@ class SqliteStorage implements Storage {
         return this.read(() => sql.archiveUsage.get(name, owner))!;
       },
       replace: async (owner, id, payload) => {
-        if (writer) return (await writer.replace(name, owner, id, payload)) > 0;
+        if (writer?.usable) return (await writer.replace(name, owner, id, payload)) > 0;
         const update = 'UPDATE archive SET payload = ? WHERE store = ? AND owner = ? AND id = ?';
         return (await this.write(() => this.prepared(update).run(payload, name, owner, id))).changes > 0;
       },
 
       delete: async (owner, options = {}) => {
-        if (writer) return writer.delete(name, owner, options.ids === undefined ? null : JSON.stringify(options.ids), options.before ?? null);
+        if (writer?.usable) return writer.delete(name, owner, options.ids === undefined ? null : JSON.stringify(options.ids), options.before ?? null);
         const clauses = ['store = ?', 'owner = ?'];
         const params: unknown[] = [name, owner];
         if (options.ids !== undefined) {
