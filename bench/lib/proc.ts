@@ -133,6 +133,20 @@ export function treeCpuSeconds(root: number): number {
   return ticks / CLK_TCK;
 }
 
+/**
+ * CPU seconds (user + system) of one process's main thread alone (its task with the process's id): for Node, the
+ * event loop, without worker threads, libuv's pool or the garbage collector's helper threads.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

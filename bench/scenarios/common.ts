@@ -202,6 +202,8 @@ export interface StepReport {
   latency: HistogramSummary;
   pass: boolean;
   server_cpu_cores: number;
+  /** server CPU time (whole process tree) for the step and its drain, per delivered stanza */
+  server_cpu_us_per_delivery: number;
   /** machine-wide CPU pressure while sending (PSI 'some'): % of time a runnable task waited for a CPU */
   cpu_pressure_pct: number | null;
   generator_max_lag_ms: number;
@@ -281,6 +283,7 @@ export async function runSteps(
       latency: lat,
       pass,
       server_cpu_cores: round(cpuS / wallS, 2),
+      server_cpu_us_per_delivery: round((cpuS * 1e6) / Math.max(1, got.received), 1),
       cpu_pressure_pct: cpuPressure,
       generator_max_lag_ms: round(maxLag, 1),
       generator_loop_delay_max_ms: round(loopMax, 1),
@@ -291,7 +294,7 @@ export async function runSteps(
     steps.push(report);
     log(
       `  step ${rate}/s: sent ${sent} (in ${sendWallS.toFixed(1)} s), delivered ${got.received}/${expected}, ` +
-        `errors ${got.errors}, p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, server ${report.server_cpu_cores} cores, CPU pressure ${cpuPressure ?? '?'}%, ` +
+        `errors ${got.errors}, p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms, server ${report.server_cpu_cores} cores (${report.server_cpu_us_per_delivery} µs/delivery), CPU pressure ${cpuPressure ?? '?'}%, ` +
         `generator lag ${report.generator_max_lag_ms} ms, loop stall ${report.generator_loop_delay_max_ms} ms, ` +
         `${Math.round(genShare * 100)}% core → ${pass ? 'pass' : 'FAIL'}${retried ? ' (retry)' : ''}`,
     );

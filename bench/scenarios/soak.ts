@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nowUs } from '../lib/histogram';
 import type { CollectIdsResult, LoginResult, SendStepResult } from '../lib/ipc';
-import { sleep } from '../lib/proc';
+import { mainThreadCpuSeconds, sleep } from '../lib/proc';
 import { DEFAULT_THRESHOLDS, IdSet, fitRss, s3CapacityFromResults, soakVerdict, type Delivery, type RssSample } from '../lib/soak-stats';
 import { closeAll, collect, drain, mergeLogins, metric, range, round, saslFor, sessionsPerWorker, type Metric, type Scenario } from './common';
 
@@ -120,6 +120,7 @@ export const soak: Scenario = {
       );
     }, PROGRESS_EVERY_MS);
     const cpu0 = server.cpuSeconds();
+    const mainCpu0 = mainThreadCpuSeconds(server.pid);
     let sends: Array<{ data: SendStepResult }>;
     try {
       sends = await pool.all<SendStepResult>((i) => ({
@@ -138,6 +139,7 @@ export const soak: Scenario = {
       clearInterval(progress);
     }
     const cpuS = server.cpuSeconds() - cpu0;
+    const mainCpuS = mainThreadCpuSeconds(server.pid) - mainCpu0;
     const sent = sends.reduce((a, s) => a + s.data.sent, 0);
     const got = await drain(pool, tag, sent, { quietMs: 5000, maxMs: 60_000 });
     clearInterval(sampler);
@@ -171,7 +173,7 @@ export const soak: Scenario = {
 
     log(
       `  sent ${sent}, received ${received} (by id), lost ${delivery.lost}, duplicates ${duplicates}, errors ${got.errors}; ` +
-        `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms; server ${round(cpuS / Math.max(1, sendEndS), 2)} cores`,
+        `p50 ${lat.p50_ms} ms, p99 ${lat.p99_ms} ms; server ${round(cpuS / Math.max(1, sendEndS), 2)} cores, ${round((cpuS * 1e6) / Math.max(1, received), 1)} µs CPU per message (main thread ${round((mainCpuS * 1e6) / Math.max(1, received), 1)} µs)`,
     );
     log(
       `  RSS: baseline ${mib(baselineKiB)} MiB, after warm-up ${warmKiB === undefined ? '—' : mib(warmKiB)} MiB, ` +
@@ -194,6 +196,10 @@ export const soak: Scenario = {
       metric('lost', 'messages lost', delivery.lost, 'msgs', 'lower'),
       metric('duplicates', 'messages received twice', duplicates, 'msgs', 'lower'),
       metric('p99_ms', 'delivery p99', lat.p99_ms, 'ms', 'lower'),
+      // Server CPU (whole process tree, traffic and drain) over messages received: comparable across a loaded machine.
+      metric('server_cpu_us_per_msg', 'server CPU per message', round((cpuS * 1e6) / Math.max(1, received), 1), 'µs', 'lower'),
+      // The event loop's share: what bounds the rate a single process delivers at.
+      metric('server_main_thread_us_per_msg', 'server main-thread CPU per message', round((mainCpuS * 1e6) / Math.max(1, received), 1), 'µs', 'lower'),
     ];
     await closeAll(pool);
     return {

@@ -99,8 +99,13 @@ export const parley: Target = {
   },
 
   async start({ log, keep, parleyWorkers = 1, variant = { archive: false } }) {
-    const asShipped = variant.asShipped ?? false;
-    const { loaded, disabled } = parleyModules(variant);
+    // BENCH_PARLEY_DISABLED="mam" (or "" for as shipped): the shipped module set less these, in place of the
+    // peers' equivalent; to price one module (e.g. the archive) under the same load.
+    const disabledFromEnv = process.env['BENCH_PARLEY_DISABLED'];
+    const extraDisabled = disabledFromEnv?.split(/[\s,]+/).filter(Boolean) ?? [];
+    const asShipped = (variant.asShipped ?? false) || disabledFromEnv !== undefined;
+    const { loaded: modules, disabled } = parleyModules(variant);
+    const loaded = asShipped ? modules.filter((m) => !extraDisabled.includes(m)) : modules;
     const dir = makeTempDir('parley');
     const dataDir = path.join(dir, 'data');
     fs.mkdirSync(dataDir);
@@ -111,7 +116,10 @@ export const parley: Target = {
     // The soak (asShipped) runs what `parley start` ships: every default module, archiving included.
     fs.writeFileSync(configFile, [
       ...(asShipped
-        ? ['# written by bench/targets/parley.ts: Parley as shipped (every default module; message archiving on)']
+        ? [
+            '# written by bench/targets/parley.ts: Parley as shipped (every default module; message archiving on)',
+            ...(extraDisabled.length > 0 ? ['# less BENCH_PARLEY_DISABLED', 'modules:', `  disabled: [${extraDisabled.join(', ')}]`] : []),
+          ]
         : [
             `# written by bench/targets/parley.ts: the features ${variant.equivalentTo?.join(' and ') ?? 'the peers'} also run${variant.archive ? ' (message archive on)' : ''}, nothing more`,
             'modules:',
@@ -166,11 +174,11 @@ export const parley: Target = {
         logFile,
         command: ['node', ...command.slice(1)],
         loads: asShipped
-          ? `as shipped: every module (${loaded.join(', ')}); mam default_policy always`
+          ? `as shipped${extraDisabled.length > 0 ? ` less ${extraDisabled.join(', ')}` : ''}: every module (${loaded.join(', ')})${loaded.includes('mam') ? '; mam default_policy always' : ''}`
           : `${variant.equivalentTo?.join(' / ') ?? 'peer'}-equivalent: ${loaded.join(', ')}${variant.archive ? ' (mam default_policy always)' : ''}`,
         notes: [
           asShipped
-            ? `as shipped: defaults of \`parley start\`, every default module (mam with default_policy always, carbons, …); auth.scram_iterations ${BENCH_SCRAM_ITERATIONS}; log level warn; --allow-plaintext-auth --registration open`
+            ? `as shipped${extraDisabled.length > 0 ? ` less ${extraDisabled.join(', ')}` : ''}: defaults of \`parley start\`, every default module (mam with default_policy always, carbons, …); auth.scram_iterations ${BENCH_SCRAM_ITERATIONS}; log level warn; --allow-plaintext-auth --registration open`
             : `defaults of \`parley start\` with only the modules ${variant.equivalentTo?.join(' and ') ?? 'the peers'} also run${variant.archive ? ' plus mam' : ''} (disabled: ${disabled.join(', ')}); auth.scram_iterations ${BENCH_SCRAM_ITERATIONS}; --allow-plaintext-auth --registration open`,
           ...(parleyWorkers > 1 ? [`${parleyWorkers} worker processes (cluster.workers) sharing sessions over Redis pub/sub; Redis's own memory and CPU are not counted`] : []),
         ],

@@ -121,6 +121,11 @@ export interface ModuleContext<O = Record<string, unknown>> {
    */
   exclusive<T>(scope: string, owner: string, fn: () => Promise<T>): Promise<T>;
   /**
+   * Resolves once every storage write issued before the call, by any module, is durable (Storage.settled),
+   * including writes nobody awaits such as the message archive's: what an acknowledgement to a peer may promise.
+   */
+  storageSettled(): Promise<void>;
+  /**
    * Hosts a service on a sub-domain (e.g. conference.example.com), listed in the main host's disco#items. In a
    * cluster the service runs on one node, or each of its entities on one node with affinity 'entity'.
    */

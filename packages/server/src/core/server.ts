@@ -191,6 +191,7 @@ export class ParleyServer implements ServerApi {
       map: (name) => this.storage.map(name),
       archive: (name) => this.storage.archive(name),
       exclusive: (scope, owner, fn) => this.storage.exclusive(scope, owner, fn),
+      storageSettled: () => this.storage.settled(),
       service: (domainName, identity, serviceOptions): ServiceContext => {
         const name = Jid.parse(domainName).domain;
         if (this.domains.has(name)) throw new Error(`domain ${name} is already hosted`);

@@ -422,6 +422,31 @@ export function runStorageContract(name: string, open: () => Promise<Storage> | 
         assert.equal((await archive.query(owner)).items[0]!.payload, 'p');
       });
 
+      it('applies writes nobody awaited in the order issued, visible to the next read', async () => {
+        // The message archive does not wait for its appends (xep-0313-mam/archiving.ts); reads must still see them.
+        const archive = storage.archive('mam');
+        const writes: Promise<unknown>[] = [];
+        for (let i = 1; i <= 20; i++) writes.push(archive.append(owner, { id: `w${i}`, when: i, payload: `p${i}` }));
+        writes.push(archive.delete(owner, { ids: ['w1', 'w2'] }), archive.replace(owner, 'w3', 'tombstone'));
+        writes.push(archive.append(owner, { id: 'w1', when: 21, payload: 'again' }));
+        const page = await archive.query(owner, { reverse: true, limit: 2 });
+        assert.deepEqual(ids(page.items), ['w1', 'w20']);
+        assert.equal(await archive.count(owner), 19);
+        assert.equal((await archive.query(owner, { limit: 1 })).items[0]!.payload, 'tombstone');
+        await Promise.all(writes);
+      });
+
+      it('settled() resolves only after every write issued before it has', async () => {
+        const archive = storage.archive('mam');
+        let done = 0;
+        for (let i = 0; i < 50; i++) void archive.append(owner, { when: i, payload: '' }).then(() => done++);
+        void storage.keyval('k').set(owner, 1).then(() => done++);
+        await storage.settled();
+        // Durable by now; the writes' own promises may need a few more microtasks to run their callbacks.
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(done, 51);
+      });
+
       it('rejects malformed items and limits', async () => {
         const archive = storage.archive('mam');
         await assert.rejects(archive.append(owner, { when: Number.NaN, payload: '' }), TypeError);

@@ -272,6 +272,8 @@ export function createMemoryStorage(): Storage {
         open();
         return fn();
       }),
+    // Nothing here outlives the process: every write is as settled as it will ever be once made.
+    async settled() {},
     async ping() {
       open();
     },

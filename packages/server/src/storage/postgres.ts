@@ -169,8 +169,8 @@ class PostgresStorage implements Storage {
     return this.pool.query<R>(text, params);
   }
 
-  /** For listings across owners: waits until every pooled write issued so far has finished. */
-  private async settled(): Promise<void> {
+  /** Waits until every pooled write issued so far has finished (Storage.settled; listings across owners). */
+  async settled(): Promise<void> {
     await Promise.all(this.tails.values());
     if (this.closed) throw new Error('storage is closed');
   }

@@ -10,6 +10,7 @@ import { KeyedQueue } from '../core/keyed-queue';
 import { archiveItem, checkArchiveItem, checkLimit, newArchiveId, toJson } from './common';
 import { StorageError } from './errors';
 import { migrate } from './migrations';
+import { SqliteArchiveWriter } from './sqlite-archive-writer';
 import {
   AccountExistsError,
   type Account,
@@ -40,6 +41,11 @@ function byCodeUnits(a: string, b: string): number {
 export interface SqliteOptions {
   /** Told when an existing database file was readable by other users and has been tightened. */
   log?: Logger;
+  /**
+   * Archive writes from a worker thread with its own connection (sqlite-archive-writer.ts); default true for a
+   * file. An in-memory database is private to its connection, so its archive is always written here.
+   */
+  archiveThread?: boolean;
 }
 
 export function openSqliteStorage(path: string, options: SqliteOptions = {}): Storage {
@@ -68,7 +74,12 @@ export function openSqliteStorage(path: string, options: SqliteOptions = {}): St
     db.close();
     throw err;
   }
-  return new SqliteStorage(db);
+  // After the migrations: the thread's connection expects the current schema.
+  const archiveWriter =
+    !inMemory && options.archiveThread !== false
+      ? new SqliteArchiveWriter(path, BUSY_TIMEOUT_MS, (err) => options.log?.error({ err }, 'the archive writer thread failed; archive writes go on in the main thread'))
+      : undefined;
+  return new SqliteStorage(db, archiveWriter);
 }
 
 class SqliteStorage implements Storage {
@@ -91,7 +102,11 @@ class SqliteStorage implements Storage {
    */
   private readonly exclusives = new KeyedQueue();
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    /** Commits archive writes off the event loop; undefined: they join this connection's group commit. */
+    private readonly archiveWriter?: SqliteArchiveWriter,
+  ) {
     this.inTransaction = db.transaction((ops: () => void) => ops());
     // Called inside the batch's transaction, better-sqlite3 makes this a SAVEPOINT: one failing write
     // (a duplicate archive id) rolls back alone and rejects only its own promise.
@@ -315,6 +330,12 @@ class SqliteStorage implements Storage {
       return [clauses.join(' AND '), params];
     };
 
+    const writer = this.archiveWriter;
+    /** Archive reads see every archive write issued before them (a MAM query after delivery finds the message). */
+    const writesSettled = async (): Promise<void> => {
+      if (writer) await writer.settled();
+    };
+
     const seqOf = (owner: string, id: string): number => {
       const seq = this.read(() => sql.archiveSeq.get(name, id, owner));
       if (seq === undefined) throw new StorageError('item-not-found', `no archived item '${id}'`);
@@ -327,6 +348,7 @@ class SqliteStorage implements Storage {
         const withJid = item.with ?? null;
         const { when, payload } = item;
         const given = item.id;
+        if (writer?.usable) return writer.append(name, owner, given ?? newArchiveId(), given === undefined, when, withJid, payload);
         if (given !== undefined) {
           return this.write(() => {
             if (sql.archiveAppend.run(name, owner, given, when, withJid, payload).changes === 0) {
@@ -346,6 +368,7 @@ class SqliteStorage implements Storage {
 
       query: async (owner, query = {}) => {
         checkLimit(query);
+        await writesSettled();
         const afterSeq = query.after === undefined ? undefined : seqOf(owner, query.after);
         const beforeSeq = query.before === undefined ? undefined : seqOf(owner, query.before);
         const [clause, params] = where(owner, { ...query, afterSeq, beforeSeq });
@@ -361,17 +384,23 @@ class SqliteStorage implements Storage {
       },
 
       count: async (owner, query = {}) => {
+        await writesSettled();
         const [clause, params] = where(owner, { with: query.with, start: query.start, end: query.end });
         return this.read(() => this.prepared(`SELECT count(*) FROM archive WHERE ${clause}`).pluck().get(...params)) as number;
       },
 
-      usage: async (owner) => this.read(() => sql.archiveUsage.get(name, owner))!,
+      usage: async (owner) => {
+        await writesSettled();
+        return this.read(() => sql.archiveUsage.get(name, owner))!;
+      },
       replace: async (owner, id, payload) => {
+        if (writer?.usable) return (await writer.replace(name, owner, id, payload)) > 0;
         const update = 'UPDATE archive SET payload = ? WHERE store = ? AND owner = ? AND id = ?';
         return (await this.write(() => this.prepared(update).run(payload, name, owner, id))).changes > 0;
       },
 
       delete: async (owner, options = {}) => {
+        if (writer?.usable) return writer.delete(name, owner, options.ids === undefined ? null : JSON.stringify(options.ids), options.before ?? null);
         const clauses = ['store = ?', 'owner = ?'];
         const params: unknown[] = [name, owner];
         if (options.ids !== undefined) {
@@ -395,11 +424,17 @@ class SqliteStorage implements Storage {
     });
   }
 
+  async settled(): Promise<void> {
+    if (this.queue.length > 0) this.flush();
+    await this.archiveWriter?.settled();
+  }
+
   async ping(): Promise<void> {
     this.read(() => this.db.prepare('SELECT 1').get());
   }
 
   async *records(): AsyncIterable<StorageRecord> {
+    await this.archiveWriter?.settled();
     const rows = <T>(source: string, ...params: unknown[]): T[] => this.read(() => this.prepared(source).all(...params)) as T[];
     type AccountRow = { host: string; username: string; credentials: string; created_at: number };
     for (const r of rows<AccountRow>('SELECT host, username, credentials, created_at FROM accounts ORDER BY host, username')) {
@@ -424,6 +459,8 @@ class SqliteStorage implements Storage {
   }
 
   async restore(batch: StorageRecord[]): Promise<void> {
+    // Restored archive rows are written on this connection: after every archive write issued before them.
+    await this.archiveWriter?.settled();
     const statements = batch.map((r): [string, unknown[]] => {
       switch (r.shape) {
         case 'account':
@@ -452,6 +489,8 @@ class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    if (!this.db.open) return;
+    await this.archiveWriter?.close();
     if (!this.db.open) return;
     this.flush();
     // Lets SQLite refresh the query planner's statistics for the indexes the session actually used.

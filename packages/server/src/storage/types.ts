@@ -135,6 +135,11 @@ export interface Storage {
    * exclusive() for the same pair again.
    */
   exclusive<T>(scope: string, owner: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Resolves once every write this process issued before the call is durable (committed), including writes whose
+   * promise nobody awaits (the message archive's). XEP-0198 acknowledgements wait for it (xep-0198-sm).
+   */
+  settled(): Promise<void>;
   /** Resolves when the backend answers (a round trip to the database server), rejects otherwise. */
   ping(): Promise<void>;
   /** Every record, by shape: accounts, keyval, map, then archive items in append order. */

@@ -1,6 +1,15 @@
 // XEP-0198 Stream Management on client streams: acknowledgements both ways (§4) and resumption of a session whose
 // connection dropped (§5). The stream core only detaches a session from a lost transport and re-attaches it to a
 // new one (stream/resumption.ts); what is counted, kept, resent and finally routed elsewhere is decided here.
+//
+// What an acknowledgement promises. §4: <a h='n'/> tells the client that we have "handled" its first n stanzas,
+// so it drops them from its own resend queue. Here "handled" means: each was processed to the end (routed and
+// written to the recipient's connection, or stored offline — XEP-0160 awaits its write), and every storage write
+// those stanzas caused has committed, including the message archive's (XEP-0313 rows of sender and recipient),
+// which delivery does not wait for. So <a/> is sent only after ctx.storageSettled(): a server killed with SIGKILL
+// after the client read <a h='n'/> still has those n messages in the offline store and in both archives.
+// (A copy written to the recipient's socket but unacknowledged by the recipient is in memory only, as in any
+// server; the recipient's archive keeps it.) <resumed h/> acknowledges too and waits the same way.
 import type { z } from 'zod';
 import { Jid, NS, StreamError, parseXml, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
@@ -82,12 +91,20 @@ export default defineModule<SmOptions>({
         case 'resume':
           // §5: a session is resumed instead of binding a resource, never on a stream that has one.
           return stream.sendNonza(failed('unexpected-request'));
-        case 'r':
+        case 'r': {
           if (!sm) return notEnabled(stream, el);
-          // §4: answered at once with the count of stanzas handled so far; processing is in order, so that is all
-          // the client sent before this <r/>.
-          stream.sendNonza(xml('a', { xmlns: NS.SM, h: String(sm.inbound) }));
+          // §4: answered with the count of stanzas handled so far; processing is in order, so that is all the client
+          // sent before this <r/>. Sent once their writes are durable (see the top of this file); the stream reads
+          // on meanwhile, and answers leave in order because storageSettled() resolves in call order.
+          const h = sm.inbound;
+          ctx.storageSettled().then(
+            () => {
+              if (!sm.ended) stream.sendNonza(xml('a', { xmlns: NS.SM, h: String(h) }));
+            },
+            (err: unknown) => ctx.log.error({ err }, 'stream management: storage did not settle; <a/> not sent'),
+          );
           return requestAckWhenDue(sm);
+        }
         case 'a':
           if (!sm) return notEnabled(stream, el);
           return acknowledged(el, sm);
@@ -216,6 +233,8 @@ export default defineModule<SmOptions>({
     );
 
     async function resume(el: XmlElement, stream: AuthenticatedStream): Promise<void> {
+      // <resumed h/> acknowledges what the old connection sent (see the top of this file).
+      await ctx.storageSettled();
       const previd = el.attrs.previd;
       // Neither hibernating here nor ended here: in a cluster, another node (or this node's previous process) may hold it.
       if (shared && previd !== undefined && parseH(el.attrs.h) !== undefined) {
@@ -343,8 +362,10 @@ export default defineModule<SmOptions>({
       ns: NS.SM,
       order: InlineOrder.Resume,
       advertise: () => (opts.resume_timeout_s > 0 ? xml('sm', { xmlns: NS.SM }) : undefined),
-      negotiate(elements, auth) {
+      async negotiate(elements, auth) {
         if (elements.length !== 1 || elements[0]!.name !== 'resume') return failed('bad-request');
+        // <resumed h/> acknowledges what the old connection sent (see the top of this file).
+        await ctx.storageSettled();
         const found = resumptionOf(elements[0]!, auth.account.toString());
         // The stream error of §4 would end the authentication that just succeeded; the session is not resumed.
         if (found instanceof StreamError) return failed('undefined-condition');

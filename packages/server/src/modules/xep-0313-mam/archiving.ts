@@ -10,6 +10,9 @@ import { newArchiveId } from '../../storage/common';
 import { stanzaId, stripStanzaIds } from './engine';
 import type { ArchivePrefs } from './prefs';
 
+/** Archive writes in flight (issued, not committed) past which senders wait for theirs; see registerArchiving. */
+export const MAX_UNCOMMITTED_WRITES = 20_000;
+
 export function isArchivable(stanza: XmlElement): boolean {
   const type = stanza.attrs.type ?? 'normal';
   if (type !== 'chat' && type !== 'normal') return false;
@@ -28,6 +31,23 @@ export function registerArchiving<O>(ctx: ModuleContext<O>, store: ArchiveStore,
   // A message to a full JID without a session is handed on to 'message/bare' as the same stanza object:
   // §6.1.1 stores it once.
   const archived = new WeakSet<XmlElement>();
+  // Delivery does not wait for archive writes (storage commits them in batches, off the event loop where it can).
+  // Only when this many are still uncommitted does a sender's next archived message wait for its own write: the
+  // sender's stream pauses meanwhile, so a storage that falls behind slows senders instead of filling memory.
+  let uncommitted = 0;
+
+  /** Starts an archive write; returns its completion when the sender should wait for it, undefined otherwise. */
+  function write(owner: string, item: Parameters<ArchiveStore['append']>[1], direction: string): Promise<void> | undefined {
+    uncommitted++;
+    const done = store.append(owner, item).then(
+      () => void uncommitted--,
+      (err: unknown) => {
+        uncommitted--;
+        ctx.log.warn({ err, owner }, `archiving an ${direction} message failed`);
+      },
+    );
+    return uncommitted > MAX_UNCOMMITTED_WRITES ? done : undefined;
+  }
 
   async function inbound({ stanza, from, to }: StanzaEvent): Promise<boolean> {
     if (stanza.name !== 'message' || to.local === undefined || archived.has(stanza)) return false;
@@ -38,13 +58,12 @@ export function registerArchiving<O>(ctx: ModuleContext<O>, store: ArchiveStore,
     if (!(await accounts.exists(to.local))) return false;
     if (!(await prefs.shouldArchive(owner, from))) return false;
     archived.add(stanza);
-    // The id is chosen here so delivery need not wait for the write (storage commits in batches).
+    // The id is chosen here so delivery need not wait for the write.
     const id = newArchiveId();
-    store
-      .append(owner, { id, when: Date.now(), with: from.toBareString(), payload: stanza.toString() })
-      .catch((err) => ctx.log.warn({ err, owner }, 'archiving an incoming message failed'));
+    const backlog = write(owner, { id, when: Date.now(), with: from.toBareString(), payload: stanza.toString() }, 'incoming');
     // §3.5: the recipient learns the archive id, 'by' its own bare JID.
     stanza.append(stanzaId(id, owner));
+    if (backlog) await backlog;
     return false;
   }
 
@@ -54,9 +73,8 @@ export function registerArchiving<O>(ctx: ModuleContext<O>, store: ArchiveStore,
     if (to.bareEquals(from)) return false;
     const owner = from.toBareString();
     if (!(await prefs.shouldArchive(owner, to))) return false;
-    store
-      .append(owner, { when: Date.now(), with: to.toBareString(), payload: stanza.toString() })
-      .catch((err) => ctx.log.warn({ err, owner }, 'archiving an outgoing message failed'));
+    const backlog = write(owner, { when: Date.now(), with: to.toBareString(), payload: stanza.toString() }, 'outgoing');
+    if (backlog) await backlog;
     return false;
   }
 
