@@ -13,13 +13,11 @@ import { createServer, type Server } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { xml } from '@parley/protocol';
+import { CHROMIUM, checkerboardPng, launchChromium } from './browser';
 import { startTestServer, type TestServer } from '../../packages/server/src/testing/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const DIST = fileURLToPath(new URL('../../node_modules/converse.js/dist/', import.meta.url));
 const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt-get install -y chromium)` : !existsSync(DIST) ? 'converse.js is not installed (npm install)' : false;
 
@@ -39,28 +37,6 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** A small PNG (PNG spec §5: signature, IHDR, IDAT, IEND) of a red and blue checkerboard, unique per seed. */
-function checkerboardPng(seed: number): Buffer {
-  const size = 48;
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits per sample, truecolour, no interlace
-  const rows: number[] = [];
-  for (let y = 0; y < size; y++) {
-    rows.push(0); // filter type None
-    for (let x = 0; x < size; x++) rows.push(...(((x >> 3) + (y >> 3)) % 2 ? [220, 30, seed & 0xff] : [30, 60, 220]));
-  }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** GET over HTTPS, the test server's self-signed certificate accepted. */
 function fetchInsecure(url: string): Promise<{ status: number; type: string | undefined; body: Buffer }> {
@@ -128,8 +104,7 @@ describe('converse.js in Chromium', { skip }, () => {
       bosh: { allowed_origins: [pages.origin] },
     } as never);
     for (const u of ['alice', 'bob', 'carol', 'dave']) await ts.createUser(u);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
     console.log(`# converse.js screenshots in ${shots}`);
   });
   after(async () => {
@@ -231,7 +206,7 @@ describe('converse.js in Chromium', { skip }, () => {
 
         // An image through HTTP File Upload (XEP-0363): the user picks a file, converse asks upload.localhost for a
         // slot, PUTs the file cross-origin and sends the GET URL as the body and as an XEP-0066 OOB URL.
-        const png = checkerboardPng(transport.length);
+        const png = checkerboardPng(transport.length, 48);
         const fileInput = tab.locator('converse-chat input.fileupload').first();
         await fileInput.waitFor({ state: 'attached', timeout: 20_000 });
         await fileInput.setInputFiles({ name: `${user}.png`, mimeType: 'image/png', buffer: png });

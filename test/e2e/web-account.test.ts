@@ -5,16 +5,13 @@
 // and the BOSH fallback (XEP-0206) when the page cannot open a WebSocket. Screenshots go to $PARLEY_SCREENSHOTS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { chromiumMissing, ensureWebAppBuilt, launchChromium, type Browser } from './browser';
 import { startTestServer, type TestServer } from '../../packages/server/src/testing/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const root = new URL('../../', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 // What page.evaluate callbacks see (this file is compiled without the DOM library).
 type PageGlobals = {
@@ -28,10 +25,9 @@ type PageGlobals = {
   WebSocket: unknown;
 };
 
-type Browser = import('playwright-core').Browser;
 type Page = import('playwright-core').Page;
 
-describe('web app: account, contacts, avatars, BOSH', { skip: hasChromium ? false : `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)` }, () => {
+describe('web app: account, contacts, avatars, BOSH', { skip: chromiumMissing }, () => {
   let ts: TestServer;
   let browser: Browser;
   let carol: Page;
@@ -41,20 +37,13 @@ describe('web app: account, contacts, avatars, BOSH', { skip: hasChromium ? fals
   const elsewhere: string[] = [];
 
   before(async () => {
-    if (!existsSync(join(root, 'packages/web/dist/index.html'))) {
-      const r = spawnSync('npm', ['run', 'build', '-w', 'packages/web'], { cwd: root, stdio: 'inherit' });
-      assert.equal(r.status, 0, 'building packages/web failed');
-    }
+    ensureWebAppBuilt();
     // Registration closed, as after `npm start`; plaintext auth off, so BOSH from loopback must count as secure too.
     ts = await startTestServer({ registration: { mode: 'closed' }, c2s: { allow_plaintext_auth: false } } as never);
     await ts.createUser('carol', 'carol-pass-1');
     await ts.createUser('dave', 'dave-pass-1');
     url = `http://localhost:${ts.httpPort}/`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     carol = await open();
     dave = await open();
     console.log(`screenshots: ${shots}`);

@@ -5,16 +5,13 @@
 // $PARLEY_SCREENSHOTS (default: a temporary directory), to be looked at.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { chromiumMissing, ensureWebAppBuilt, launchChromium, type Browser } from './browser';
 import { startTestServer, type TestServer } from '../../packages/server/src/testing/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const root = new URL('../../', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 // What page.evaluate callbacks see (this file is compiled without the DOM library); a type only, since the
 // callbacks run in the page.
@@ -25,11 +22,10 @@ type PageGlobals = {
   axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ html: string }> }> }> };
 };
 
-type Browser = import('playwright-core').Browser;
 type BrowserContext = import('playwright-core').BrowserContext;
 type Page = import('playwright-core').Page;
 
-describe('web app in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)` }, () => {
+describe('web app in Chromium', { skip: chromiumMissing }, () => {
   let ts: TestServer;
   let browser: Browser;
   let alice: { context: BrowserContext; page: Page };
@@ -40,19 +36,11 @@ describe('web app in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is mi
   const elsewhere: string[] = [];
 
   before(async () => {
-    // `npm install` builds the app (root prepare script); build it here if this checkout has not.
-    if (!existsSync(join(root, 'packages/web/dist/index.html'))) {
-      const r = spawnSync('npm', ['run', 'build', '-w', 'packages/web'], { cwd: root, stdio: 'inherit' });
-      assert.equal(r.status, 0, 'building packages/web failed');
-    }
+    ensureWebAppBuilt();
     // Plaintext auth off: the browser's WebSocket from loopback must count as secure on its own.
     ts = await startTestServer({ registration: { mode: 'open' }, c2s: { allow_plaintext_auth: false } } as never);
     url = `http://localhost:${ts.httpPort}/`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const open = async () => {
       // bypassCSP only so that the test can inject axe-core; the app itself runs under the server's CSP.
       const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, bypassCSP: true });

@@ -7,49 +7,22 @@
 // applied; an accessibility scan (axe-core) runs over the new controls. Screenshots go to $PARLEY_SCREENSHOTS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { crc32, deflateSync } from 'node:zlib';
+import { checkerboardPng, chromiumMissing, ensureWebAppBuilt, launchChromium, type Browser } from './browser';
 import { startTestServer, type TestClient, type TestServer } from '../../packages/server/src/testing/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const root = new URL('../../', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 type PageGlobals = {
   document: { fonts: { ready: Promise<unknown> } };
   axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ html: string }> }> }> };
 };
-type Browser = import('playwright-core').Browser;
 type Page = import('playwright-core').Page;
 
-/** A small PNG (a two-colour checkerboard), made here so the test needs no file. */
-function checkerboardPng(): Buffer {
-  const size = 64;
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const rows: number[] = [];
-  for (let y = 0; y < size; y++) {
-    rows.push(0);
-    for (let x = 0; x < size; x++) rows.push(...(((x >> 3) + (y >> 3)) % 2 ? [230, 120, 20] : [30, 60, 220]));
-  }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(rows))), chunk('IEND', Buffer.alloc(0))]);
-}
 
-describe('web app message features in Chromium', { skip: hasChromium ? false : `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)` }, () => {
+describe('web app message features in Chromium', { skip: chromiumMissing }, () => {
   let ts: TestServer;
   let browser: Browser;
   let alice: Page;
@@ -63,17 +36,10 @@ describe('web app message features in Chromium', { skip: hasChromium ? false : `
   const cspViolations: string[] = [];
 
   before(async () => {
-    if (!existsSync(join(root, 'packages/web/dist/index.html'))) {
-      const r = spawnSync('npm', ['run', 'build', '-w', 'packages/web'], { cwd: root, stdio: 'inherit' });
-      assert.equal(r.status, 0, 'building packages/web failed');
-    }
+    ensureWebAppBuilt();
     ts = await startTestServer({ registration: { mode: 'open' }, c2s: { allow_plaintext_auth: false } } as never);
     url = `http://localhost:${ts.httpPort}/`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const open = async () => {
       // The upload service is this server's HTTPS port with a self-signed certificate: trusted here as a user
       // would trust their server's. The CSP is NOT bypassed: uploads and previews must pass the real policy.
