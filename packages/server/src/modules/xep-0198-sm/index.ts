@@ -11,17 +11,18 @@
 // (A copy written to the recipient's socket but unacknowledged by the recipient is in memory only, as in any
 // server; the recipient's archive keeps it.) <resumed h/> acknowledges too and waits the same way.
 import type { z } from 'zod';
-import { Jid, NS, StreamError, parseXml, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
+import { NS, StreamError, xml, type StanzaErrorCondition, type XmlElement } from '@parley/protocol';
 import { defineModule } from '../../core/module-api';
 import { Priority } from '../../core/hooks';
 import { InlineOrder } from '../../core/sasl2-inline';
 import type { AuthenticatedStream, ClientStream } from '../../core/client-stream';
 import type { Session } from '../../core/sessions';
-import { SmState, checkAck, incrementH, parseH, type Unacked } from './state';
-import { isRoutedAgain } from './unacked';
+import { SmState, incrementH, parseH, type Unacked } from './state';
+import { isRoutedAgain, resendable, routeStoredAgain } from './unacked';
 import { options, type SmOptions } from './options';
 import { Resumptions } from './resumption';
-import { HAND_OVER, SharedResumptions, restorePortableState, type StoredSession } from './shared';
+import { SharedResumptions, type StoredSession } from './shared';
+import { answerHandOvers, resumeFromCluster } from './cluster-resume';
 
 
 export default defineModule<SmOptions>({
@@ -64,7 +65,7 @@ export default defineModule<SmOptions>({
           locations: ctx.keyval<string>('sm_locations'),
           exclusive: (scope, owner, fn) => ctx.exclusive(scope, owner, fn),
           log: ctx.log,
-          routeAgain: (stored) => routeStoredAgain(stored),
+          routeAgain: (stored) => routeStoredAgain(router, stored),
         })
       : undefined;
 
@@ -239,7 +240,7 @@ export default defineModule<SmOptions>({
       // Neither hibernating here nor ended here: in a cluster, another node (or this node's previous process) may hold it.
       if (shared && previd !== undefined && parseH(el.attrs.h) !== undefined) {
         const here = resumptions.lookup(previd, stream.account.toString());
-        if (!here.found && here.h === undefined) return resumeFromCluster(el, stream, shared);
+        if (!here.found && here.h === undefined) return resumeFromCluster(clusterResume!, el, stream);
       }
       const found = resumptionOf(el, stream.account.toString());
       if (found instanceof StreamError) return stream.close(found);
@@ -265,80 +266,26 @@ export default defineModule<SmOptions>({
 
     const resumed = (sm: SmState): XmlElement => xml('resumed', { xmlns: NS.SM, previd: sm.id, h: String(sm.inbound) });
 
-    /**
-     * §5 across nodes: the node holding the session hands it over (or it is gone and left its state in storage);
-     * this stream binds the session's resource and goes on with its counters and unacknowledged stanzas.
-     */
-    async function resumeFromCluster(el: XmlElement, stream: AuthenticatedStream, shared: SharedResumptions): Promise<void> {
-      const previd = el.attrs.previd!;
-      const h = parseH(el.attrs.h)!;
-      const account = stream.account.toString();
-      const holder = await shared.locate(previd);
-      if (holder === undefined) return stream.sendNonza(failed('item-not-found'));
-      if (holder !== cluster.nodeId && cluster.isLive(holder)) {
-        let handed = false;
-        try {
-          handed = (await cluster.ask(holder, HAND_OVER, { id: previd, account })) === true;
-        } catch (err) {
-          ctx.log.warn({ err, node: holder }, 'stream management: the node holding a session did not hand it over');
+    const clusterResume = shared
+      ? {
+          log: ctx.log,
+          cluster,
+          shared,
+          resumptions,
+          failed,
+          resumed,
+          register: (sm: SmState) => {
+            states.set(sm.stream, sm);
+            byJid.set(sm.stream.jid.toString(), sm);
+          },
+          takeOver,
+          resend,
+          end,
+          routeStoredAgain: (stored: StoredSession) => routeStoredAgain(router, stored),
         }
-        if (!handed) return stream.sendNonza(failed('item-not-found'));
-      }
-      const stored = await shared.take(holder, previd, account);
-      if (!stored) return stream.sendNonza(failed('item-not-found'));
-      shared.taken(holder, previd);
-      // §4: acknowledging stanzas never sent ends the stream; the session ends too, its stanzas routed as at its end.
-      if (checkAck(stored.acked, stored.unacked.length, h) === 'too-high') {
-        void routeStoredAgain(stored);
-        const sent = (stored.acked + stored.unacked.length) % 2 ** 32;
-        return stream.close(
-          new StreamError('undefined-condition', `You acknowledged ${h} stanzas, but only ${sent} were sent`, xml('handled-count-too-high', { xmlns: NS.SM, h: String(h), 'send-count': String(sent) })),
-        );
-      }
-      const session = stream.bindResumed(Jid.parse(stored.jid));
-      if (!session) {
-        void routeStoredAgain(stored);
-        return stream.sendNonza(failed('resource-constraint'));
-      }
-      // The client's presence goes on as it was: its contacts were never told it left.
-      session.available = stored.available;
-      session.priority = stored.priority;
-      session.interested = stored.interested;
-      session.presence = stored.presence === null ? undefined : parseXml(stored.presence);
-      restorePortableState(session.state, stored.state);
-      const sm = new SmState(session);
-      sm.inbound = stored.inbound;
-      sm.acked = stored.acked;
-      for (const u of stored.unacked) sm.unacked.push({ stanza: parseXml(u.x), at: u.at });
-      sm.ack(h);
-      resumptions.adopt(sm, previd, stored.window);
-      states.set(session, sm);
-      byJid.set(session.jid.toString(), sm);
-      session.sendNonza(resumed(sm));
-      takeOver(sm);
-      resend(sm);
-      shared.persist(sm);
-      ctx.log.info({ jid: stored.jid, from: holder }, 'stream management: resumed a session another node held');
-    }
-
-    // The other side of resumeFromCluster: a node asks for a session of ours. Its last state is written, then it
-    // ends here without routing its stanzas anywhere (the asking node resends them) and without telling contacts
-    // or rooms it went offline (it did not).
-    if (shared) {
-      const answering = cluster.answer(HAND_OVER, async (payload) => {
-        const { id, account } = (payload ?? {}) as { id?: unknown; account?: unknown };
-        if (typeof id !== 'string' || typeof account !== 'string') return false;
-        const lookup = resumptions.lookup(id, account);
-        const sm = lookup.found;
-        if (!sm) return false;
-        await shared.flush(sm);
-        if (sm.ended) return false;
-        // Synchronous from here: nothing is sent to the session between the last write and its end.
-        sm.movedAway = true;
-        end(sm);
-        sm.stream.closeResumedElsewhere();
-        return true;
-      });
+      : undefined;
+    if (clusterResume) {
+      const answering = answerHandOvers(clusterResume);
       ctx.onStop(() => answering.dispose());
     }
 
@@ -351,7 +298,7 @@ export default defineModule<SmOptions>({
 
     /** §5: what the client did not acknowledge is sent again, in order, under the same sequence numbers. */
     function resend(sm: SmState): void {
-      for (const u of sm.unacked) sm.stream.resend(resendable(u));
+      for (const u of sm.unacked) sm.stream.resend(resendable(u, domain));
       requestAckWhenDue(sm, true);
     }
 
@@ -379,12 +326,6 @@ export default defineModule<SmOptions>({
         return resumed(found);
       },
     });
-
-    // XEP-0203: a stanza that waited for the client says since when (as Prosody does); iqs are not stamped.
-    function resendable({ stanza, at }: Unacked): string {
-      if (stanza.name === 'iq' || stanza.getChild('delay', NS.DELAY)) return stanza.toString();
-      return stanza.clone().append(xml('delay', { xmlns: NS.DELAY, from: domain, stamp: new Date(at).toISOString() })).toString();
-    }
 
     ctx.on(
       'session/closed',
@@ -438,15 +379,6 @@ export default defineModule<SmOptions>({
       for (const { stanza } of unacked) {
         const elsewhere = recipients.get(stanza)?.some((s) => s !== session && sessions.get(s.jid) === s) ?? false;
         if (isRoutedAgain(stanza, session.jid, elsewhere)) await router.route(stanza, { kind: 'local' });
-      }
-    }
-
-    /** The unacknowledged stanzas of a session that ended on a node that is gone, as routeAgain does here. */
-    async function routeStoredAgain(stored: StoredSession): Promise<void> {
-      const owner = Jid.parse(stored.jid);
-      for (const u of stored.unacked) {
-        const stanza = parseXml(u.x);
-        if (isRoutedAgain(stanza, owner, false)) await router.route(stanza, { kind: 'local' });
       }
     }
 

@@ -5,7 +5,10 @@
 // back to the bare JID: another resource, else offline storage, else an error to the sender; iqs are answered
 // with service-unavailable). Unlike Prosody's mod_smacks, which stores offline only when the session was the
 // account's last and otherwise bounces recipient-unavailable, a message still reaches the user's other resources.
-import { NS, type Jid, type XmlElement } from '@parley/protocol';
+import { Jid, NS, parseXml, xml, type XmlElement } from '@parley/protocol';
+import type { Router } from '../../core/router';
+import type { StoredSession } from './shared';
+import type { Unacked } from './state';
 
 /**
  * Whether an unacknowledged stanza of the session `owner` (its full JID) is routed again. `elsewhere`: the same
@@ -29,4 +32,19 @@ export function isRoutedAgain(stanza: XmlElement, owner: Jid, elsewhere: boolean
 
 function isCarbon(stanza: XmlElement): boolean {
   return stanza.elements().some((c) => (c.name === 'sent' || c.name === 'received') && c.attrs.xmlns === NS.CARBONS);
+}
+
+/** XEP-0203: a stanza resent after it waited for the client says since when (as Prosody does); iqs are not stamped. */
+export function resendable({ stanza, at }: Unacked, domain: string): string {
+  if (stanza.name === 'iq' || stanza.getChild('delay', NS.DELAY)) return stanza.toString();
+  return stanza.clone().append(xml('delay', { xmlns: NS.DELAY, from: domain, stamp: new Date(at).toISOString() })).toString();
+}
+
+/** The unacknowledged stanzas of a session that ended on a node that is gone, routed as for a session ending here. */
+export async function routeStoredAgain(router: Router, stored: StoredSession): Promise<void> {
+  const owner = Jid.parse(stored.jid);
+  for (const u of stored.unacked) {
+    const stanza = parseXml(u.x);
+    if (isRoutedAgain(stanza, owner, false)) await router.route(stanza, { kind: 'local' });
+  }
 }
