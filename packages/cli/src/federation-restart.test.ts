@@ -5,25 +5,14 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawClient, startTestServer, type TestServer } from '../../server/src/testing/harness';
 import { freePort } from '../../server/src/testing/s2s';
+import { isListening } from '../../server/src/testing/process';
 
 const BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url));
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function untilListening(port: number, child: ChildProcess, output: () => string): Promise<void> {
   for (let i = 0; i < 300; i++) {
