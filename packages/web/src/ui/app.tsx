@@ -264,12 +264,7 @@ function Sidebar({ state, session, onSettings }: { state: AppState; session: Cha
                     {blocked ? 'Blocked' : typing ? 'typing…' : c.pending && c.subscription !== 'both' && c.subscription !== 'to' ? 'Request sent' : p.status || SHOW_LABEL[p.show]}
                   </span>
                 </span>
-                {unread > 0 && (
-                  <span class="badge">
-                    {unread}
-                    <span class="visually-hidden"> unread</span>
-                  </span>
-                )}
+                <UnreadBadge count={unread} />
               </button>
             </li>
           );
@@ -351,12 +346,7 @@ function Rooms({ state, session }: { state: AppState; session: ChatSession }) {
                   <span class="visually-hidden">, </span>
                   <span class="contact-status">{r.error ?? (r.joined ? `${Object.keys(r.occupants).length} here` : 'Joining…')}</span>
                 </span>
-                {unread > 0 && (
-                  <span class="badge">
-                    {unread}
-                    <span class="visually-hidden"> unread</span>
-                  </span>
-                )}
+                <UnreadBadge count={unread} />
               </button>
             </li>
           );
@@ -572,5 +562,15 @@ function ChatView({ state, chat, session }: { state: AppState; chat: Chat | unde
         />
       )}
     </section>
+  );
+}
+
+function UnreadBadge({ count }: { count: number }) {
+  if (count <= 0) return null;
+  return (
+    <span class="badge">
+      {count}
+      <span class="visually-hidden"> unread</span>
+    </span>
   );
 }
